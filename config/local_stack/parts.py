@@ -1,0 +1,164 @@
+"""The services of the local stack: how each starts, which ports it needs, how it proves health."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import redis
+import urllib3
+from livekit import api
+from minio import Minio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from config.errors import StackError
+from config.local_stack.livekit import livekit_binary, write_livekit_config
+from config.settings import Settings
+
+# weed mini's own ports besides S3 (master, volume, filer, admin), as offsets from the S3 port:
+# with S3 on 8333 they are weed's defaults; moving S3 moves them all, so a second stack (the
+# stack tests) runs beside the first. Each has a gRPC port 10000 above it.
+_WEED_PORT_OFFSETS = {"master": 1000, "volume": 1007, "filer": 555, "admin": 15313}
+_GRPC_OFFSET = 10000
+
+
+@dataclass(frozen=True)
+class Part:
+    """One service of the local stack."""
+
+    name: str
+    command: list[str]
+    tcp_ports: list[int]
+    check_health: Callable[[], None]
+    env: dict[str, str] = field(default_factory=dict)
+    udp_ports: list[int] = field(default_factory=list)
+    prepare: Callable[[], None] = lambda: None
+    startup_timeout_s: float = 60.0
+
+
+def _redis_part(settings: Settings) -> Part:
+    port = settings.broker.port
+    data = settings.paths.data_dir / "redis"
+    server = shutil.which("redis-server") or "redis-server"
+
+    def check() -> None:
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=port,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 0),
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+    return Part(
+        name="redis",
+        command=[
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data),
+            # The broker's queues are rebuilt by the orchestrator; tests need no persistence.
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        tcp_ports=[port],
+        check_health=check,
+        prepare=lambda: data.mkdir(parents=True, exist_ok=True),
+        startup_timeout_s=20,
+    )
+
+
+def _s3_part(settings: Settings, venv_bin: Path) -> Part:
+    s3 = settings.s3
+    data = settings.paths.data_dir / "s3"
+    weed_ports = {name: s3.port + offset for name, offset in _WEED_PORT_OFFSETS.items()}
+    ports = {"s3": s3.port, **weed_ports}
+    weed = shutil.which("weed", path=str(venv_bin)) or shutil.which("weed") or "weed"
+
+    def check() -> None:
+        client = Minio(
+            s3.host,
+            access_key=s3.access_key,
+            secret_key=s3.secret_key.get_secret_value(),
+            secure=s3.secure,
+            region=s3.region,
+            # One quick try: the caller polls, and minio's default retries take seconds.
+            http_client=urllib3.PoolManager(timeout=urllib3.Timeout(total=3), retries=False),
+        )
+        client.list_buckets()
+
+    return Part(
+        name="s3",
+        command=[
+            weed,
+            "mini",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={s3.port}",
+            *(f"-{name}.port={port}" for name, port in weed_ports.items()),
+            # Services tiepdan does not use stay off.
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ],
+        tcp_ports=[*ports.values(), *(p + _GRPC_OFFSET for p in ports.values())],
+        env={
+            "AWS_ACCESS_KEY_ID": s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": s3.secret_key.get_secret_value(),
+        },
+        check_health=check,
+        prepare=lambda: data.mkdir(parents=True, exist_ok=True),
+        startup_timeout_s=90,
+    )
+
+
+def _livekit_part(settings: Settings) -> Part:
+    lk = settings.livekit
+    config_path = settings.paths.run_dir / "livekit.yaml"
+    assert settings.paths.bin_dir is not None
+
+    async def list_rooms() -> None:
+        async with api.LiveKitAPI(
+            lk.http_url,
+            lk.api_key,
+            lk.api_secret.get_secret_value(),
+            timeout=aiohttp.ClientTimeout(total=3),
+        ) as lkapi:
+            await lkapi.room.list_rooms(api.ListRoomsRequest())
+
+    def prepare() -> None:
+        write_livekit_config(settings, config_path)
+
+    return Part(
+        name="livekit",
+        command=[str(livekit_binary(settings.paths.bin_dir)), "--config", str(config_path)],
+        tcp_ports=[lk.port, *([lk.rtc_tcp_port] if lk.rtc_tcp_port else [])],
+        udp_ports=list(range(lk.rtc_udp_port_start, lk.rtc_udp_port_end + 1)),
+        check_health=lambda: asyncio.run(asyncio.wait_for(list_rooms(), timeout=3)),
+        prepare=prepare,
+        startup_timeout_s=30,
+    )
+
+
+def stack_parts(settings: Settings, venv_bin: Path) -> list[Part]:
+    """The parts in start order: the broker, the object store, then the SFU."""
+    if not settings.livekit.api_key or not settings.s3.access_key:
+        raise StackError("the local stack needs generated credentials: use load_settings()")
+    return [_redis_part(settings), _s3_part(settings, venv_bin), _livekit_part(settings)]

@@ -1,0 +1,284 @@
+"""The one settings object of tiepdan.
+
+Built once per entry point (web, media agent, worker, CLI) by :func:`load_settings` and passed
+down; nothing else reads environment variables. Values come, highest priority first, from
+``TIEPDAN_*`` environment variables (nested with ``__``, e.g. ``TIEPDAN_S3__BUCKET``), an optional
+TOML file, and the defaults below, which point at the embedded local stack. Credentials that are
+not configured are taken from the local stack's generated secrets in the state directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from config.errors import ConfigError
+from config.local_secrets import LocalSecrets, load_or_create_local_secrets
+
+DEFAULT_WHISPER_MODEL = "base"
+
+
+class _Section(BaseModel):
+    """A settings section: a misspelt key is an error, not a silently ignored value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LiveKitSettings(_Section):
+    """The LiveKit SFU: where clients and the server API reach it, and its key pair."""
+
+    url: str = "ws://127.0.0.1:7880"
+    api_key: str = ""
+    api_secret: SecretStr = SecretStr("")
+    # Used only when the local stack runs livekit-server: a small UDP range for media, and ICE
+    # over TCP off (0), because livekit-server v1.13.5 binds its ICE/TCP listener on every
+    # interface with no way to restrict it, and the local stack listens on loopback only.
+    rtc_tcp_port: int = 0
+    rtc_udp_port_start: int = 50100
+    rtc_udp_port_end: int = 50199
+
+    @property
+    def http_url(self) -> str:
+        """The server API's base URL (http[s] for the ws[s] signalling URL)."""
+        return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+
+    @property
+    def port(self) -> int:
+        """The signalling/API port taken from :attr:`url`."""
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "wss" else 80)
+
+
+class S3Settings(_Section):
+    """The S3-compatible archive store (MinIO in production, SeaweedFS locally)."""
+
+    endpoint: str = "http://127.0.0.1:8333"
+    access_key: str = ""
+    secret_key: SecretStr = SecretStr("")
+    region: str = "us-east-1"
+    bucket: str = "tiepdan-archive"
+
+    @property
+    def host(self) -> str:
+        """``host:port`` as the minio client wants it."""
+        return urlsplit(self.endpoint).netloc
+
+    @property
+    def secure(self) -> bool:
+        """Whether the endpoint uses TLS."""
+        return urlsplit(self.endpoint).scheme == "https"
+
+    @property
+    def port(self) -> int:
+        """The endpoint's port."""
+        parts = urlsplit(self.endpoint)
+        return parts.port or (443 if self.secure else 80)
+
+
+class DatabaseSettings(_Section):
+    """The relational database. Empty URL: a SQLite file in the state directory."""
+
+    url: str = ""
+
+
+class BrokerSettings(_Section):
+    """The Celery broker and result backend (Redis)."""
+
+    url: str = "redis://127.0.0.1:6390/0"
+    # Longer than the longest job, so Redis does not redeliver a task that is still running.
+    visibility_timeout_s: int = 4 * 3600
+
+    @property
+    def port(self) -> int:
+        """The broker's port."""
+        return urlsplit(self.url).port or 6379
+
+
+class WhisperSettings(_Section):
+    """Speech recognition with faster-whisper."""
+
+    model: str = Field(
+        default=DEFAULT_WHISPER_MODEL,
+        description="'base' (the embedded model when the 'model' extra is installed), "
+        "a directory holding a CTranslate2 model, or a name faster-whisper resolves online.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "auto"
+    cpu_threads: int = 0
+    beam_size: int = 5
+    language: str = "vi"
+
+
+class SecuritySettings(_Section):
+    """Secrets for signing links and cookies."""
+
+    secret_key: SecretStr = SecretStr("")
+
+
+class WebSettings(_Section):
+    """The orchestrator's HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    public_url: str = "http://127.0.0.1:8470"
+
+    @property
+    def livekit_webhook_url(self) -> str:
+        """Where LiveKit posts room events."""
+        return self.public_url.rstrip("/") + "/livekit/webhook"
+
+
+class PathSettings(_Section):
+    """Where state lives. Relative paths are taken from the working directory."""
+
+    state_dir: Path = Path(".tiepdan")
+    bin_dir: Path | None = None
+    model_cache_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _absolute(self) -> PathSettings:
+        self.state_dir = self.state_dir.expanduser().absolute()
+        self.bin_dir = (self.bin_dir or self.state_dir / "bin").expanduser().absolute()
+        self.model_cache_dir = (
+            (self.model_cache_dir or self.state_dir / "models").expanduser().absolute()
+        )
+        return self
+
+    @property
+    def logs_dir(self) -> Path:
+        """Log files of the local stack's processes."""
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and generated configuration of the local stack."""
+        return self.state_dir / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        """Data of the local stack's services."""
+        return self.state_dir / "data"
+
+
+class Settings(BaseSettings):
+    """Every setting of tiepdan, in nested sections."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIEPDAN_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    livekit: LiveKitSettings = LiveKitSettings()
+    s3: S3Settings = S3Settings()
+    db: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    whisper: WhisperSettings = WhisperSettings()
+    security: SecuritySettings = SecuritySettings()
+    web: WebSettings = WebSettings()
+    paths: PathSettings = PathSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment over the TOML file over defaults."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _derived_defaults(self) -> Settings:
+        if not self.db.url:
+            self.db.url = f"sqlite+aiosqlite:///{self.paths.state_dir / 'tiepdan.db'}"
+        return self
+
+    def with_local_secrets(self, secrets: LocalSecrets) -> Settings:
+        """Fill every credential left empty from the local stack's generated ``secrets``."""
+        lk, s3, sec = self.livekit, self.s3, self.security
+        return self.model_copy(
+            update={
+                "livekit": lk.model_copy(
+                    update={
+                        "api_key": lk.api_key or secrets.livekit_api_key,
+                        "api_secret": lk.api_secret
+                        if lk.api_secret.get_secret_value()
+                        else SecretStr(secrets.livekit_api_secret),
+                    }
+                ),
+                "s3": s3.model_copy(
+                    update={
+                        "access_key": s3.access_key or secrets.s3_access_key,
+                        "secret_key": s3.secret_key
+                        if s3.secret_key.get_secret_value()
+                        else SecretStr(secrets.s3_secret_key),
+                    }
+                ),
+                "security": sec.model_copy(
+                    update={
+                        "secret_key": sec.secret_key
+                        if sec.secret_key.get_secret_value()
+                        else SecretStr(secrets.secret_key)
+                    }
+                ),
+            }
+        )
+
+    def missing_credentials(self) -> bool:
+        """Whether any credential is left for the local secrets to fill."""
+        return not all(
+            (
+                self.livekit.api_key,
+                self.livekit.api_secret.get_secret_value(),
+                self.s3.access_key,
+                self.s3.secret_key.get_secret_value(),
+                self.security.secret_key.get_secret_value(),
+            )
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain JSON data, every secret shown as ``**********``."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Build the settings once for an entry point.
+
+    Args:
+        config_file: an optional TOML file; environment variables override it.
+
+    Returns:
+        The settings, with any credential left empty taken from (and on first use generated
+        into) ``{state_dir}/secrets.json``, the local stack's own credentials.
+
+    Raises:
+        ConfigError: a value is malformed or a key unknown; the message names each one.
+    """
+    settings_cls: type[Settings] = Settings
+    if config_file is not None:
+
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+
+        settings_cls = FileSettings
+    try:
+        settings = settings_cls()
+    except ValidationError as e:
+        raise ConfigError(
+            f"invalid settings{f' in {config_file}' if config_file else ''}:\n{e}"
+        ) from e
+    if settings.missing_credentials():
+        settings = settings.with_local_secrets(
+            load_or_create_local_secrets(settings.paths.state_dir)
+        )
+    return settings
