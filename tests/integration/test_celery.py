@@ -1,0 +1,49 @@
+"""A real Celery worker subprocess on the local stack's Redis runs a task and answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from config import Settings
+from transcription import create_celery
+from transcription.celery_app import PING_TASK
+
+TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
+
+
+@pytest.fixture
+def worker_queue(local_stack: Settings, unique_name: str, tmp_path: Path) -> Iterator[str]:
+    """A `tiepdan worker` subprocess consuming a queue of its own."""
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        [TIEPDAN, "worker", f"--queues={unique_name}", f"--hostname={unique_name}@%h"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TIEPDAN_PATHS__STATE_DIR": str(local_stack.paths.state_dir)},
+    )
+    try:
+        yield unique_name
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_worker_runs_a_task_and_returns_its_result(
+    local_stack: Settings, worker_queue: str
+) -> None:
+    app: Celery = create_celery(local_stack)
+    try:
+        result = app.send_task(PING_TASK, args=["xin chào"], queue=worker_queue)
+        answer = result.get(timeout=60)
+    finally:
+        app.close()
+    assert answer["payload"] == "xin chào"
+    assert answer["pid"] != os.getpid()
