@@ -1,0 +1,32 @@
+"""The session lifecycle table: every pair of statuses, allowed or refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from orchestrator.domain import SessionStatus as S
+from orchestrator.errors import Conflict
+from orchestrator.lifecycle import can_move, check_move
+
+ALLOWED = {
+    (S.SCHEDULED, S.LIVE),
+    (S.SCHEDULED, S.CANCELLED),
+    (S.LIVE, S.ENDED),
+    (S.LIVE, S.FAILED),
+    (S.ENDED, S.PROCESSING),
+    (S.ENDED, S.FAILED),
+    (S.PROCESSING, S.ARCHIVED),
+    (S.PROCESSING, S.FAILED),
+}
+
+
+@pytest.mark.parametrize(("current", "new"), list(itertools.product(S, S)))
+def test_every_transition(current: S, new: S) -> None:
+    assert can_move(current, new) == ((current, new) in ALLOWED)
+    if (current, new) in ALLOWED:
+        assert check_move(current, new) == new
+    else:
+        with pytest.raises(Conflict, match="Không thể chuyển phiên"):
+            check_move(current, new)
