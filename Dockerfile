@@ -1,5 +1,13 @@
 # The tiepdan image: orchestrator (`tiepdan serve`), workers (`tiepdan worker`) and media agent
 # (`tiepdan media`) all run from it; docker-compose.yml picks the command.
+# The join page's script: livekit-client bundled by esbuild (no CDN at run time).
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/src ./src
+RUN mkdir -p /orchestrator/static && npm run build
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +27,7 @@ COPY orchestrator ./orchestrator
 COPY media ./media
 COPY transcription ./transcription
 COPY storage ./storage
+COPY --from=web /orchestrator/static/join.js ./orchestrator/static/join.js
 RUN pip install -c constraints.txt '.[model]'
 
 RUN useradd --system --create-home --home-dir /var/lib/tiepdan --shell /usr/sbin/nologin tiepdan

@@ -6,8 +6,11 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 TIEPDAN := $(VENV)/bin/tiepdan
 STAMP   := $(VENV)/.installed
-# Debian packages: media tools, the local broker, speech for tests and the demo.
-DEBS    := ffmpeg redis-server espeak-ng
+# The join page script: livekit-client from npm, bundled by esbuild, served by the orchestrator.
+JOIN_JS := orchestrator/static/join.js
+# Debian packages: media tools, the local broker, speech for tests and the demo, the browser for
+# the join page tests, PostgreSQL for the database tests (SQLite needs nothing).
+DEBS    := ffmpeg redis-server espeak-ng chromium postgresql
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help setup debs livekit test demo lint down
@@ -15,11 +18,11 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 help:
 	@echo "make demo   run a reception session end to end on the local stack"
 	@echo "make test   lint, then every test against the real local stack"
-	@echo "make setup  install Debian packages, .venv and livekit-server (idempotent)"
+	@echo "make setup  install Debian packages, .venv, livekit-server, the join page bundle (idempotent)"
 	@echo "make lint   ruff, import-linter layers, mypy"
 	@echo "make down   stop the local stack"
 
-setup: debs $(STAMP) livekit
+setup: debs $(STAMP) livekit $(JOIN_JS)
 
 debs:
 	@missing=$$(for p in $(DEBS); do \
@@ -40,6 +43,10 @@ $(STAMP): pyproject.toml constraints.txt
 livekit: $(STAMP)
 	$(TIEPDAN) stack build
 
+$(JOIN_JS): web/package-lock.json web/package.json $(wildcard web/src/*.js)
+	@command -v npm >/dev/null || { echo "npm (Node.js 18 or newer) is needed to build $@"; exit 1; }
+	cd web && npm ci --no-audit --no-fund && npm run build
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -47,7 +54,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: setup lint
-	$(TIEPDAN) stack up
+	$(TIEPDAN) stack up --with postgres
 	$(PY) -m pytest
 
 demo: setup

@@ -88,6 +88,13 @@ class DatabaseSettings(_Section):
     """The relational database. Empty URL: a SQLite file in the state directory."""
 
     url: str = ""
+    # Used only by the local stack's optional PostgreSQL (`stack up --with postgres`).
+    local_postgres_port: int = 5433
+
+    @property
+    def local_postgres_url(self) -> str:
+        """The local PostgreSQL's maintenance database (trust auth, loopback only)."""
+        return f"postgresql+asyncpg://tiepdan@127.0.0.1:{self.local_postgres_port}/postgres"
 
 
 class BrokerSettings(_Section):

@@ -56,9 +56,14 @@ class LocalStack:
         settings: Settings,
         venv_bin: Path | None = None,
         report: Callable[[str], None] = print,
+        with_postgres: bool = False,
     ) -> None:
         self.settings = settings
-        self.parts = stack_parts(settings, venv_bin or Path(sys.executable).parent)
+        # PostgreSQL is optional; once started it belongs to the stack until `down`.
+        with_postgres = with_postgres or (settings.paths.run_dir / "postgres.pid").exists()
+        self.parts = stack_parts(
+            settings, venv_bin or Path(sys.executable).parent, with_postgres=with_postgres
+        )
         self.report = report
 
     def _process(self, part: Part) -> ManagedProcess:

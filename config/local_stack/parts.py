@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import glob
+import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import redis
 import urllib3
 from livekit import api
@@ -157,8 +161,77 @@ def _livekit_part(settings: Settings) -> Part:
     )
 
 
-def stack_parts(settings: Settings, venv_bin: Path) -> list[Part]:
-    """The parts in start order: the broker, the object store, then the SFU."""
+def _postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_version_key)
+    if not found:
+        raise StackError(
+            "PostgreSQL is not installed: apt-get install postgresql (make setup does it)"
+        )
+    return Path(found[-1]).parent
+
+
+def _version_key(path: str) -> int:
+    version = Path(path).parent.parent.name
+    return int(version) if version.isdigit() else 0
+
+
+def _postgres_part(settings: Settings) -> Part:
+    port = settings.db.local_postgres_port
+    data = settings.paths.data_dir / "postgres"
+    # PostgreSQL refuses to run as root; Debian's package creates the postgres account.
+    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def prepare() -> None:
+        if (data / "PG_VERSION").exists():
+            return
+        data.mkdir(parents=True, exist_ok=True)
+        if as_owner:
+            shutil.chown(data, "postgres", "postgres")
+        subprocess.run(
+            [*as_owner, str(_postgres_bin() / "initdb"), "-D", str(data), "-U", "tiepdan",
+             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        # Trust is safe only because the server listens on loopback and its socket in data/.
+        (data / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+
+    async def select_one() -> None:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=port, user="tiepdan", database="postgres", timeout=3
+        )
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+
+    return Part(
+        name="postgres",
+        command=[
+            *as_owner,
+            str(_postgres_bin() / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "fsync=off",  # a test database: speed over durability
+        ],
+        tcp_ports=[port],
+        check_health=lambda: asyncio.run(asyncio.wait_for(select_one(), timeout=5)),
+        prepare=prepare,
+        startup_timeout_s=60,
+    )
+
+
+def stack_parts(settings: Settings, venv_bin: Path, with_postgres: bool = False) -> list[Part]:
+    """The parts in start order: the broker, the object store, the SFU, optionally PostgreSQL."""
     if not settings.livekit.api_key or not settings.s3.access_key:
         raise StackError("the local stack needs generated credentials: use load_settings()")
-    return [_redis_part(settings), _s3_part(settings, venv_bin), _livekit_part(settings)]
+    parts = [_redis_part(settings), _s3_part(settings, venv_bin), _livekit_part(settings)]
+    if with_postgres:
+        parts.append(_postgres_part(settings))
+    return parts
