@@ -1,0 +1,67 @@
+"""The browser join page of a session and the Vietnamese error page.
+
+The page itself is static HTML plus ``static/join.js`` (livekit-client bundled from ``web/`` at
+setup, never a CDN). Everything the script needs arrives in one JSON block rendered with
+``|tojson``, so no value from a session title or a name can break out of the script element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader
+
+__all__ = ["STATIC_DIR", "JoinPageConfig", "render_error_page", "render_join_page"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+"""Files served under ``/static`` (the bundle ``join.js`` is built here by ``make setup``)."""
+
+_templates = Environment(loader=PackageLoader("orchestrator", "templates"), autoescape=True)
+
+
+@dataclass(frozen=True)
+class JoinPageConfig:
+    """What one participant's join page needs.
+
+    Attributes:
+        livekit_url: The LiveKit signalling URL the browser connects to (``ws://`` / ``wss://``).
+        token: The participant's LiveKit access token.
+        room_name: The LiveKit room of the session.
+        display_name: The participant's name as shown to the others.
+        connection_point: The connection point (điểm cầu) the participant joins from.
+        session_title: The session's title, shown in the page header.
+        leave_url: Where the browser goes after "Rời phiên".
+    """
+
+    livekit_url: str
+    token: str
+    room_name: str
+    display_name: str
+    connection_point: str
+    session_title: str
+    leave_url: str
+
+
+def render_join_page(config: JoinPageConfig) -> str:
+    """The join page HTML for ``config``, with the script's configuration embedded as JSON."""
+    script_config = {
+        "livekitUrl": config.livekit_url,
+        "token": config.token,
+        "roomName": config.room_name,
+        "displayName": config.display_name,
+        "connectionPoint": config.connection_point,
+        "sessionTitle": config.session_title,
+        "leaveUrl": config.leave_url,
+    }
+    return _templates.get_template("join.html").render(
+        config=script_config,
+        session_title=config.session_title,
+        display_name=config.display_name,
+        connection_point=config.connection_point,
+    )
+
+
+def render_error_page(title: str, message: str) -> str:
+    """A Vietnamese error page (e.g. for a launch link that is invalid or out of its window)."""
+    return _templates.get_template("error.html").render(title=title, message=message)
