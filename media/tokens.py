@@ -13,36 +13,27 @@ def mint_token(
     lk: LiveKitSettings,
     *,
     identity: str,
-    room: str,
-    can_publish: bool,
-    can_subscribe: bool,
+    grants: api.VideoGrants,
     ttl: timedelta,
     name: str | None = None,
-    hidden: bool = False,
     metadata: str | None = None,
+    attributes: dict[str, str] | None = None,
 ) -> str:
-    """A signed JWT that lets ``identity`` join ``room`` with exactly the given rights.
+    """A signed JWT that lets ``identity`` into ``grants.room`` with exactly ``grants``.
 
-    ``can_publish`` and ``can_subscribe`` are required because livekit-api defaults both to
-    true, and a forgotten grant must not silently let a listener speak.
+    Build ``grants`` with every right set explicitly: livekit-api defaults ``can_publish`` and
+    ``can_subscribe`` to true, and a forgotten field must not let a listener speak.
     """
     token = (
         api.AccessToken(lk.api_key, lk.api_secret.get_secret_value())
         .with_identity(identity)
         .with_ttl(ttl)
-        .with_grants(
-            api.VideoGrants(
-                room_join=True,
-                room=room,
-                can_publish=can_publish,
-                can_subscribe=can_subscribe,
-                can_publish_data=can_publish,
-                hidden=hidden,
-            )
-        )
+        .with_grants(grants)
     )
     if name is not None:
         token = token.with_name(name)
     if metadata is not None:
         token = token.with_metadata(metadata)
+    if attributes:
+        token = token.with_attributes(attributes)
     return token.to_jwt()

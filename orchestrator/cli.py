@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from config import ConfigError, Settings, load_settings
 from config.local_stack import LocalStack, ensure_livekit_server
+from orchestrator.domain import Role, SessionStatus
+from orchestrator.errors import OrchestratorError
 from transcription import QUEUES, create_celery
 
 
@@ -47,19 +52,24 @@ def stack() -> None:
     """The embedded local stack (livekit-server, S3, Redis) on 127.0.0.1."""
 
 
-def _run(action: str, settings: Settings) -> LocalStack:
+def _run(action: str, settings: Settings, with_postgres: bool = False) -> LocalStack:
     try:
-        return LocalStack(settings, report=lambda line: click.echo(line, err=True))
+        return LocalStack(
+            settings, report=lambda line: click.echo(line, err=True), with_postgres=with_postgres
+        )
     except ConfigError as e:
         raise click.ClickException(f"stack {action}: {e}") from e
 
 
 @stack.command("up")
+@click.option(
+    "--with", "extras", type=click.Choice(["postgres"]), multiple=True, help="Optional parts."
+)
 @click.pass_obj
-def stack_up(settings: Settings) -> None:
+def stack_up(settings: Settings, extras: tuple[str, ...]) -> None:
     """Start every part that is not already healthy; wait until all answer."""
     try:
-        _run("up", settings).up()
+        _run("up", settings, with_postgres="postgres" in extras).up()
     except ConfigError as e:
         raise click.ClickException(f"stack up: {e}") from e
     click.echo(f"local stack healthy; state in {settings.paths.state_dir}")
@@ -116,3 +126,74 @@ def worker(settings: Settings, queues: str, concurrency: int, hostname: str | No
     if hostname:
         argv.append(f"--hostname={hostname}")
     create_celery(settings).worker_main(argv)
+
+
+@main.command()
+@click.pass_obj
+def serve(settings: Settings) -> None:
+    """Run the orchestrator (HTTP API, pages, webhooks) on web.host:web.port."""
+    from orchestrator.app import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run(settings)
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="Full name, as shown to others.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--agency-id", type=int, default=None, help="Default: the central committee.")
+@click.option("--cleared", is_flag=True, help="May see restricted (denunciation) sessions.")
+@click.password_option(help="Asked for when not given (at least 10 characters).")
+@click.pass_obj
+def users_add(
+    settings: Settings,
+    username: str,
+    display_name: str,
+    role: str,
+    agency_id: int | None,
+    cleared: bool,
+    password: str,
+) -> None:
+    """Create a user account."""
+    from orchestrator import admin_tasks
+
+    try:
+        user_id = asyncio.run(
+            admin_tasks.add_user(
+                settings,
+                username=username,
+                display_name=display_name,
+                role=Role(role),
+                agency_id=agency_id,
+                cleared=cleared,
+                password=password,
+            )  # fmt: skip
+        )
+    except (ValidationError, OrchestratorError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"user {username} created (id {user_id})")
+
+
+@main.group()
+def sessions() -> None:
+    """Reception sessions."""
+
+
+@sessions.command("list")
+@click.option("--status", type=click.Choice([s.value for s in SessionStatus]), default=None)
+@click.pass_obj
+def sessions_list(settings: Settings, status: str | None) -> None:
+    """List sessions, soonest first (times in Asia/Ho_Chi_Minh)."""
+    from orchestrator import admin_tasks
+
+    rows = asyncio.run(
+        admin_tasks.list_sessions(settings, SessionStatus(status) if status else None)
+    )
+    for row in rows:
+        click.echo(row)

@@ -15,6 +15,8 @@ from config.settings import Settings
 
 QUEUES = ("transcribe", "media", "archive")
 PING_TASK = "tiepdan.ping"
+# Sent by the orchestrator when a session's room has ended: starts the post-session pipeline.
+SESSION_ENDED_TASK = "tiepdan.session_ended"
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -17,6 +17,17 @@ RATE = 48000
 FRAME = RATE // 100  # 10 ms
 
 
+def join_grants(room: str, *, can_publish: bool) -> api.VideoGrants:
+    """Every right explicit: livekit-api's defaults would let anyone publish."""
+    return api.VideoGrants(
+        room_join=True,
+        room=room,
+        can_publish=can_publish,
+        can_subscribe=True,
+        can_publish_data=can_publish,
+    )
+
+
 def _lkapi(settings: Settings) -> api.LiveKitAPI:
     lk = settings.livekit
     return api.LiveKitAPI(lk.http_url, lk.api_key, lk.api_secret.get_secret_value())
@@ -38,9 +49,7 @@ async def test_room_is_not_created_by_joining(local_stack: Settings, unique_name
     token = mint_token(
         local_stack.livekit,
         identity="intruder",
-        room=unique_name,
-        can_publish=True,
-        can_subscribe=True,
+        grants=join_grants(unique_name, can_publish=True),
         ttl=timedelta(minutes=5),
     )
     room = rtc.Room()
@@ -98,9 +107,7 @@ async def test_participant_hears_a_440_hz_tone(local_stack: Settings, unique_nam
                 token = mint_token(
                     lk,
                     identity=identity,
-                    room=unique_name,
-                    can_publish=publish,
-                    can_subscribe=True,
+                    grants=join_grants(unique_name, can_publish=publish),
                     ttl=timedelta(minutes=5),
                 )
                 await asyncio.wait_for(room.connect(lk.url, token), timeout=20)
@@ -126,9 +133,7 @@ async def test_listener_without_publish_grant_cannot_publish(
             token = mint_token(
                 lk,
                 identity="observer",
-                room=unique_name,
-                can_publish=False,
-                can_subscribe=True,
+                grants=join_grants(unique_name, can_publish=False),
                 ttl=timedelta(minutes=5),
             )
             await asyncio.wait_for(room.connect(lk.url, token), timeout=20)

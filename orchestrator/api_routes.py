@@ -1,0 +1,372 @@
+"""The JSON API under /api/v1. Handlers parse, call a service, and return."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import select
+
+from orchestrator import sessions as svc
+from orchestrator.audit import audit
+from orchestrator.auth import actor_of
+from orchestrator.db.models import Agency, Attendance, Invitation, Province, User
+from orchestrator.domain import ParticipantKind, SessionStatus
+from orchestrator.errors import BadRequest, Forbidden, NotFound, Unauthenticated, Unprocessable
+from orchestrator.ics_import import IcsImportError, parse_ics
+from orchestrator.keys import DB, SETTINGS, USER
+from orchestrator.openapi import openapi_document
+from orchestrator.permissions import Action, can
+from orchestrator.schemas import (
+    AgencyCreate,
+    AgencyOut,
+    AttendanceOut,
+    CalendarFeedOut,
+    CancelRequest,
+    InvitationCreate,
+    InvitationOut,
+    SessionCreate,
+    SessionOut,
+    SessionUpdate,
+    UserCreate,
+    UserOut,
+)
+from orchestrator.users import new_user
+
+PREFIX = "/api/v1"
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API operation: the router and the OpenAPI document are both built from these."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    body_media_type: str = "application/json"
+
+
+def user_of(request: web.Request) -> User:
+    """The signed-in user, or 401."""
+    user: User | None = request[USER]
+    if user is None:
+        raise Unauthenticated("Cần đăng nhập (cookie phiên hoặc mã truy cập API).")
+    return user
+
+
+async def parse(request: web.Request, model: type[M]) -> M:
+    """The JSON body as ``model``; 400 when it is not JSON, 422 when it does not fit."""
+    try:
+        raw = await request.json()
+    except ValueError as e:
+        raise BadRequest("Nội dung yêu cầu không phải JSON hợp lệ.") from e
+    return model.model_validate(raw)
+
+
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def reply(data: Any, status: int = 200) -> web.Response:
+    """JSON of pydantic models (or lists of them), Vietnamese kept readable."""
+    return web.Response(
+        body=_ANY.dump_json(data),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def _int(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError as e:
+        raise NotFound("Không tìm thấy.") from e
+
+
+def _query_time(request: web.Request, name: str) -> datetime | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise BadRequest(f"Tham số {name} không phải thời điểm ISO 8601: {value!r}.") from e
+    if parsed.tzinfo is None:
+        raise BadRequest(f"Tham số {name} cần có múi giờ, ví dụ {value}+07:00.")
+    return parsed
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+async def create_sessions(request: web.Request) -> web.Response:
+    user = user_of(request)
+    body = await parse(request, SessionCreate)
+    async with request.app[DB]() as db:
+        created = await svc.create_sessions(db, actor_of(user), body)
+        audit(db, action="session.create", target=f"session:{created[0].id}", user=user,
+              request=request, count=len(created))  # fmt: skip
+        await db.commit()
+        return reply([svc.to_out(s) for s in created], status=201)
+
+
+async def import_sessions(request: web.Request) -> web.Response:
+    """Create sessions from an .ics exported by Outlook or Google Calendar."""
+    user = user_of(request)
+    try:
+        agency_id = int(request.query["agency_id"])
+    except (KeyError, ValueError) as e:
+        raise BadRequest("Cần tham số agency_id (số) cho cơ quan tổ chức các phiên.") from e
+    try:
+        events = parse_ics(await request.read())
+    except IcsImportError as e:
+        raise BadRequest(str(e)) from e
+    async with request.app[DB]() as db:
+        created = []
+        for event in events:
+            body = SessionCreate(
+                title=event.summary or "Phiên tiếp công dân",
+                agency_id=agency_id,
+                starts_at=event.start,
+                ends_at=event.end,
+                rrule=event.recurrence.rrule if event.recurrence else None,
+                exdates=list(event.recurrence.exdates) if event.recurrence else [],
+            )
+            created += await svc.create_sessions(db, actor_of(user), body)
+        audit(db, action="session.import", target=f"agency:{agency_id}", user=user,
+              request=request, count=len(created))  # fmt: skip
+        await db.commit()
+        return reply([svc.to_out(s) for s in created], status=201)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    user = user_of(request)
+    status = request.query.get("status")
+    try:
+        status_filter = SessionStatus(status) if status else None
+    except ValueError as e:
+        raise BadRequest(f"Trạng thái không hợp lệ: {status!r}.") from e
+    async with request.app[DB]() as db:
+        rows = await svc.list_sessions(
+            db, actor_of(user), status=status_filter,
+            start_from=_query_time(request, "from"), start_to=_query_time(request, "to"),
+        )  # fmt: skip
+        return reply([svc.to_out(s) for s in rows])
+
+
+async def get_session(request: web.Request) -> web.Response:
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(db, actor_of(user), _int(request, "id"))
+        return reply(svc.to_out(session))
+
+
+async def update_session(request: web.Request) -> web.Response:
+    user = user_of(request)
+    body = await parse(request, SessionUpdate)
+    async with request.app[DB]() as db:
+        session = await svc.update_session(db, actor_of(user), _int(request, "id"), body)
+        audit(db, action="session.update", target=f"session:{session.id}", user=user,
+              request=request, fields=sorted(body.model_fields_set))  # fmt: skip
+        await db.commit()
+        return reply(svc.to_out(session))
+
+
+async def cancel_session(request: web.Request) -> web.Response:
+    user = user_of(request)
+    body = await parse(request, CancelRequest)
+    async with request.app[DB]() as db:
+        session = await svc.cancel_session(db, actor_of(user), _int(request, "id"), body.reason)
+        audit(db, action="session.cancel", target=f"session:{session.id}", user=user,
+              request=request, reason=body.reason)  # fmt: skip
+        await db.commit()
+        return reply(svc.to_out(session))
+
+
+# --- invitations and attendance -----------------------------------------------------------
+
+
+def _invitation_out(request: web.Request, inv: Invitation) -> InvitationOut:
+    public = request.app[SETTINGS].web.public_url.rstrip("/")
+    join_url = None if inv.user_id is not None else f"{public}/sessions/{inv.session_id}/join"
+    return InvitationOut(
+        id=inv.id, kind=inv.kind, display_name=inv.display_name, user_id=inv.user_id,
+        connection_point_id=inv.connection_point_id, identity=inv.identity, join_url=join_url,
+    )  # fmt: skip
+
+
+async def create_invitation(request: web.Request) -> web.Response:
+    user = user_of(request)
+    body = await parse(request, InvitationCreate)
+    if body.kind in (ParticipantKind.RECORDER, ParticipantKind.BRIDGE):
+        raise Unprocessable("Không mời được tài khoản máy (ghi âm, cầu nối) như người dự.")
+    async with request.app[DB]() as db:
+        session = await svc.get_session(
+            db, actor_of(user), _int(request, "id"), Action.MANAGE_INVITATIONS
+        )
+        if body.user_id is not None and await db.get(User, body.user_id) is None:
+            raise Unprocessable(f"Không có người dùng mã {body.user_id}.")
+        if body.connection_point_id is not None and body.connection_point_id not in {
+            p.id for p in session.connection_points
+        }:
+            raise Unprocessable("Điểm cầu không thuộc phiên này.")
+        identity = f"user-{body.user_id}" if body.user_id else f"guest-{secrets.token_hex(6)}"
+        inv = Invitation(
+            session_id=session.id, kind=body.kind, display_name=body.display_name,
+            user_id=body.user_id, connection_point_id=body.connection_point_id, identity=identity,
+        )  # fmt: skip
+        db.add(inv)
+        audit(db, action="invitation.create", target=f"session:{session.id}", user=user,
+              request=request, identity=identity)  # fmt: skip
+        await db.commit()
+        return reply(_invitation_out(request, inv), status=201)
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(db, actor_of(user), _int(request, "id"))
+        rows = await db.scalars(
+            select(Invitation).where(Invitation.session_id == session.id).order_by(Invitation.id)
+        )
+        return reply([_invitation_out(request, inv) for inv in rows])
+
+
+async def list_attendance(request: web.Request) -> web.Response:
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(
+            db, actor_of(user), _int(request, "id"), Action.VIEW_ATTENDANCE
+        )
+        rows = await db.scalars(
+            select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.id)
+        )
+        return reply([AttendanceOut.model_validate(r, from_attributes=True) for r in rows])
+
+
+# --- users, agencies, calendar ------------------------------------------------------------
+
+
+def _admin(request: web.Request, action: Action) -> User:
+    user = user_of(request)
+    if not can(actor_of(user), action):
+        raise Forbidden("Chỉ quản trị viên được thực hiện thao tác này.")
+    return user
+
+
+async def create_user(request: web.Request) -> web.Response:
+    admin = _admin(request, Action.MANAGE_USERS)
+    body = await parse(request, UserCreate)
+    async with request.app[DB]() as db:
+        if await db.get(Agency, body.agency_id) is None:
+            raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
+        if await db.scalar(select(User).where(User.username == body.username)):
+            raise Unprocessable(f"Tên đăng nhập {body.username!r} đã có người dùng.")
+        user = new_user(body)
+        db.add(user)
+        await db.flush()
+        audit(db, action="user.create", target=f"user:{user.id}", user=admin, request=request)
+        await db.commit()
+        return reply(UserOut.model_validate(user, from_attributes=True), status=201)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    _admin(request, Action.MANAGE_USERS)
+    async with request.app[DB]() as db:
+        rows = await db.scalars(select(User).order_by(User.id))
+        return reply([UserOut.model_validate(u, from_attributes=True) for u in rows])
+
+
+async def create_agency(request: web.Request) -> web.Response:
+    admin = _admin(request, Action.MANAGE_AGENCIES)
+    body = await parse(request, AgencyCreate)
+    async with request.app[DB]() as db:
+        if await db.get(Province, body.province_code) is None:
+            raise Unprocessable(f"Không có tỉnh, thành phố mã {body.province_code!r}.")
+        agency = Agency(**body.model_dump())
+        db.add(agency)
+        await db.flush()
+        audit(db, action="agency.create", target=f"agency:{agency.id}", user=admin,
+              request=request)  # fmt: skip
+        await db.commit()
+        return reply(AgencyOut.model_validate(agency, from_attributes=True), status=201)
+
+
+async def list_agencies(request: web.Request) -> web.Response:
+    user_of(request)
+    async with request.app[DB]() as db:
+        rows = await db.scalars(select(Agency).order_by(Agency.id))
+        return reply([AgencyOut.model_validate(a, from_attributes=True) for a in rows])
+
+
+def _feed_url(request: web.Request, user: User) -> CalendarFeedOut:
+    public = request.app[SETTINGS].web.public_url.rstrip("/")
+    return CalendarFeedOut(url=f"{public}/calendar/{user.feed_token}.ics")
+
+
+async def my_calendar(request: web.Request) -> web.Response:
+    return reply(_feed_url(request, user_of(request)))
+
+
+async def rotate_calendar(request: web.Request) -> web.Response:
+    """Revoke the old feed URL and issue a new one."""
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        row = await db.get(User, user.id)
+        assert row is not None
+        row.feed_token = secrets.token_urlsafe(24)
+        audit(db, action="calendar.rotate", target=f"user:{user.id}", user=user, request=request)
+        await db.commit()
+        return reply(_feed_url(request, row))
+
+
+ROUTES = [
+    Route("GET", "/sessions", list_sessions, "Sessions the caller may see",
+          response=list[SessionOut]),
+    Route("POST", "/sessions", create_sessions, "Create a session or a recurring series",
+          body=SessionCreate, response=list[SessionOut], status=201),
+    Route("POST", "/sessions/import", import_sessions, "Create sessions from an .ics file",
+          response=list[SessionOut], status=201, body_media_type="text/calendar"),
+    Route("GET", "/sessions/{id}", get_session, "One session", response=SessionOut),
+    Route("PATCH", "/sessions/{id}", update_session, "Change a scheduled session",
+          body=SessionUpdate, response=SessionOut),
+    Route("POST", "/sessions/{id}/cancel", cancel_session, "Cancel a scheduled session",
+          body=CancelRequest, response=SessionOut),
+    Route("GET", "/sessions/{id}/invitations", list_invitations, "Invitations of a session",
+          response=list[InvitationOut]),
+    Route("POST", "/sessions/{id}/invitations", create_invitation, "Invite someone",
+          body=InvitationCreate, response=InvitationOut, status=201),
+    Route("GET", "/sessions/{id}/attendance", list_attendance, "Who joined and left, when",
+          response=list[AttendanceOut]),
+    Route("GET", "/users", list_users, "All users (admin)", response=list[UserOut]),
+    Route("POST", "/users", create_user, "Create a user (admin)", body=UserCreate,
+          response=UserOut, status=201),
+    Route("GET", "/agencies", list_agencies, "Reception offices", response=list[AgencyOut]),
+    Route("POST", "/agencies", create_agency, "Create a reception office (admin)",
+          body=AgencyCreate, response=AgencyOut, status=201),
+    Route("GET", "/me/calendar", my_calendar, "The caller's calendar feed URL",
+          response=CalendarFeedOut),
+    Route("POST", "/me/calendar/rotate", rotate_calendar, "Revoke and reissue the feed URL",
+          response=CalendarFeedOut),
+]  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every API route and the OpenAPI document."""
+    for route in ROUTES:
+        app.router.add_route(route.method, PREFIX + route.path, route.handler)
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(openapi_document(ROUTES, PREFIX))
+
+    app.router.add_get(PREFIX + "/openapi.json", openapi)

@@ -1,0 +1,142 @@
+"""The orchestrator's aiohttp application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from livekit import api
+from pydantic import ValidationError
+
+from config import Settings
+from orchestrator import api_routes, pages
+from orchestrator.app_events import session_ended
+from orchestrator.auth import authenticate, setup_auth
+from orchestrator.db import create_engine, migrate, session_factory
+from orchestrator.errors import OrchestratorError
+from orchestrator.join_page import STATIC_DIR
+from orchestrator.keys import DB, ENGINE, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
+from orchestrator.reconciler import reconcile_once
+from transcription import create_celery
+
+log = logging.getLogger(__name__)
+JSON_DUMPS = functools.partial(json.dumps, ensure_ascii=False)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem(status: int, title: str, detail: str) -> web.Response:
+    """An RFC 9457 problem document."""
+    return web.json_response(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+        dumps=JSON_DUMPS,
+    )
+
+
+def _validation_detail(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "nội dung"
+        parts.append(f"{where}: {e['msg']}")
+    return "Dữ liệu không hợp lệ — " + "; ".join(parts)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors → their status with a Vietnamese detail; never a stack trace to the user."""
+    try:
+        return await handler(request)
+    except OrchestratorError as e:
+        return problem(e.status, e.title, e.detail)
+    except ValidationError as e:
+        return problem(422, "Unprocessable entity", _validation_detail(e))
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal error", "Lỗi hệ thống. Vui lòng thử lại sau.")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sets ``request[USER]`` (or None) for every handler."""
+    request[USER] = await authenticate(request)
+    return await handler(request)
+
+
+async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
+    """Enqueue by task name; the broker call is blocking, so it runs in a thread."""
+    celery = create_celery(settings)
+
+    async def enqueue(task: str, session_id: int) -> None:
+        await asyncio.to_thread(celery.send_task, task, args=[session_id], queue="transcribe")
+
+    try:
+        yield enqueue
+    finally:
+        celery.close()
+
+
+def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) -> web.Application:
+    """The orchestrator. Clients (database, LiveKit, broker) open and close with the app."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=10 * 1024 * 1024)
+    app[SETTINGS] = settings
+    setup_auth(app, settings)
+    app.middlewares.append(auth_middleware)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.db.url)
+        await migrate(engine)
+        app[ENGINE] = engine
+        app[DB] = session_factory(engine)
+        yield
+        await engine.dispose()
+
+    async def livekit(app: web.Application) -> AsyncIterator[None]:
+        lk = settings.livekit
+        async with api.LiveKitAPI(
+            lk.http_url, lk.api_key, lk.api_secret.get_secret_value()
+        ) as lkapi:
+            app[LIVEKIT] = lkapi
+            yield
+
+    async def broker(app: web.Application) -> AsyncIterator[None]:
+        async for enqueue in celery_enqueue(settings):
+            app[ENQUEUE] = enqueue
+            yield
+
+    async def reconciler(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                try:
+                    for session_id in await reconcile_once(app[DB], app[LIVEKIT]):
+                        await session_ended(app, session_id)
+                except Exception:
+                    log.exception("reconciler pass failed; next pass in %ss", reconcile_interval_s)
+                await asyncio.sleep(reconcile_interval_s or 5)
+
+        task = asyncio.create_task(loop(), name="reconciler")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([database, livekit, broker])
+    if reconcile_interval_s is not None:
+        app.cleanup_ctx.append(reconciler)
+    api_routes.add_routes(app)
+    pages.add_routes(app)
+    app.router.add_static("/static", STATIC_DIR)
+    return app
+
+
+def run(settings: Settings, **kwargs: Any) -> None:
+    """Serve the orchestrator until interrupted."""
+    web.run_app(create_app(settings), host=settings.web.host, port=settings.web.port, **kwargs)

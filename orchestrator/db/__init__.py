@@ -1,0 +1,7 @@
+"""The database: engine, migrations, and the tables."""
+
+from __future__ import annotations
+
+from orchestrator.db.engine import create_engine, migrate, session_factory
+
+__all__ = ["create_engine", "migrate", "session_factory"]

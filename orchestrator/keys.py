@@ -1,0 +1,24 @@
+"""Typed keys of the aiohttp application and requests, kept in one module."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from livekit import api
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from config import Settings
+from orchestrator.db.models import User
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[Any])
+LIVEKIT = web.AppKey("livekit", api.LiveKitAPI)
+# (task name, session id): Celery's send_task by name, off the event loop.
+Enqueue = Callable[[str, int], Awaitable[None]]
+ENQUEUE: web.AppKey[Enqueue] = web.AppKey("enqueue")
+
+# The signed-in user of a request (None for anonymous), set by the auth middleware.
+USER: web.RequestKey[User | None] = web.RequestKey("user")

@@ -1,0 +1,284 @@
+"""What browsers and calendar apps reach: login, launch links, the join page, calendar feeds,
+and LiveKit's webhook."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import or_, select
+
+from orchestrator import sessions as svc
+from orchestrator.app_events import session_ended
+from orchestrator.audit import audit
+from orchestrator.auth import actor_of, csrf_token, log_in, log_out, password_matches
+from orchestrator.calendar_feed import FeedEvent, occurrence_uid, render_feed
+from orchestrator.db.models import Invitation, ReceptionSession, RecordingRequest, User
+from orchestrator.domain import ParticipantKind, Role, SessionStatus
+from orchestrator.errors import OrchestratorError
+from orchestrator.join_page import JoinPageConfig, render_error_page, render_join_page
+from orchestrator.keys import DB, LIVEKIT, SETTINGS, USER
+from orchestrator.launch_links import (
+    LaunchClaims,
+    LaunchLinkError,
+    launch_window,
+    sign_launch_token,
+    verify_launch_token,
+)
+from orchestrator.lifecycle import status_vi
+from orchestrator.permissions import Action, can
+from orchestrator.rooms import ensure_room, participant_token
+from orchestrator.webhooks import apply_event, parse_event, webhook_receiver
+
+log = logging.getLogger(__name__)
+
+
+def error_page(status: int, title: str, message: str) -> web.Response:
+    """A Vietnamese error page."""
+    return web.Response(
+        text=render_error_page(title, message), status=status, content_type="text/html"
+    )
+
+
+def _login_form(next_url: str, csrf: str, message: str = "") -> str:
+    note = f'<p class="error">{message}</p>' if message else ""
+    return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<title>Đăng nhập — Tiếp công dân trực tuyến</title></head><body>
+<h1>Đăng nhập</h1>{note}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{quote(next_url, safe="/:?=&%")}">
+<input type="hidden" name="csrf_token" value="{csrf}">
+<label>Tên đăng nhập <input name="username" autocomplete="username" required></label>
+<label>Mật khẩu <input name="password" type="password" autocomplete="current-password" required>
+</label><button type="submit">Đăng nhập</button></form></body></html>"""
+
+
+def _safe_next(value: str) -> str:
+    # Only local paths: a login form must not bounce people to another site.
+    return value if value.startswith("/") and not value.startswith("//") else "/"
+
+
+async def login_page(request: web.Request) -> web.Response:
+    next_url = _safe_next(request.query.get("next", "/"))
+    return web.Response(
+        text=_login_form(next_url, await csrf_token(request)), content_type="text/html"
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    next_url = _safe_next(str(form.get("next", "/")))
+    async with request.app[DB]() as db:
+        user = await db.scalar(select(User).where(User.username == username, User.active))
+        ok = user is not None and password_matches(user.password_hash, password)
+        audit(db, action="login", target=f"username:{username[:100]}",
+              outcome="allowed" if ok else "denied", user=user if ok else None,
+              request=request)  # fmt: skip
+        await db.commit()
+    if not ok or user is None:
+        return web.Response(
+            text=_login_form(next_url, await csrf_token(request),
+                             "Sai tên đăng nhập hoặc mật khẩu."),
+            status=401, content_type="text/html",
+        )  # fmt: skip
+    await log_in(request, user)
+    raise web.HTTPSeeOther(next_url)
+
+
+async def logout(request: web.Request) -> web.Response:
+    await log_out(request)
+    raise web.HTTPSeeOther("/login")
+
+
+def launch_url(public_url: str, secret: str, user_id: int, session: ReceptionSession) -> str:
+    """The user's personal launch link for one session occurrence."""
+    opens, closes = launch_window(session.starts_at, session.ends_at)
+    # Issued "at" the window's opening, so the same occurrence always gets the same URL and
+    # calendar apps do not see a change on every refresh.
+    token = sign_launch_token(
+        secret, LaunchClaims(user_id, session.id, session.starts_at), opens, closes,
+        issued_at=opens,
+    )  # fmt: skip
+    return f"{public_url.rstrip('/')}/launch/{token}"
+
+
+async def launch(request: web.Request) -> web.StreamResponse:
+    """A click on a calendar event's link: room up, session live, recorder asked for, join."""
+    settings = request.app[SETTINGS]
+    user: User | None = request[USER]
+    if user is None:
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path)}")
+    try:
+        claims = verify_launch_token(
+            settings.security.secret_key.get_secret_value(),
+            request.match_info["token"],
+            datetime.now(UTC),
+        )
+    except LaunchLinkError as e:
+        return await _launch_refused(request, user, e.reason.value, e.message_vi)
+    if claims.user_id != user.id:
+        return await _launch_refused(
+            request, user, "other_user",
+            "Liên kết này được cấp cho người khác. Hãy dùng liên kết trong lịch của chính bạn.",
+        )  # fmt: skip
+    async with request.app[DB]() as db:
+        try:
+            session = await svc.get_session(
+                db, actor_of(user), claims.session_id, Action.LAUNCH_SESSION
+            )
+        except OrchestratorError:
+            await db.rollback()
+            return await _launch_refused(
+                request, user, "not_allowed", "Bạn không có quyền mở phiên tiếp này."
+            )
+        if session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+            await db.rollback()
+            return await _launch_refused(
+                request, user, "status",
+                f"Phiên tiếp này {status_vi(session.status)}, không thể vào phòng.",
+            )  # fmt: skip
+        session.room_name = await ensure_room(request.app[LIVEKIT], session)
+        if session.status == SessionStatus.SCHEDULED:
+            session.status = SessionStatus.LIVE
+        if await db.get(RecordingRequest, session.id) is None:
+            db.add(RecordingRequest(session_id=session.id, room_name=session.room_name))
+        audit(db, action="session.launch", target=f"session:{session.id}", user=user,
+              request=request, room=session.room_name)  # fmt: skip
+        await db.commit()
+    raise web.HTTPSeeOther(f"/sessions/{session.id}/join")
+
+
+async def _launch_refused(
+    request: web.Request, user: User, reason: str, message: str
+) -> web.Response:
+    async with request.app[DB]() as db:
+        audit(db, action="session.launch", target=request.path[:100], outcome="denied",
+              user=user, request=request, reason=reason)  # fmt: skip
+        await db.commit()
+    return error_page(403, "Không vào được phiên tiếp", message)
+
+
+def _participant_kind(user: User, session: ReceptionSession) -> ParticipantKind:
+    if session.chair_id == user.id or user.role == Role.CHAIR:
+        return ParticipantKind.CHAIR
+    if user.role == Role.CENTRAL_OBSERVER:
+        return ParticipantKind.CENTRAL_OBSERVER
+    return ParticipantKind.OFFICER
+
+
+async def join(request: web.Request) -> web.StreamResponse:
+    """The join page of a live session, with a token for the signed-in user."""
+    user: User | None = request[USER]
+    if user is None:
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path)}")
+    async with request.app[DB]() as db:
+        try:
+            session = await svc.get_session(db, actor_of(user), int(request.match_info["id"]))
+        except (OrchestratorError, ValueError):
+            return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
+        invited = await db.scalar(
+            select(Invitation).where(
+                Invitation.session_id == session.id, Invitation.user_id == user.id
+            )
+        )
+        scope = svc.scope_of(session)
+        if not (invited or can(actor_of(user), Action.LAUNCH_SESSION, scope)
+                or can(actor_of(user), Action.LISTEN_IN, scope)):  # fmt: skip
+            return error_page(403, "Không vào được phiên tiếp", "Bạn không được mời vào phiên này.")
+        if session.status != SessionStatus.LIVE or session.room_name is None:
+            return error_page(
+                409, "Phiên chưa mở",
+                f"Phiên tiếp này {status_vi(session.status)}. "
+                "Hãy mở phiên bằng liên kết trong lịch của bạn.",
+            )  # fmt: skip
+        kind = invited.kind if invited else _participant_kind(user, session)
+        audit(db, action="session.join", target=f"session:{session.id}", user=user,
+              request=request, kind=kind.value)  # fmt: skip
+        await db.commit()
+    settings = request.app[SETTINGS]
+    token = participant_token(
+        settings, session, identity=f"user-{user.id}", display_name=user.display_name,
+        kind=kind, connection_point=user.agency.name,
+    )  # fmt: skip
+    page = render_join_page(
+        JoinPageConfig(
+            livekit_url=settings.livekit.url,
+            token=token,
+            room_name=session.room_name,
+            display_name=user.display_name,
+            connection_point=user.agency.name,
+            session_title=session.title,
+            leave_url="/",
+        )  # fmt: skip
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+async def calendar_feed(request: web.Request) -> web.Response:
+    """``/calendar/{feed-token}.ics``: the user's sessions with personal launch links."""
+    settings = request.app[SETTINGS]
+    async with request.app[DB]() as db:
+        user = await db.scalar(
+            select(User).where(User.feed_token == request.match_info["token"], User.active)
+        )
+        if user is None:
+            return error_page(404, "Không có lịch", "Liên kết lịch không đúng hoặc đã bị thu hồi.")
+        invited_ids = select(Invitation.session_id).where(Invitation.user_id == user.id)
+        rows = await db.scalars(
+            svc.visible_sessions_query().where(
+                or_(
+                    ReceptionSession.agency_id == user.agency_id,
+                    ReceptionSession.chair_id == user.id,
+                    ReceptionSession.id.in_(invited_ids),
+                )
+            )
+        )
+        actor = actor_of(user)
+        sessions = [s for s in rows if can(actor, Action.VIEW_SESSION, svc.scope_of(s))]
+    secret = settings.security.secret_key.get_secret_value()
+    events = [
+        FeedEvent(
+            uid=occurrence_uid(s.id, s.starts_at),
+            sequence=s.sequence,
+            start=s.starts_at,
+            end=s.ends_at,
+            summary=s.title,
+            description=s.agency.name,
+            location=s.agency.name,
+            url=launch_url(settings.web.public_url, secret, user.id, s),
+            cancelled=s.status == SessionStatus.CANCELLED,
+            last_modified=s.updated_at,
+        )
+        for s in sessions
+    ]
+    body = render_feed(f"Tiếp công dân — {user.display_name}", events, datetime.now(UTC))
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+async def livekit_webhook(request: web.Request) -> web.Response:
+    """Signed room events from LiveKit (forged → 401, duplicate → 200 without change)."""
+    receiver = webhook_receiver(request.app[SETTINGS])
+    event = parse_event(receiver, await request.text(), request.headers.get("Authorization", ""))
+    ended = await apply_event(request.app[DB], event)
+    if ended is not None:
+        await session_ended(request.app, ended)
+    return web.json_response({"ok": True})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the pages."""
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/launch/{token}", launch)
+    app.router.add_get("/sessions/{id}/join", join)
+    app.router.add_get("/calendar/{token}.ics", calendar_feed)
+    app.router.add_post("/livekit/webhook", livekit_webhook)

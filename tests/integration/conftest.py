@@ -1,0 +1,161 @@
+"""The orchestrator running for real: one database per backend per run, served on the port
+LiveKit posts its webhooks to, with seeded agencies and users."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from config import Settings
+from orchestrator.app import create_app
+from orchestrator.auth import new_api_token
+from orchestrator.db import create_engine, migrate, session_factory
+from orchestrator.db.models import Agency, ApiToken
+from orchestrator.domain import Role, Tier
+from orchestrator.schemas import UserCreate
+from orchestrator.users import new_user
+
+PASSWORD = "mat-khau-thu-nghiem"
+
+
+@pytest_asyncio.fixture(scope="session", params=["sqlite", "postgresql"])
+async def db_url(
+    request: pytest.FixtureRequest, local_stack: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A fresh, migrated database of each backend for this run."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "tiepdan.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        yield url
+        return
+    name = f"tiepdan_test_{uuid.uuid4().hex[:10]}"
+    port = local_stack.db.local_postgres_port
+    admin = await asyncpg.connect(host="127.0.0.1", port=port, user="tiepdan", database="postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://tiepdan@127.0.0.1:{port}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@dataclass
+class World:
+    """Seeded agencies and users, each user with a bearer token."""
+
+    settings: Settings
+    db: async_sessionmaker[Any]
+    base_url: str
+    agencies: dict[str, int]
+    users: dict[str, int]
+    tokens: dict[str, str]
+    usernames: dict[str, str]
+    province_code: str
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+SEED_USERS = {
+    # key: (role, agency key, cleared)
+    "admin": (Role.ADMIN, "central", True),
+    "officer": (Role.OFFICER, "ninh-binh", False),
+    "chair": (Role.CHAIR, "ninh-binh", True),
+    "commune_officer": (Role.OFFICER, "commune", False),
+    "other_officer": (Role.OFFICER, "ha-noi", False),
+    "observer": (Role.CENTRAL_OBSERVER, "central", False),
+    "archivist": (Role.ARCHIVIST, "ninh-binh", False),
+}
+
+
+async def _seed(
+    db_factory: async_sessionmaker[Any], run: str
+) -> tuple[dict[str, int], dict[str, int], dict[str, str], dict[str, str]]:
+    async with db_factory() as db:
+        central = Agency(name="Ban Tiếp công dân Trung ương (thử)", tier=Tier.CENTRAL,
+                         province_code="tw")  # fmt: skip
+        nb = Agency(name="Ban Tiếp công dân tỉnh Ninh Bình", tier=Tier.PROVINCE,
+                    province_code="ninh-binh")  # fmt: skip
+        hn = Agency(name="Ban Tiếp công dân TP Hà Nội", tier=Tier.PROVINCE, province_code="ha-noi")
+        db.add_all([central, nb, hn])
+        await db.flush()
+        commune = Agency(name="UBND xã Gia Viễn", tier=Tier.COMMUNE, province_code="ninh-binh",
+                         parent_id=nb.id)  # fmt: skip
+        db.add(commune)
+        await db.flush()
+        agencies = {"central": central.id, "ninh-binh": nb.id, "ha-noi": hn.id,
+                    "commune": commune.id}  # fmt: skip
+        users, tokens, usernames = {}, {}, {}
+        for key, (role, agency, cleared) in SEED_USERS.items():
+            usernames[key] = f"{key.replace('_', '.')}.{run}"
+            user = new_user(
+                UserCreate(
+                    username=usernames[key],
+                    display_name=key.title(),
+                    password=PASSWORD,
+                    role=role,
+                    agency_id=agencies[agency],
+                    cleared=cleared,
+                )  # fmt: skip
+            )
+            db.add(user)
+            await db.flush()
+            token, digest = new_api_token()
+            db.add(ApiToken(user_id=user.id, token_sha256=digest, name="tests"))
+            users[key], tokens[key] = user.id, token
+        await db.commit()
+    return agencies, users, tokens, usernames
+
+
+@pytest_asyncio.fixture(scope="session")
+async def world(local_stack: Settings, db_url: str, engine: AsyncEngine) -> AsyncIterator[World]:
+    """The orchestrator on web.port (where LiveKit's webhooks go), against ``db_url``."""
+    # Its own database, and its own Redis database so the jobs it enqueues stay apart.
+    broker_url = local_stack.broker.url.rsplit("/", 1)[0] + "/1"
+    settings = local_stack.model_copy(
+        update={
+            "db": local_stack.db.model_copy(update={"url": db_url}),
+            "broker": local_stack.broker.model_copy(update={"url": broker_url}),
+        }
+    )
+    broker = aioredis.from_url(broker_url)
+    await broker.flushdb()  # session ids restart with each test database
+    await broker.aclose()
+    app = create_app(settings, reconcile_interval_s=1.0)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    await site.start()
+    try:
+        db = session_factory(engine)
+        agencies, users, tokens, usernames = await _seed(db, uuid.uuid4().hex[:6])
+        yield World(
+            settings, db, settings.web.public_url, agencies, users, tokens, usernames, "ninh-binh"
+        )
+    finally:
+        await runner.cleanup()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

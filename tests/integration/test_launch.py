@@ -1,0 +1,238 @@
+"""From the calendar's launch link to a live room, attendance from real webhooks, and the end.
+
+Real livekit-server, real rtc participants, the real orchestrator on the webhook port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import icalendar
+import pytest
+import redis.asyncio as aioredis
+from livekit import api, rtc
+from sqlalchemy import select
+
+from orchestrator.db.models import ReceptionSession, RecordingRequest
+from orchestrator.domain import SessionStatus
+from orchestrator.launch_links import LaunchClaims, launch_window, sign_launch_token
+from tests.integration.conftest import World
+from tests.integration.test_orchestrator_api import call, session_body
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.2)
+
+
+def lkapi(world: World) -> api.LiveKitAPI:
+    lk = world.settings.livekit
+    return api.LiveKitAPI(lk.http_url, lk.api_key, lk.api_secret.get_secret_value())
+
+
+async def new_session_now(world: World, http: aiohttp.ClientSession, who: str = "chair") -> int:
+    start = datetime.now(UTC) + timedelta(minutes=10)
+    body = session_body(world, starts_at=start.isoformat(),
+                        ends_at=(start + timedelta(hours=2)).isoformat())  # fmt: skip
+    status, (session,), _ = await call(http, world, who, "POST", "/sessions", json=body)
+    assert status == 201
+    return int(session["id"])
+
+
+async def launch_link(world: World, http: aiohttp.ClientSession, who: str, session_id: int) -> str:
+    """The link exactly as the user's calendar app shows it."""
+    _, feed, _ = await call(http, world, who, "GET", "/me/calendar")
+    async with http.get(feed["url"]) as r:
+        calendar = icalendar.Calendar.from_ical(await r.read())
+    for event in calendar.walk("VEVENT"):
+        if str(event["UID"]).startswith(f"session-{session_id}-"):
+            return str(event["URL"])
+    raise AssertionError(f"session {session_id} not in {who}'s feed")
+
+
+async def launch(world: World, http: aiohttp.ClientSession, who: str, session_id: int) -> str:
+    """Open the launch link as ``who``; return the join page URL it redirects to."""
+    link = await launch_link(world, http, who, session_id)
+    async with http.get(link, headers=world.headers(who), allow_redirects=False) as r:
+        assert r.status == 303, await r.text()
+        return world.base_url + r.headers["Location"]
+
+
+async def join_token(world: World, http: aiohttp.ClientSession, who: str, join_url: str) -> str:
+    async with http.get(join_url, headers=world.headers(who)) as r:
+        assert r.status == 200, await r.text()
+        page = await r.text()
+    config = re.search(
+        r'<script type="application/json" id="join-config">(.*?)</script>', page, re.S
+    )
+    assert config, page
+    return str(json.loads(config.group(1))["token"])
+
+
+async def test_launch_creates_the_room_and_asks_for_a_recorder(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    session_id = await new_session_now(world, http)
+    join_url = await launch(world, http, "chair", session_id)
+    assert join_url.endswith(f"/sessions/{session_id}/join")
+    room = f"{world.province_code}-{session_id}"
+    async with lkapi(world) as lk:
+        rooms = (await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms
+        assert [r.name for r in rooms] == [room]
+        meta = json.loads(rooms[0].metadata)
+        assert meta["session_id"] == session_id and meta["recording"] is False
+        # A second click (rejoin) is fine and creates nothing new.
+        assert await launch(world, http, "chair", session_id) == join_url
+        await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+    async with world.db() as db:
+        session = await db.get(ReceptionSession, session_id)
+        assert session is not None and session.room_name == room
+        assert await db.get(RecordingRequest, session_id) is not None
+
+
+async def test_participant_attendance_and_room_end_come_from_webhooks(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    broker = aioredis.from_url(world.settings.broker.url)
+    session_id = await new_session_now(world, http)
+    token = await join_token(world, http, "chair", await launch(world, http, "chair", session_id))
+
+    room = rtc.Room()
+    await asyncio.wait_for(room.connect(world.settings.livekit.url, token), 20)
+
+    async def attendance() -> list[dict[str, Any]]:
+        _, rows, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}/attendance")
+        return rows if rows and rows[0]["joined_at"] else []
+
+    rows = await eventually(attendance)
+    assert [r["identity"] for r in rows] == [f"user-{world.users['chair']}"]
+    await room.disconnect()
+
+    async def left() -> bool:
+        _, rows, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}/attendance")
+        return bool(rows and rows[0]["left_at"])
+
+    assert await eventually(left)
+
+    async with lkapi(world) as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
+
+    async def ended() -> bool:
+        _, s, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}")
+        return bool(s["status"] == "ended")
+
+    assert await eventually(ended)
+    # The post-session pipeline was enqueued by task name, once.
+    messages = await broker.lrange("transcribe", 0, -1)
+    ours = [m for m in messages if f"[{session_id}]".encode() in base64.b64decode(
+        json.loads(m)["body"])]  # fmt: skip
+    assert len(ours) == 1
+    await broker.aclose()
+
+
+async def test_reconciler_repairs_lost_webhooks(world: World, http: aiohttp.ClientSession) -> None:
+    """A live session whose room is gone without a room_finished webhook is ended anyway."""
+    session_id = await new_session_now(world, http)
+    async with world.db() as db:
+        session = await db.get(ReceptionSession, session_id)
+        assert session is not None
+        # As if launched, then the room closed while the orchestrator missed the webhook.
+        session.status, session.room_name = SessionStatus.LIVE, f"gone-{session_id}"
+        await db.commit()
+
+    async def ended() -> bool:
+        async with world.db() as db:
+            s = await db.scalar(select(ReceptionSession).where(ReceptionSession.id == session_id))
+            return s is not None and s.status == SessionStatus.ENDED
+
+    assert await eventually(ended, timeout=10)
+
+
+def signed_webhook(
+    world: World, payload: dict[str, Any], secret: str | None = None
+) -> tuple[str, str]:
+    lk = world.settings.livekit
+    body = json.dumps(payload)
+    token = (
+        api.AccessToken(lk.api_key, secret or lk.api_secret.get_secret_value())
+        .with_sha256(base64.b64encode(hashlib.sha256(body.encode()).digest()).decode())
+        .to_jwt()
+    )
+    return body, token
+
+
+async def test_forged_and_duplicate_webhooks(world: World, http: aiohttp.ClientSession) -> None:
+    session_id = await new_session_now(world, http)
+    await launch(world, http, "chair", session_id)
+    event = {
+        "event": "participant_joined",
+        "id": f"EV_test_{session_id}",
+        "createdAt": int(time.time()),
+        "room": {"name": f"{world.province_code}-{session_id}"},
+        "participant": {"sid": "PA_test", "identity": "ghost", "name": "Ghost",
+                        "joinedAt": int(time.time())},
+    }  # fmt: skip
+    url = world.base_url + "/livekit/webhook"
+    body, forged = signed_webhook(world, event, secret="not-the-secret-" * 3)
+    async with http.post(
+        url,
+        data=body,
+        headers={"Authorization": forged, "Content-Type": "application/webhook+json"},
+    ) as r:
+        assert r.status == 401 and "Chữ ký" in (await r.json())["detail"]
+    _, rows, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}/attendance")
+    assert rows == []
+
+    body, token = signed_webhook(world, event)
+    for _ in range(2):
+        async with http.post(
+            url,
+            data=body,
+            headers={"Authorization": token, "Content-Type": "application/webhook+json"},
+        ) as r:
+            assert r.status == 200
+    _, rows, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}/attendance")
+    assert [r["identity"] for r in rows] == ["ghost"]
+    async with lkapi(world) as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
+
+
+@pytest.mark.parametrize("case", ["other_user", "forged", "expired"])
+async def test_bad_launch_links_get_a_vietnamese_403(
+    world: World, http: aiohttp.ClientSession, case: str
+) -> None:
+    session_id = await new_session_now(world, http)
+    link = await launch_link(world, http, "chair", session_id)
+    who = "chair"
+    if case == "other_user":
+        who = "officer"
+    elif case == "forged":
+        link = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
+    else:
+        secret = world.settings.security.secret_key.get_secret_value()
+        past = datetime.now(UTC) - timedelta(days=1)
+        opens, closes = launch_window(past, past + timedelta(hours=1))
+        claims = LaunchClaims(world.users["chair"], session_id, past)
+        token = sign_launch_token(secret, claims, opens, closes)
+        link = f"{world.base_url}/launch/{token}"
+    async with http.get(link, headers=world.headers(who), allow_redirects=False) as r:
+        assert r.status == 403
+        page = await r.text()
+    assert 'lang="vi"' in page
+    assert {"other_user": "người khác", "forged": "", "expired": "hết hạn"}[case] in page
+    _, s, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}")
+    assert s["status"] == "scheduled"  # nothing launched
