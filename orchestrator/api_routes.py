@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from orchestrator import sessions as svc
 from orchestrator.audit import audit
-from orchestrator.auth import actor_of
+from orchestrator.auth import actor_of, csrf_token
 from orchestrator.db.models import Agency, Attendance, Invitation, Province, User
 from orchestrator.domain import ParticipantKind, SessionStatus
 from orchestrator.errors import BadRequest, Forbidden, NotFound, Unauthenticated, Unprocessable
@@ -30,6 +30,7 @@ from orchestrator.schemas import (
     CancelRequest,
     InvitationCreate,
     InvitationOut,
+    MeOut,
     SessionCreate,
     SessionOut,
     SessionUpdate,
@@ -309,6 +310,18 @@ async def list_agencies(request: web.Request) -> web.Response:
         return reply([AgencyOut.model_validate(a, from_attributes=True) for a in rows])
 
 
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in; cookie sessions also get the CSRF token for their X-CSRF-Token header."""
+    user = user_of(request)
+    bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+    return reply(
+        MeOut(
+            user=UserOut.model_validate(user, from_attributes=True),
+            csrf_token=None if bearer else await csrf_token(request),
+        )
+    )
+
+
 def _feed_url(request: web.Request, user: User) -> CalendarFeedOut:
     public = request.app[SETTINGS].web.public_url.rstrip("/")
     return CalendarFeedOut(url=f"{public}/calendar/{user.feed_token}.ics")
@@ -354,6 +367,7 @@ ROUTES = [
     Route("GET", "/agencies", list_agencies, "Reception offices", response=list[AgencyOut]),
     Route("POST", "/agencies", create_agency, "Create a reception office (admin)",
           body=AgencyCreate, response=AgencyOut, status=201),
+    Route("GET", "/me", me, "The signed-in user and the session's CSRF token", response=MeOut),
     Route("GET", "/me/calendar", my_calendar, "The caller's calendar feed URL",
           response=CalendarFeedOut),
     Route("POST", "/me/calendar/rotate", rotate_calendar, "Revoke and reissue the feed URL",

@@ -155,6 +155,13 @@ class UserOut(BaseModel):
     active: bool
 
 
+class MeOut(BaseModel):
+    """The signed-in user, and the CSRF token a cookie-authenticated page must send back."""
+
+    user: UserOut
+    csrf_token: str | None
+
+
 class AgencyCreate(_Body):
     """A new reception office (admin only)."""
 
