@@ -72,8 +72,7 @@ async def main(count: int) -> None:
         await s.commit()
         for session in sessions:
             await s.refresh(session, ["agency"])
-    secret = settings.security.secret_key.get_secret_value()
-    links = [launch_url(settings.web.public_url, secret, chair.id, x) for x in sessions]
+    links = [launch_url(settings, chair.id, x) for x in sessions]
 
     runner = web.AppRunner(create_app(settings, reconcile_interval_s=None))
     await runner.setup()

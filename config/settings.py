@@ -137,6 +137,8 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8470
     public_url: str = "http://127.0.0.1:8470"
+    # A launch link opens this long before the scheduled start and closes at the scheduled end.
+    launch_opens_before_min: int = Field(default=30, ge=0, le=24 * 60)
 
     @property
     def livekit_webhook_url(self) -> str:

@@ -199,7 +199,7 @@ async def cancel_session(request: web.Request) -> web.Response:
 
 def _invitation_out(request: web.Request, inv: Invitation) -> InvitationOut:
     public = request.app[SETTINGS].web.public_url.rstrip("/")
-    join_url = None if inv.user_id is not None else f"{public}/sessions/{inv.session_id}/join"
+    join_url = f"{public}/join/{inv.join_token}" if inv.join_token else None
     return InvitationOut(
         id=inv.id, kind=inv.kind, display_name=inv.display_name, user_id=inv.user_id,
         connection_point_id=inv.connection_point_id, identity=inv.identity, join_url=join_url,
@@ -225,6 +225,8 @@ async def create_invitation(request: web.Request) -> web.Response:
         inv = Invitation(
             session_id=session.id, kind=body.kind, display_name=body.display_name,
             user_id=body.user_id, connection_point_id=body.connection_point_id, identity=identity,
+            # Users sign in; citizens and connection points get a personal link instead.
+            join_token=None if body.user_id else secrets.token_urlsafe(24),
         )  # fmt: skip
         db.add(inv)
         audit(db, action="invitation.create", target=f"session:{session.id}", user=user,

@@ -4,18 +4,25 @@ and LiveKit's webhook."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import or_, select
 
+from config import Settings
 from orchestrator import sessions as svc
 from orchestrator.app_events import session_ended
 from orchestrator.audit import audit
 from orchestrator.auth import actor_of, csrf_token, log_in, log_out, password_matches
 from orchestrator.calendar_feed import FeedEvent, occurrence_uid, render_feed
-from orchestrator.db.models import Invitation, ReceptionSession, RecordingRequest, User
+from orchestrator.db.models import (
+    ConnectionPoint,
+    Invitation,
+    ReceptionSession,
+    RecordingRequest,
+    User,
+)
 from orchestrator.domain import ParticipantKind, Role, SessionStatus
 from orchestrator.errors import OrchestratorError
 from orchestrator.join_page import JoinPageConfig, render_error_page, render_join_page
@@ -30,6 +37,7 @@ from orchestrator.launch_links import (
 from orchestrator.lifecycle import status_vi
 from orchestrator.permissions import Action, can
 from orchestrator.rooms import ensure_room, participant_token
+from orchestrator.timezone import format_local
 from orchestrator.webhooks import apply_event, parse_event, webhook_receiver
 
 log = logging.getLogger(__name__)
@@ -93,16 +101,21 @@ async def logout(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/login")
 
 
-def launch_url(public_url: str, secret: str, user_id: int, session: ReceptionSession) -> str:
+def launch_url(settings: Settings, user_id: int, session: ReceptionSession) -> str:
     """The user's personal launch link for one session occurrence."""
-    opens, closes = launch_window(session.starts_at, session.ends_at)
+    secret = settings.security.secret_key.get_secret_value()
+    opens, closes = launch_window(
+        session.starts_at,
+        session.ends_at,
+        opens_before=timedelta(minutes=settings.web.launch_opens_before_min),
+    )
     # Issued "at" the window's opening, so the same occurrence always gets the same URL and
     # calendar apps do not see a change on every refresh.
     token = sign_launch_token(
         secret, LaunchClaims(user_id, session.id, session.starts_at), opens, closes,
         issued_at=opens,
     )  # fmt: skip
-    return f"{public_url.rstrip('/')}/launch/{token}"
+    return f"{settings.web.public_url.rstrip('/')}/launch/{token}"
 
 
 async def launch(request: web.Request) -> web.StreamResponse:
@@ -198,23 +211,66 @@ async def join(request: web.Request) -> web.StreamResponse:
         audit(db, action="session.join", target=f"session:{session.id}", user=user,
               request=request, kind=kind.value)  # fmt: skip
         await db.commit()
+    return _join_page(
+        request, session, identity=f"user-{user.id}", display_name=user.display_name,
+        kind=kind, connection_point=user.agency.name,
+    )  # fmt: skip
+
+
+def _join_page(
+    request: web.Request,
+    session: ReceptionSession,
+    *,
+    identity: str,
+    display_name: str,
+    kind: ParticipantKind,
+    connection_point: str,
+) -> web.Response:
+    assert session.room_name is not None
     settings = request.app[SETTINGS]
     token = participant_token(
-        settings, session, identity=f"user-{user.id}", display_name=user.display_name,
-        kind=kind, connection_point=user.agency.name,
+        settings, session, identity=identity, display_name=display_name, kind=kind,
+        connection_point=connection_point,
     )  # fmt: skip
     page = render_join_page(
         JoinPageConfig(
             livekit_url=settings.livekit.url,
             token=token,
             room_name=session.room_name,
-            display_name=user.display_name,
-            connection_point=user.agency.name,
+            display_name=display_name,
+            connection_point=connection_point,
             session_title=session.title,
             leave_url="/",
         )  # fmt: skip
     )
     return web.Response(text=page, content_type="text/html")
+
+
+async def guest_join(request: web.Request) -> web.Response:
+    """``/join/{token}``: an invited citizen's or connection point's personal link."""
+    async with request.app[DB]() as db:
+        invitation = await db.scalar(
+            select(Invitation).where(Invitation.join_token == request.match_info["token"])
+        )
+        if invitation is None:
+            return error_page(404, "Liên kết không đúng",
+                              "Liên kết vào phiên không đúng hoặc đã bị thu hồi.")  # fmt: skip
+        session = await db.get(ReceptionSession, invitation.session_id)
+        assert session is not None
+        if session.status != SessionStatus.LIVE or session.room_name is None:
+            return error_page(
+                409, "Phiên chưa mở",
+                f"Phiên tiếp này {status_vi(session.status)}. Phiên bắt đầu lúc "
+                f"{format_local(session.starts_at)}; hãy mở lại liên kết khi phiên đã bắt đầu.",
+            )  # fmt: skip
+        point = await db.get(ConnectionPoint, invitation.connection_point_id or -1)
+        audit(db, action="session.join", target=f"session:{session.id}", request=request,
+              kind=invitation.kind.value, identity=invitation.identity)  # fmt: skip
+        await db.commit()
+    return _join_page(
+        request, session, identity=invitation.identity, display_name=invitation.display_name,
+        kind=invitation.kind, connection_point=point.name if point else invitation.display_name,
+    )  # fmt: skip
 
 
 async def calendar_feed(request: web.Request) -> web.Response:
@@ -238,7 +294,6 @@ async def calendar_feed(request: web.Request) -> web.Response:
         )
         actor = actor_of(user)
         sessions = [s for s in rows if can(actor, Action.VIEW_SESSION, svc.scope_of(s))]
-    secret = settings.security.secret_key.get_secret_value()
     events = [
         FeedEvent(
             uid=occurrence_uid(s.id, s.starts_at),
@@ -248,7 +303,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
             summary=s.title,
             description=s.agency.name,
             location=s.agency.name,
-            url=launch_url(settings.web.public_url, secret, user.id, s),
+            url=launch_url(settings, user.id, s),
             cancelled=s.status == SessionStatus.CANCELLED,
             last_modified=s.updated_at,
         )
@@ -280,5 +335,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/launch/{token}", launch)
     app.router.add_get("/sessions/{id}/join", join)
+    app.router.add_get("/join/{token}", guest_join)
     app.router.add_get("/calendar/{token}.ics", calendar_feed)
     app.router.add_post("/livekit/webhook", livekit_webhook)

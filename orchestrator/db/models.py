@@ -184,6 +184,8 @@ class Invitation(Base):
     connection_point_id: Mapped[int | None] = mapped_column(ForeignKey("connection_points.id"))
     # The LiveKit identity this invitation joins as.
     identity: Mapped[str] = mapped_column(String(100))
+    # Secret of the personal join link of a citizen or connection point (users sign in instead).
+    join_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
     __table_args__ = (UniqueConstraint("session_id", "identity"),)
 

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from livekit import api, rtc
 from sqlalchemy import select
 
-from orchestrator.db.models import ReceptionSession, RecordingRequest
+from orchestrator.db.models import AuditEntry, ReceptionSession, RecordingRequest
 from orchestrator.domain import SessionStatus
 from orchestrator.launch_links import LaunchClaims, launch_window, sign_launch_token
 from tests.integration.conftest import World
@@ -262,3 +262,63 @@ async def test_webhooks_out_of_order_still_give_one_complete_stay(
     assert ghost[0]["left_at"].startswith("2027-01-15T08:10:00")
     async with lkapi(world) as lk:
         await lk.room.delete_room(api.DeleteRoomRequest(room=room["name"]))
+
+
+async def test_invited_citizen_joins_by_personal_link(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    session_id = await new_session_now(world, http)
+    _, session, _ = await call(http, world, "officer", "GET", f"/sessions/{session_id}")
+    commune_point = session["connection_points"][1]
+    status, invitation, _ = await call(
+        http, world, "officer", "POST", f"/sessions/{session_id}/invitations",
+        json={"kind": "citizen", "display_name": "Trần Thị B",
+              "connection_point_id": commune_point["id"]},
+    )  # fmt: skip
+    assert status == 201 and invitation["join_url"].startswith(world.base_url + "/join/")
+
+    async with http.get(invitation["join_url"]) as r:  # before the chair opens the session
+        assert r.status == 409 and "hãy mở lại liên kết" in await r.text()
+    await launch(world, http, "chair", session_id)
+    async with http.get(invitation["join_url"]) as r:  # no sign-in: the link is the key
+        assert r.status == 200
+        page = await r.text()
+    token = re.search(r'"token": "([^"]+)"', page)
+    assert token, page
+    claims = api.TokenVerifier(
+        world.settings.livekit.api_key, world.settings.livekit.api_secret.get_secret_value()
+    ).verify(token.group(1))
+    assert claims.identity == invitation["identity"] and claims.name == "Trần Thị B"
+    assert claims.attributes["connection_point"] == commune_point["name"]
+    assert claims.video.hidden is False
+    assert sorted(claims.video.can_publish_sources or []) == ["camera", "microphone"]
+
+    async with http.get(world.base_url + "/join/not-a-real-token") as r:
+        assert r.status == 404 and 'lang="vi"' in await r.text()
+    async with lkapi(world) as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
+
+
+async def test_launch_token_ends_within_an_hour_of_the_end_and_is_audited(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    session_id = await new_session_now(world, http)
+    token = await join_token(world, http, "chair", await launch(world, http, "chair", session_id))
+    lk = world.settings.livekit
+    claims = api.TokenVerifier(lk.api_key, lk.api_secret.get_secret_value()).verify(token)
+    _, session, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}")
+    ends = datetime.fromisoformat(session["ends_at"])
+    expires = datetime.fromtimestamp(
+        json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["exp"], UTC
+    )
+    assert claims.identity == f"user-{world.users['chair']}"
+    assert ends < expires <= ends + timedelta(hours=1, seconds=1)
+    async with world.db() as db:
+        rows = (
+            await db.scalars(select(AuditEntry).where(AuditEntry.target == f"session:{session_id}"))
+        ).all()
+    assert {("session.launch", "allowed"), ("session.join", "allowed")} <= {
+        (r.action, r.outcome) for r in rows
+    }
+    async with lkapi(world) as k:
+        await k.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
