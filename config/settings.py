@@ -9,6 +9,8 @@ not configured are taken from the local stack's generated secrets in the state d
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -129,6 +131,13 @@ class SecuritySettings(_Section):
     """Secrets for signing links and cookies."""
 
     secret_key: SecretStr = SecretStr("")
+
+    @property
+    def media_agent_token(self) -> str:
+        """What media agents present to the orchestrator (X-Tiepdan-Agent), derived from the
+        secret key so both sides of one deployment know it without another secret to share."""
+        key = self.secret_key.get_secret_value().encode()
+        return hmac.new(key, b"tiepdan-media-agent", hashlib.sha256).hexdigest()
 
 
 class WebSettings(_Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,9 +13,11 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
+from orchestrator import recordings
 from orchestrator import sessions as svc
+from orchestrator.app_events import session_ended
 from orchestrator.audit import audit
-from orchestrator.auth import actor_of, csrf_token
+from orchestrator.auth import AGENT_HEADER, actor_of, csrf_token, now_utc
 from orchestrator.db.models import Agency, Attendance, Invitation, Province, User
 from orchestrator.domain import ParticipantKind, SessionStatus
 from orchestrator.errors import BadRequest, Forbidden, NotFound, Unauthenticated, Unprocessable
@@ -25,12 +28,17 @@ from orchestrator.permissions import Action, can
 from orchestrator.schemas import (
     AgencyCreate,
     AgencyOut,
+    AgentHeartbeat,
+    AssignmentOut,
     AttendanceOut,
     CalendarFeedOut,
     CancelRequest,
+    HeartbeatOut,
     InvitationCreate,
     InvitationOut,
     MeOut,
+    RecordingComplete,
+    RecordingCompleteOut,
     SessionCreate,
     SessionOut,
     SessionUpdate,
@@ -345,6 +353,49 @@ async def rotate_calendar(request: web.Request) -> web.Response:
         return reply(_feed_url(request, row))
 
 
+# --- media agents ------------------------------------------------------------------------
+
+
+def _agent(request: web.Request) -> None:
+    sent = request.headers.get(AGENT_HEADER, "")
+    expected = request.app[SETTINGS].security.media_agent_token
+    if not hmac.compare_digest(sent, expected):
+        raise Unauthenticated("Chỉ tác tử ghi âm (media agent) được gọi địa chỉ này.")
+
+
+async def agent_heartbeat(request: web.Request) -> web.Response:
+    _agent(request)
+    body = await parse(request, AgentHeartbeat)
+    async with request.app[DB]() as db:
+        assignments = await recordings.heartbeat(db, body.agent_id, body.capacity, now_utc())
+        await db.commit()
+    return reply(
+        HeartbeatOut(
+            assignments=[
+                AssignmentOut.model_validate(a, from_attributes=True) for a in assignments
+            ],
+            lease_seconds=recordings.LEASE_TTL.total_seconds(),
+        )  # fmt: skip
+    )
+
+
+async def recording_complete(request: web.Request) -> web.Response:
+    _agent(request)
+    body = await parse(request, RecordingComplete)
+    session_id = _int(request, "id")
+    async with request.app[DB]() as db:
+        completed = await recordings.complete_recording(
+            db, body.agent_id, session_id, body.manifest_path, now_utc()
+        )
+        started = completed and await recordings.claim_pipeline_start(db, session_id)
+        audit(db, action="recording.complete", target=f"session:{session_id}",
+              outcome="allowed" if completed else "failed", agent=body.agent_id)  # fmt: skip
+        await db.commit()
+    if started:
+        await session_ended(request.app, session_id)
+    return reply(RecordingCompleteOut(completed=completed, pipeline_started=started))
+
+
 ROUTES = [
     Route("GET", "/sessions", list_sessions, "Sessions the caller may see",
           response=list[SessionOut]),
@@ -370,6 +421,12 @@ ROUTES = [
     Route("POST", "/agencies", create_agency, "Create a reception office (admin)",
           body=AgencyCreate, response=AgencyOut, status=201),
     Route("GET", "/me", me, "The signed-in user and the session's CSRF token", response=MeOut),
+    Route("POST", "/media/heartbeat", agent_heartbeat,
+          "Media agent: renew leases, take free rooms, list assignments", body=AgentHeartbeat,
+          response=HeartbeatOut),
+    Route("POST", "/media/recordings/{id}/complete", recording_complete,
+          "Media agent: a recording is finalized (starts the pipeline once)",
+          body=RecordingComplete, response=RecordingCompleteOut),
     Route("GET", "/me/calendar", my_calendar, "The caller's calendar feed URL",
           response=CalendarFeedOut),
     Route("POST", "/me/calendar/rotate", rotate_calendar, "Revoke and reissue the feed URL",

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orchestrator.db.models import Attendance, ReceptionSession
 from orchestrator.domain import SessionStatus
+from orchestrator.recordings import claim_pipeline_start
 from orchestrator.webhooks import end_session, record_attendance
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,8 @@ LIVEKIT_TIMEOUT_S = 10
 async def reconcile_once(
     db_factory: async_sessionmaker[AsyncSession], lkapi: api.LiveKitAPI
 ) -> list[int]:
-    """Compare live sessions with LiveKit's rooms once; return ids of sessions it ended."""
+    """Compare live sessions with LiveKit's rooms once; return ids of sessions it ended whose
+    pipeline may start now."""
     async with db_factory() as db:
         live = (
             await db.scalars(
@@ -39,7 +41,8 @@ async def reconcile_once(
             if session.room_name not in rooms:
                 if end_session(session, "room gone (reconciler)"):
                     log.warning("session %s: room gone, ended by reconciler", session.id)
-                    ended.append(session.id)
+                    if await claim_pipeline_start(db, session.id):
+                        ended.append(session.id)
                 continue
             await _repair_attendance(db, lkapi, session)
         await db.commit()

@@ -185,3 +185,40 @@ class CalendarFeedOut(BaseModel):
     """The caller's personal calendar feed URL (secret: anyone with it sees the calendar)."""
 
     url: str
+
+
+class AgentHeartbeat(_Body):
+    """A media agent's periodic report: who it is and how many rooms it can record."""
+
+    agent_id: str = Field(min_length=1, max_length=100)
+    capacity: int = Field(default=50, ge=0, le=10_000)
+
+
+class AssignmentOut(BaseModel):
+    """A room the agent must record (until ``live`` turns false: then finalize)."""
+
+    session_id: int
+    room_name: str
+    started_at: datetime
+    live: bool
+
+
+class HeartbeatOut(BaseModel):
+    """The agent's current assignments; a room missing from here is no longer its to record."""
+
+    assignments: list[AssignmentOut]
+    lease_seconds: float
+
+
+class RecordingComplete(_Body):
+    """The recorder finalized a session's recording."""
+
+    agent_id: str = Field(min_length=1, max_length=100)
+    manifest_path: str = Field(min_length=1, max_length=500)
+
+
+class RecordingCompleteOut(BaseModel):
+    """Whether this report completed the recording, and whether it started the pipeline."""
+
+    completed: bool
+    pipeline_started: bool

@@ -15,6 +15,7 @@ from orchestrator.db.models import Attendance, ReceptionSession, WebhookEvent
 from orchestrator.domain import SessionStatus
 from orchestrator.errors import Unauthenticated
 from orchestrator.lifecycle import can_move
+from orchestrator.recordings import claim_pipeline_start
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def end_session(session: ReceptionSession, reason: str) -> bool:
 async def apply_event(
     db_factory: async_sessionmaker[AsyncSession], event: api.WebhookEvent
 ) -> int | None:
-    """Apply one verified event; return the id of a session that just ended, if any.
+    """Apply one verified event; return the id of a session whose pipeline it may start.
 
     A redelivered event (same id) changes nothing.
     """
@@ -109,7 +110,11 @@ async def apply_event(
                 db, session.id, sid=p.sid, identity=p.identity, name=p.name,
                 left_at=_at(event.created_at),
             )  # fmt: skip
-        elif event.event == "room_finished" and end_session(session, "room_finished"):
+        elif (
+            event.event == "room_finished"
+            and end_session(session, "room_finished")
+            and await claim_pipeline_start(db, session.id)
+        ):
             ended = session.id
         await db.commit()
     return ended

@@ -214,12 +214,22 @@ class WebhookEvent(Base):
 
 
 class RecordingRequest(Base):
-    """A live session that needs a recorder: the media agent watches this table."""
+    """A session that needs a recorder, and the lease of the media agent recording it.
+
+    ``requested_at`` anchors the session clock: a recorder that takes over after a crash
+    continues the same clock. At most one agent holds the lease; it renews it by heartbeat,
+    and another agent may take it once ``lease_expires_at`` has passed.
+    """
 
     __tablename__ = "recording_requests"
     session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), primary_key=True)
     room_name: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    agent_id: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where the agent wrote recording.json (its spool), for the pipeline.
+    manifest_path: Mapped[str | None] = mapped_column(String(500))
 
 
 class AuditEntry(Base):

@@ -136,12 +136,76 @@ async def test_participant_attendance_and_room_end_come_from_webhooks(
         return bool(s["status"] == "ended")
 
     assert await eventually(ended)
-    # The post-session pipeline was enqueued by task name, once.
-    messages = await broker.lrange("transcribe", 0, -1)
-    ours = [m for m in messages if f"[{session_id}]".encode() in base64.b64decode(
-        json.loads(m)["body"])]  # fmt: skip
-    assert len(ours) == 1
+
+    async def queued() -> int:
+        messages = await broker.lrange("transcribe", 0, -1)
+        bodies = [base64.b64decode(json.loads(m)["body"]) for m in messages]
+        return sum(f"[{session_id}]".encode() in body for body in bodies)
+
+    # Ended, but the recording is not complete yet: no pipeline.
+    assert await queued() == 0
+    # The recorder reports its recording complete: the pipeline starts, by task name, once.
+    agent = {"X-Tiepdan-Agent": world.settings.security.media_agent_token}
+    beat = await agent_call(http, world, "/media/heartbeat", {"agent_id": "agent-a"})
+    assert {"session_id": session_id, "live": False} in [
+        {k: a[k] for k in ("session_id", "live")} for a in beat["assignments"]
+    ]
+    done = {"agent_id": "agent-a", "manifest_path": "/spool/recording.json"}
+    first = await agent_call(http, world, f"/media/recordings/{session_id}/complete", done)
+    again = await agent_call(http, world, f"/media/recordings/{session_id}/complete", done)
+    assert first == {"completed": True, "pipeline_started": True}
+    assert again == {"completed": False, "pipeline_started": False}
+    assert await queued() == 1
+    _, s, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}")
+    assert s["status"] == "processing"
+    async with http.post(world.base_url + "/api/v1/media/heartbeat", json={"agent_id": "x"},
+                         headers={**agent, "X-Tiepdan-Agent": "forged"}) as r:  # fmt: skip
+        assert r.status == 401
     await broker.aclose()
+
+
+async def agent_call(
+    http: aiohttp.ClientSession, world: World, path: str, body: dict[str, Any]
+) -> Any:
+    """POST as a media agent."""
+    headers = {"X-Tiepdan-Agent": world.settings.security.media_agent_token}
+    async with http.post(world.base_url + "/api/v1" + path, json=body, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+async def test_one_agent_per_recording_and_takeover_after_expiry(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    session_id = await new_session_now(world, http)
+    await launch(world, http, "chair", session_id)
+
+    def holds(beat: Any) -> bool:
+        return session_id in [a["session_id"] for a in beat["assignments"]]
+
+    a, b = await asyncio.gather(
+        agent_call(http, world, "/media/heartbeat", {"agent_id": "agent-a"}),
+        agent_call(http, world, "/media/heartbeat", {"agent_id": "agent-b"}),
+    )
+    assert holds(a) != holds(b)  # exactly one of them
+    owner, other = ("agent-a", "agent-b") if holds(a) else ("agent-b", "agent-a")
+    # The owner keeps it while it beats; the other never gets it meanwhile.
+    for _ in range(3):
+        assert holds(await agent_call(http, world, "/media/heartbeat", {"agent_id": owner}))
+        assert not holds(await agent_call(http, world, "/media/heartbeat", {"agent_id": other}))
+    # The owner dies: once its lease has expired, the other takes over.
+    async with world.db() as db:
+        request = await db.get(RecordingRequest, session_id)
+        assert request is not None and request.lease_expires_at is not None
+        request.lease_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        await db.commit()
+    assert holds(await agent_call(http, world, "/media/heartbeat", {"agent_id": other}))
+    assert not holds(await agent_call(http, world, "/media/heartbeat", {"agent_id": owner}))
+    # A capacity of 0 takes nothing new.
+    idle = await agent_call(http, world, "/media/heartbeat", {"agent_id": "c", "capacity": 0})
+    assert idle["assignments"] == []
+    async with lkapi(world) as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
 
 
 async def test_reconciler_repairs_lost_webhooks(world: World, http: aiohttp.ClientSession) -> None:
@@ -157,7 +221,12 @@ async def test_reconciler_repairs_lost_webhooks(world: World, http: aiohttp.Clie
     async def ended() -> bool:
         async with world.db() as db:
             s = await db.scalar(select(ReceptionSession).where(ReceptionSession.id == session_id))
-            return s is not None and s.status == SessionStatus.ENDED
+            # No recording was asked for, so the pipeline starts at once.
+            return (
+                s is not None
+                and s.status_reason == "room gone (reconciler)"
+                and (s.status == SessionStatus.PROCESSING)
+            )
 
     assert await eventually(ended, timeout=10)
 

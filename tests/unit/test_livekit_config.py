@@ -38,7 +38,7 @@ def test_generated_keys_and_webhook(settings: Settings) -> None:
     assert "devkey" not in config["keys"]
     assert config["webhook"] == {
         "api_key": "APIlocal",
-        "urls": ["http://127.0.0.1:8470/livekit/webhook"],
+        "urls": [settings.web.livekit_webhook_url],
     }
     assert config["room"]["auto_create"] is False
 
