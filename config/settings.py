@@ -186,6 +186,11 @@ class PathSettings(_Section):
         """Data of the local stack's services."""
         return self.state_dir / "data"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Recordings and job outputs waiting to be archived."""
+        return self.state_dir / "spool"
+
 
 class Settings(BaseSettings):
     """Every setting of tiepdan, in nested sections."""

@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
-from media.tokens import mint_token
+from media.clock import SessionClock
+from media.errors import ManifestError, MediaError, RecorderError
+from media.manifest import Gap, GapReason, RecordingManifest, Segment, TrackRecord
+from media.recorder import RoomRecorder
+from media.segment_writer import SegmentWriter
+from media.tokens import mint_token, recorder_grants
 
-__all__ = ["mint_token"]
+__all__ = [
+    "Gap",
+    "GapReason",
+    "ManifestError",
+    "MediaError",
+    "RecorderError",
+    "RecordingManifest",
+    "RoomRecorder",
+    "Segment",
+    "SegmentWriter",
+    "SessionClock",
+    "TrackRecord",
+    "mint_token",
+    "recorder_grants",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -129,6 +130,90 @@ def worker(settings: Settings, queues: str, concurrency: int, hostname: str | No
 
 
 @main.command()
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    metavar="FILE...",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--language", default=None, help="Language spoken (default: whisper.language).")
+@click.option("--model", default=None, help="A model directory or name (default: whisper.model).")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["vtt", "json", "txt", "srt"]),
+    multiple=True,
+    default=("vtt",),
+    show_default=True,
+    help="Output format; repeat for several.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory for the outputs, named after each input file.",
+)
+@click.pass_obj
+def transcribe(
+    settings: Settings,
+    files: tuple[Path, ...],
+    language: str | None,
+    model: str | None,
+    formats: tuple[str, ...],
+    output: Path,
+) -> None:
+    """Transcribe audio files (one speaker each) without the rest of the system.
+
+    Exit status 1 when any file failed; the others are still transcribed.
+    """
+    # Imported here so that every other command starts without loading faster-whisper.
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from transcription.engine import Transcriber
+    from transcription.errors import AudioError, TranscriptionError
+    from transcription.formats import FORMATS
+    from transcription.merge import Speaker, TrackTranscript, merge
+
+    stems = [f.stem for f in files]
+    if len(set(stems)) != len(stems):
+        raise click.UsageError("two input files share a name; their outputs would collide")
+    language = language or settings.whisper.language
+    try:
+        transcriber = Transcriber(settings.whisper, settings.paths, model=model)
+    except TranscriptionError as e:
+        raise click.ClickException(str(e)) from e
+    output.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in files:
+        with tqdm(desc=path.name, unit="s", unit_scale=True, leave=False) as bar:
+
+            def advance(done: float, total: float, bar: tqdm = bar) -> None:
+                bar.total = round(total, 1)
+                bar.update(round(done - bar.n, 1))
+
+            try:
+                segments = transcriber.transcribe(path, language=language, progress=advance)
+            except TranscriptionError as e:
+                bar.close()
+                reason = e.reason if isinstance(e, AudioError) else str(e)
+                click.echo(f"FAILED {path}: {reason}", err=True)
+                failed += 1
+                continue
+        piece = TrackTranscript(path.name, Speaker(path.stem), ((0.0, tuple(segments)),))
+        transcript = merge([piece], language=language)
+        for name in formats:
+            suffix, render = FORMATS[name]
+            target = output / f"{path.stem}{suffix}"
+            target.write_text(render(transcript), encoding="utf-8")
+            click.echo(target)
+    if failed:
+        click.echo(f"{failed} of {len(files)} files failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
 @click.pass_obj
 def serve(settings: Settings) -> None:
     """Run the orchestrator (HTTP API, pages, webhooks) on web.host:web.port."""
@@ -197,3 +282,30 @@ def sessions_list(settings: Settings, status: str | None) -> None:
     )
     for row in rows:
         click.echo(row)
+
+
+@main.command()
+@click.option(
+    "--agent-id", default=None, help="Stable id of this agent (default: host + state dir)."
+)
+@click.option("--capacity", type=int, default=50, show_default=True, help="Rooms at most.")
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where recordings are written (default: <state dir>/spool/recordings).",
+)
+@click.pass_obj
+def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
+    """Run a media agent: a hidden recorder in every live room it holds a lease on."""
+    from media.agent import MediaAgent, default_agent_id
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    agent = MediaAgent(
+        settings,
+        agent_id=agent_id or default_agent_id(settings),
+        spool_dir=spool_dir or settings.paths.spool_dir / "recordings",
+        capacity=capacity,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(agent.run())

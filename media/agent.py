@@ -1,0 +1,153 @@
+"""The media agent: keeps exactly one hidden recorder in every room it holds a lease on.
+
+Desired state comes from the orchestrator's API (the layers keep media away from its database):
+every few seconds the agent reports in, renewing its leases and receiving its assignments.
+A live assignment gets a :class:`RoomRecorder`; one that is no longer live is finalized and
+reported complete (which starts the post-session pipeline, once); one that is gone from the
+list (lease lost to another agent) is dropped without finalizing, the other agent goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from config import Settings
+from media.clock import SessionClock
+from media.recorder import RoomRecorder
+
+log = logging.getLogger(__name__)
+AGENT_HEADER = "X-Tiepdan-Agent"
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A room this agent must record, as the orchestrator hands it out."""
+
+    session_id: int
+    room_name: str
+    started_at: datetime
+    live: bool
+
+
+def default_agent_id(settings: Settings) -> str:
+    """Stable across restarts of the same installation, so a restarted agent keeps its leases
+    and is back in its rooms at once instead of waiting for them to expire."""
+    return f"{socket.gethostname()}:{settings.paths.state_dir}"
+
+
+class MediaAgent:
+    """Runs recorders for the rooms this agent holds leases on."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        agent_id: str,
+        spool_dir: Path,
+        capacity: int = 50,
+        heartbeat_s: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.agent_id = agent_id
+        self.spool_dir = spool_dir
+        self.capacity = capacity
+        self.heartbeat_s = heartbeat_s
+        self.recorders: dict[int, RoomRecorder] = {}
+        self._api = settings.web.public_url.rstrip("/") + "/api/v1/media"
+        self._headers = {AGENT_HEADER: settings.security.media_agent_token}
+
+    async def run(self) -> None:
+        """Report in and reconcile recorders until cancelled; then close every recorder."""
+        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT, headers=self._headers) as http:
+            try:
+                while True:
+                    try:
+                        await self.step(http)
+                    except (aiohttp.ClientError, TimeoutError) as e:
+                        # The orchestrator is away: keep recording, try again next beat.
+                        log.warning("agent %s: orchestrator unreachable (%s)", self.agent_id, e)
+                    await asyncio.sleep(self.heartbeat_s)
+            finally:
+                for session_id in list(self.recorders):
+                    await self._drop(session_id)
+
+    async def step(self, http: aiohttp.ClientSession) -> None:
+        """One beat: renew leases, start, finalize or drop recorders to match."""
+        assignments = await self._heartbeat(http)
+        held = {a.session_id for a in assignments}
+        for session_id in [s for s in self.recorders if s not in held]:
+            log.warning("session %s: lease lost, recorder stopped", session_id)
+            await self._drop(session_id)
+        for a in assignments:
+            if a.live and a.session_id not in self.recorders:
+                await self._start(a)
+            elif not a.live:
+                await self._finish(http, a)
+
+    async def _heartbeat(self, http: aiohttp.ClientSession) -> list[Assignment]:
+        body = {"agent_id": self.agent_id, "capacity": self.capacity}
+        async with http.post(f"{self._api}/heartbeat", json=body) as r:
+            r.raise_for_status()
+            data: dict[str, Any] = await r.json()
+        return [
+            Assignment(
+                session_id=a["session_id"],
+                room_name=a["room_name"],
+                started_at=datetime.fromisoformat(a["started_at"]),
+                live=a["live"],
+            )
+            for a in data["assignments"]
+        ]
+
+    def _out_dir(self, session_id: int) -> Path:
+        return self.spool_dir / str(session_id)
+
+    async def _start(self, a: Assignment) -> None:
+        recorder = RoomRecorder(
+            self.settings.livekit,
+            a.room_name,
+            self._out_dir(a.session_id),
+            SessionClock(a.started_at),
+        )
+        try:
+            await recorder.start()
+        except Exception:
+            log.exception("session %s: recorder failed to start; retrying", a.session_id)
+            with contextlib.suppress(Exception):
+                await recorder.aclose()
+            return
+        self.recorders[a.session_id] = recorder
+        log.info("session %s: recording room %s", a.session_id, a.room_name)
+
+    async def _finish(self, http: aiohttp.ClientSession, a: Assignment) -> None:
+        recorder = self.recorders.pop(a.session_id, None)
+        if recorder is None:
+            # Ended while no recorder of ours ran (e.g. we restarted after the end): finalize
+            # what an earlier run left on disk.
+            recorder = RoomRecorder(
+                self.settings.livekit, a.room_name, self._out_dir(a.session_id),
+                SessionClock(a.started_at),
+            )  # fmt: skip
+        await recorder.finalize()
+        await recorder.aclose()
+        manifest = self._out_dir(a.session_id) / "recording.json"
+        body = {"agent_id": self.agent_id, "manifest_path": str(manifest)}
+        async with http.post(f"{self._api}/recordings/{a.session_id}/complete", json=body) as r:
+            r.raise_for_status()
+            result = await r.json()
+        log.info("session %s: recording complete (%s)", a.session_id, result)
+
+    async def _drop(self, session_id: int) -> None:
+        recorder = self.recorders.pop(session_id)
+        with contextlib.suppress(Exception):
+            await recorder.aclose()

@@ -1,0 +1,277 @@
+"""The hidden recorder of one room: every speaker's audio, on one session clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from livekit import api, rtc
+
+from config.settings import LiveKitSettings
+from media.clock import SessionClock
+from media.errors import RecorderError
+from media.files import existing_files, write_text_atomic
+from media.manifest import RecordingManifest, Segment
+from media.segment_writer import MAX_SEGMENT_S
+from media.speakers import SpeakerTracks
+from media.tokens import mint_token, recorder_grants
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "recording.json"
+PARTIAL_MANIFEST = "recording.partial.json"
+CONNECT_TIMEOUT_S = 20.0
+API_TIMEOUT_S = 10.0
+LEAVE_TIMEOUT_S = 10.0
+# Only for joining: once in, LiveKit refreshes the recorder's token itself.
+TOKEN_TTL = timedelta(hours=1)
+
+
+class RoomRecorder:
+    """A hidden participant that records each speaker of ``room_name`` to ``out_dir``.
+
+    Every audio track is subscribed (video never is) and written as Ogg/Opus segments by
+    :class:`media.segment_writer.SegmentWriter`, one file set per speaker; after every finished
+    segment ``recording.partial.json`` is rewritten. While it records, the room's metadata says
+    ``"recording": true``. Started again on the same ``out_dir`` with a clock of the same start
+    (after a crash, or by another agent), it continues from ``recording.partial.json``.
+
+    Args:
+        lk: where LiveKit is, and its key pair.
+        room_name: the room; it must exist (rooms are created by the orchestrator).
+        out_dir: the recording's directory (created if missing).
+        clock: the session clock.
+        identity: the recorder's participant identity.
+        lkapi: a server API client to share; by default the recorder opens (and closes) its own.
+        segment_s: the longest segment, at most (and by default) 10 s.
+    """
+
+    def __init__(
+        self,
+        lk: LiveKitSettings,
+        room_name: str,
+        out_dir: Path,
+        clock: SessionClock,
+        identity: str = "recorder",
+        *,
+        lkapi: api.LiveKitAPI | None = None,
+        segment_s: float = MAX_SEGMENT_S,
+    ) -> None:
+        self._lk = lk
+        self.room_name = room_name
+        self.out_dir = out_dir
+        self._clock = clock
+        self._identity = identity
+        self._lkapi = lkapi
+        self._owns_lkapi = lkapi is None
+        self._extra = {"room": room_name}
+        self._taken: set[str] = set()
+        self._tracks = SpeakerTracks(
+            out_dir=out_dir, clock=clock, segment_s=segment_s, on_segment=self._on_segment,
+            taken=self._taken, log_extra=self._extra,
+        )  # fmt: skip
+        self._room: rtc.Room | None = None
+        self._resumed = False
+        self._stopped = False
+        self._persist_lock = asyncio.Lock()
+        self._dirty = False
+        self._final: RecordingManifest | None = None
+
+    @property
+    def active_track_sids(self) -> frozenset[str]:
+        """The LiveKit tracks being recorded now."""
+        return self._tracks.active_sids
+
+    async def start(self) -> None:
+        """Resume what is on disk, join the room, raise the recording flag, subscribe to audio.
+
+        Raises:
+            RecorderError: the room cannot be joined, or ``out_dir`` holds another recording.
+        """
+        await self._resume()
+        await self._persist()
+        room = self._room = rtc.Room(loop=asyncio.get_running_loop())
+        room.on("track_published", self._subscribe_audio)
+        room.on("track_subscribed", self._tracks.subscribed)
+        room.on("track_unsubscribed", lambda _t, pub, p: self._tracks.unsubscribed(pub, p))
+        room.on("track_muted", lambda _p, pub: self._tracks.muted(pub))
+        room.on("track_unmuted", lambda _p, pub: self._tracks.unmuted(pub))
+        room.on("participant_attributes_changed", lambda _c, p: self._tracks.relabel(p))
+        room.on("participant_name_changed", lambda p, _o, _n: self._tracks.relabel(p))
+        room.on("reconnecting", self._on_reconnecting)
+        room.on("reconnected", self._on_reconnected)
+        room.on("disconnected", self._on_disconnected)
+        token = mint_token(
+            self._lk, identity=self._identity, grants=recorder_grants(self.room_name),
+            ttl=TOKEN_TTL, name="recorder", attributes={"kind": "recorder"},
+        )  # fmt: skip
+        options = rtc.RoomOptions(auto_subscribe=False)  # audio only: video is never received
+        try:
+            await asyncio.wait_for(room.connect(self._lk.url, token, options), CONNECT_TIMEOUT_S)
+        except (rtc.ConnectError, TimeoutError) as e:
+            raise RecorderError(f"cannot join {self.room_name}: {e}", retryable=True) from e
+        # Raised as soon as the recorder is in: people must know they are recorded.
+        await self._set_recording_flag(True)
+        for participant in room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                self._subscribe_audio(publication, participant)
+        logger.info("recording started in %s", self.room_name, extra=self._extra)
+
+    def snapshot(self) -> RecordingManifest:
+        """The recording as it stands: finished segments and gaps, ``finalized_at`` unset."""
+        return RecordingManifest(
+            room=self.room_name,
+            session_started_at=self._clock.started_at,
+            finalized_at=None,
+            tracks=self._tracks.records(),
+        )
+
+    async def finalize(self) -> RecordingManifest:
+        """Leave the room, close every segment, write ``recording.json`` and lower the flag.
+
+        On a recorder that was never started (the session ended while no agent recorded it),
+        this finalizes what an earlier recorder left in ``out_dir``.
+
+        Returns:
+            The final manifest (the same one on a second call).
+        """
+        if self._final is not None:
+            return self._final
+        await self._resume()
+        await self._stop()
+        manifest = RecordingManifest(
+            room=self.room_name, session_started_at=self._clock.started_at,
+            finalized_at=datetime.now(UTC), tracks=self._tracks.records(),
+        )  # fmt: skip
+        await asyncio.to_thread(self._write_final, manifest)
+        self._final = manifest
+        await self._set_recording_flag(False)
+        logger.info(
+            "recording finalized in %s: %d tracks, %d segments", self.room_name,
+            len(manifest.tracks), sum(len(t.segments) for t in manifest.tracks),
+            extra=self._extra,
+        )  # fmt: skip
+        return manifest
+
+    async def aclose(self) -> None:
+        """Leave without finalizing: segments closed, the partial manifest kept for a resume."""
+        if self._room is not None and not self._stopped:
+            await self._stop()
+            await self._set_recording_flag(False)
+        if self._owns_lkapi and self._lkapi is not None:
+            await self._lkapi.aclose()
+            self._lkapi = None
+
+    def _subscribe_audio(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if publication.kind == rtc.TrackKind.KIND_AUDIO and not self._stopped:
+            publication.set_subscribed(True)
+
+    def _on_reconnecting(self) -> None:
+        logger.warning("recorder reconnecting to %s", self.room_name, extra=self._extra)
+        self._tracks.block_all("reconnecting")
+
+    def _on_reconnected(self) -> None:
+        logger.info("recorder reconnected to %s", self.room_name, extra=self._extra)
+        self._tracks.unblock_all("reconnecting")
+
+    def _on_disconnected(self, reason: Any) -> None:
+        if not self._stopped:
+            logger.warning("recorder left %s: %s", self.room_name, reason, extra=self._extra)
+            self._tracks.block_all("reconnecting")
+
+    async def _on_segment(self, segment: Segment) -> None:
+        await self._persist()
+
+    async def _persist(self) -> None:
+        """Rewrite the partial manifest; callers queued meanwhile share one write."""
+        self._dirty = True
+        async with self._persist_lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            manifest = self.snapshot()
+            path = self.out_dir / PARTIAL_MANIFEST
+            # Serialised in the thread as well: a long session's manifest is large.
+            await asyncio.to_thread(lambda: write_text_atomic(path, manifest.to_json()))
+
+    async def _resume(self) -> None:
+        """Take over the track sets of ``recording.partial.json``, if an earlier run left one."""
+        if self._resumed:
+            return
+        self._resumed = True
+        await asyncio.to_thread(self.out_dir.mkdir, parents=True, exist_ok=True)
+        self._taken.update(await asyncio.to_thread(existing_files, self.out_dir))
+        if PARTIAL_MANIFEST not in self._taken:
+            return
+        partial = self.out_dir / PARTIAL_MANIFEST
+        previous = RecordingManifest.from_json(await asyncio.to_thread(partial.read_text, "utf-8"))
+        if previous.room != self.room_name or previous.session_started_at != self._clock.started_at:
+            raise RecorderError(
+                f"{self.out_dir} holds the recording of {previous.room} started at "
+                f"{previous.session_started_at.isoformat()}", retryable=False,
+            )  # fmt: skip
+        self._tracks.resume(previous.tracks)
+        logger.info(
+            "recording resumed in %s: %d tracks", self.room_name, len(previous.tracks),
+            extra=self._extra,
+        )  # fmt: skip
+
+    async def _stop(self) -> None:
+        """Close every track, then leave the room (each step time-limited)."""
+        self._stopped = True
+        await self._tracks.aclose()
+        if self._room is not None:
+            try:
+                await asyncio.wait_for(self._room.disconnect(), LEAVE_TIMEOUT_S)
+            except Exception as e:  # the recording is closed; leaving is the SFU's business too
+                logger.warning("leaving %s failed: %r", self.room_name, e, extra=self._extra)
+        await self._persist()
+
+    def _write_final(self, manifest: RecordingManifest) -> None:
+        write_text_atomic(self.out_dir / MANIFEST, manifest.to_json())
+        (self.out_dir / PARTIAL_MANIFEST).unlink(missing_ok=True)
+
+    async def _set_recording_flag(self, on: bool) -> None:
+        """Merge ``"recording": on`` into the room's JSON metadata, which every client shows."""
+        if self._lkapi is None:
+            self._lkapi = api.LiveKitAPI(
+                self._lk.http_url, self._lk.api_key, self._lk.api_secret.get_secret_value()
+            )
+        try:
+            listed = await asyncio.wait_for(
+                self._lkapi.room.list_rooms(api.ListRoomsRequest(names=[self.room_name])),
+                API_TIMEOUT_S,
+            )
+            if not listed.rooms:
+                return  # the room has closed, and its metadata with it
+            request = api.UpdateRoomMetadataRequest(
+                room=self.room_name, metadata=recording_metadata(listed.rooms[0].metadata, on)
+            )
+            await asyncio.wait_for(self._lkapi.room.update_room_metadata(request), API_TIMEOUT_S)
+        except (api.TwirpError, aiohttp.ClientError, TimeoutError) as e:
+            # Recording goes on without the flag: losing the record would be the worse failure.
+            logger.error(
+                "cannot set recording=%s on %s: %s", on, self.room_name, e, extra=self._extra
+            )
+
+
+def recording_metadata(metadata: str, recording: bool) -> str:
+    """Room metadata with ``"recording"`` set and every other key kept.
+
+    Metadata that is not a JSON object (set by hand, say) is replaced: the flag must show.
+    """
+    try:
+        data = json.loads(metadata) if metadata else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    data["recording"] = recording
+    return json.dumps(data, ensure_ascii=False)

@@ -1,0 +1,333 @@
+"""One speaker's audio on the session clock, encoded to Ogg/Opus segments by ffmpeg."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping, Set
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from media.clock import SessionClock
+from media.encoder import RATE, OpusEncoder, Pcm
+from media.errors import EncoderError
+from media.manifest import Gap, GapReason, Segment, TrackRecord
+
+logger = logging.getLogger(__name__)
+
+# A crash loses at most the segment in flight.
+MAX_SEGMENT_S = 10.0
+# When nothing reaches a subscribed track (not yet published audio, a publisher that stopped)
+# the decoder puts out zeros with a dither of a sample value or two; speech never stays this low.
+SILENCE_FLOOR = 4
+# Samples found to lag the clock by more than this (lost upstream) move the next segment.
+RESYNC_S = 0.05
+# The last frame that arrived while blocked is still taken if the unblock comes this soon.
+HELD_FRAME_MAX_AGE_S = 0.3
+# Digital silence this long ends a segment. A microphone is never this silent; a track whose
+# publisher sends nothing is, and a file of zeros would be bought with an ffmpeg per 10 s.
+SILENCE_CLOSE_S = 2.0
+
+
+def _micros(t: float) -> float:
+    """Times are kept to the microsecond, so a gap ends exactly where its segment starts."""
+    return round(t, 6)
+
+
+def track_dir_name(identity: str) -> str:
+    """A directory name for ``identity``: readable, with nothing a path could misread."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", identity) or "_"
+    if safe != identity:
+        # Two identities that map to the same safe name still get different directories.
+        safe += "-" + hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return safe
+
+
+@dataclass
+class _Encoding:
+    """The segment in flight."""
+
+    index: int
+    relative: str
+    encoder: OpusEncoder
+    start_s: float
+    # The least delay of any frame behind where its samples put it; above zero, samples were lost.
+    lag_min_s: float = math.inf
+
+    @property
+    def samples(self) -> int:
+        return self.encoder.samples
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.encoder.samples / RATE
+
+
+class SegmentWriter:
+    """Writes one speaker's track as Ogg/Opus segments of at most 10 s, with gaps between.
+
+    Feed it every decoded frame with :meth:`write`; it starts a segment at the first audible
+    sample, so a subscribed track that never carries audio leaves no file. :meth:`block` (muted,
+    unsubscribed, reconnecting) closes the segment in flight and opens a gap from its last sample
+    to the first audible sample after the matching :meth:`unblock`. Digital silence between
+    sounds is written as it is; silence at the end of a run, or longer than
+    :data:`SILENCE_CLOSE_S`, ends the segment instead, and the next sound starts a new one at its
+    own time on the clock (time between segments that no gap covers was live and silent).
+
+    Each segment is finished in the background (ffmpeg exits, then the file is hashed off the
+    event loop) while the next one is already being written; ``on_segment`` is awaited for every
+    finished segment, in index order.
+
+    Args:
+        out_dir: the recording's directory; files go to
+            ``tracks/<identity>/<track_sid>-<index:05d>.opus`` under it.
+        identity: the participant's identity.
+        track_sid: the LiveKit track the first files are named after.
+        clock: the session clock every sample is timed on.
+        on_segment: called with each finished segment.
+        resume: what an earlier recorder of this track wrote (after a restart); its segments are
+            kept and a ``recorder_restart`` gap opens after the last one.
+        taken: relative paths of files already on disk, never overwritten (a crashed recorder's
+            segment in flight keeps its index).
+        max_segment_s: the longest segment, at most :data:`MAX_SEGMENT_S`.
+        log_extra: ``extra`` for every log record (the room).
+    """
+
+    def __init__(
+        self,
+        *,
+        out_dir: Path,
+        identity: str,
+        track_sid: str,
+        clock: SessionClock,
+        on_segment: Callable[[Segment], Awaitable[None]] | None = None,
+        resume: TrackRecord | None = None,
+        taken: Set[str] = frozenset(),
+        max_segment_s: float = MAX_SEGMENT_S,
+        log_extra: Mapping[str, object] | None = None,
+    ) -> None:
+        if not 0 < max_segment_s <= MAX_SEGMENT_S:
+            raise ValueError(f"max_segment_s must be in (0, {MAX_SEGMENT_S}]")
+        self._max_samples = round(max_segment_s * RATE)
+        self._out_dir = out_dir
+        self._identity = identity
+        self._dir = Path("tracks", track_dir_name(identity))
+        self.track_sid = track_sid
+        self._clock = clock
+        self._on_segment = on_segment
+        self._taken = taken
+        self._extra = dict(log_extra or {})
+        self._segments: list[Segment] = list(resume.segments) if resume else []
+        self._gaps: list[Gap] = list(resume.gaps) if resume else []
+        self.first_audio_s: float | None = resume.first_audio_s if resume else None
+        self._next_index = max((s.index for s in self._segments), default=-1) + 1
+        self._open_gap: tuple[float, GapReason] | None = None
+        if self._segments:
+            self._open_gap = (self._segments[-1].end_s, "recorder_restart")
+        # Why audio is not wanted now, first reason first.
+        self._blocks: dict[GapReason, None] = {}
+        self._current: _Encoding | None = None
+        self._pending_silence = 0
+        self._grace_until: float | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._grace_reason: GapReason | None = None
+        self._finishing: asyncio.Task[None] | None = None
+        self._held: tuple[Pcm, float] | None = None
+        self._dir_made = False
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Finished segments, in order."""
+        return tuple(self._segments)
+
+    @property
+    def gaps(self) -> tuple[Gap, ...]:
+        """Gaps recorded so far (each between two segments), in order."""
+        return tuple(self._gaps)
+
+    def block(self, reason: GapReason, *, grace_s: float = 0.0) -> None:
+        """Stop recording for ``reason`` until :meth:`unblock`; the time until then is a gap.
+
+        Args:
+            reason: why no audio is wanted.
+            grace_s: keep writing what arrives for this long first: audio sent just before a mute
+                is still in flight when the signal that overtook it arrives.
+        """
+        self._blocks.setdefault(reason)
+        if self._current is None:
+            return
+        if grace_s <= 0:
+            self._close(self._grace_reason or reason)
+        elif self._grace_until is None:
+            self._grace_until = self._clock.now() + grace_s
+            self._grace_reason = reason
+            self._grace_timer = asyncio.get_running_loop().call_later(grace_s, self._close, reason)
+
+    def unblock(self, reason: GapReason) -> None:
+        """Let audio in again once nothing else blocks it (from the next audible sample on)."""
+        self._blocks.pop(reason, None)
+        if not self._blocks:
+            # Unmuted within the grace period: the segment never closed, the mute was silence.
+            self._cancel_grace()
+
+    async def write(self, pcm: Pcm) -> None:
+        """Record one decoded frame (mono 48 kHz) that arrived just now."""
+        now = self._clock.now()
+        if self._blocks and (self._grace_until is None or now > self._grace_until):
+            if self._current is not None:
+                self._close(self._grace_reason or next(iter(self._blocks)))
+            # The frame with the first words after an unmute can overtake the unmute signal:
+            # kept, it is recorded if the unmute follows at once (a muted track's frames are
+            # silent, so only what was said after the unmute can start a segment).
+            self._held = (pcm, now)
+            return
+        held, self._held = self._held, None
+        if held is not None and now - held[1] <= HELD_FRAME_MAX_AGE_S:
+            await self._take(*held)
+        await self._take(pcm, now)
+
+    async def _take(self, pcm: Pcm, now: float) -> None:
+        n = len(pcm)
+        audible = np.flatnonzero((pcm > SILENCE_FLOOR) | (pcm < -SILENCE_FLOOR))
+        if self._current is None:
+            if audible.size == 0 or self._blocks:
+                return
+            first = int(audible[0])
+            # The frame is delivered once its last sample is due: its first sample is n earlier.
+            await self._open(now - (n - first) / RATE)
+            pcm, audible = pcm[first:], audible - first
+        cur = self._current
+        if cur is None:
+            return
+        cur.lag_min_s = min(
+            cur.lag_min_s, now - (cur.end_s + (self._pending_silence + len(pcm)) / RATE)
+        )
+        if audible.size == 0:
+            self._pending_silence += len(pcm)
+            if self._pending_silence >= SILENCE_CLOSE_S * RATE:
+                # Nothing has come for a while (a publisher that stopped sending): the segment
+                # ends with the last sound; the next sound starts one where it falls on the clock.
+                self._close(None)
+            return
+        last = int(audible[-1]) + 1
+        if self._pending_silence:
+            silence, self._pending_silence = self._pending_silence, 0
+            await self._append(np.zeros(silence, dtype=np.int16))
+        await self._append(pcm[:last])
+        if self._current is not None:
+            self._pending_silence = len(pcm) - last
+
+    async def aclose(self) -> None:
+        """Close the segment in flight (dropping trailing silence) and wait for every segment."""
+        if self._current is not None:
+            self._close(None)
+        if self._finishing is not None:
+            await self._finishing
+
+    async def _open(self, start_s: float, *, continued: bool = False) -> None:
+        if not self._dir_made:
+            await asyncio.to_thread((self._out_dir / self._dir).mkdir, parents=True, exist_ok=True)
+            self._dir_made = True
+        while True:
+            index = self._next_index
+            self._next_index += 1
+            relative = (self._dir / f"{self.track_sid}-{index:05d}.opus").as_posix()
+            if relative not in self._taken:
+                break
+        if not continued:
+            if self.first_audio_s is None:
+                self.first_audio_s = start_s
+            if self._open_gap is not None:
+                gap_start, reason = self._open_gap
+                gap = Gap(gap_start, max(gap_start, _micros(start_s)), reason)
+                self._gaps.append(gap)
+                self._open_gap = None
+                logger.info(
+                    "gap on %s: %s from %.3f s to %.3f s",
+                    self._identity, reason, gap.start_s, gap.end_s, extra=self._extra,
+                )  # fmt: skip
+        encoder = await OpusEncoder.start(self._out_dir / relative)
+        self._current = _Encoding(index, relative, encoder, start_s)
+
+    async def _append(self, pcm: Pcm) -> None:
+        """Write contiguous samples, starting a new segment every 10 s."""
+        while len(pcm):
+            cur = self._current
+            if cur is None:
+                return
+            room = self._max_samples - cur.samples
+            if room == 0:
+                lag = cur.lag_min_s if RESYNC_S < cur.lag_min_s < math.inf else 0.0
+                if lag:
+                    logger.warning(
+                        "%s: %.3f s of audio lost upstream; next segment moved",
+                        self._identity, lag, extra=self._extra,
+                    )  # fmt: skip
+                self._close(None)
+                await self._open(cur.end_s + lag, continued=True)
+                continue
+            chunk, pcm = pcm[:room], pcm[room:]
+            try:
+                await cur.encoder.write(chunk)
+            except EncoderError as e:
+                logger.error("%s: %s; segment lost", self._identity, e, extra=self._extra)
+                self._close(None)
+                return
+
+    def _cancel_grace(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+        self._grace_timer = None
+        self._grace_until = None
+        self._grace_reason = None
+
+    def _close(self, gap: GapReason | None) -> None:
+        """Hand the segment in flight to a finisher; with ``gap``, open a gap after it."""
+        self._cancel_grace()
+        cur, self._current = self._current, None
+        self._pending_silence = 0
+        if cur is None:
+            return
+        if gap is not None:
+            self._open_gap = (_micros(cur.end_s), gap)
+            logger.info(
+                "gap on %s: %s from %.3f s", self._identity, gap, cur.end_s, extra=self._extra
+            )
+        self._finishing = asyncio.create_task(
+            self._finish(cur, self._finishing), name=f"finish-segment:{cur.relative}"
+        )
+
+    async def _finish(self, cur: _Encoding, previous: asyncio.Task[None] | None) -> None:
+        segment = None
+        try:
+            if cur.samples == 0:
+                # Opened for a rotation that a gap overtook: a header-only file, not a segment.
+                await cur.encoder.discard()
+            else:
+                sha256, size = await cur.encoder.finish()
+                segment = Segment(
+                    index=cur.index, path=cur.relative, start_s=_micros(cur.start_s),
+                    end_s=_micros(cur.end_s), duration_s=cur.samples / RATE, sha256=sha256,
+                    bytes=size,
+                )  # fmt: skip
+        except Exception:
+            logger.exception(
+                "%s: finishing %s failed; segment lost", self._identity, cur.relative,
+                extra=self._extra,
+            )  # fmt: skip
+        if previous is not None:
+            await previous  # segments are reported in index order
+        if segment is None:
+            return
+        self._segments.append(segment)
+        if self._on_segment is not None:
+            try:
+                await self._on_segment(segment)
+            except Exception:
+                logger.exception("%s: on_segment failed for %s", self._identity, segment.path,
+                                 extra=self._extra)  # fmt: skip
