@@ -1,0 +1,310 @@
+"""Transcription: word error rate of the pipeline against the plain model call, and the speed of
+per-speaker transcription against one pass over the mixed recording.
+
+Two parts, in one run (each can be skipped):
+
+1. ``shared/audio`` (real speech with references): per corpus, WER of the plain call
+   ``WhisperModel(...).transcribe(path, language=..., beam_size=...)`` against the pipeline's
+   :class:`transcription.engine.Transcriber` (same model, beam and threads). Whisper falls back to
+   sampling at higher temperatures on hard windows, so WER varies from run to run; ``--repeats``
+   runs each several times and prints mean, min and max.
+2. A synthetic session of ``--session-minutes`` (default 10) with 4 speakers: espeak-ng lines
+   with pauses, each speaker's track cut into 10 s segment files as the recorder writes them, and
+   the mixed recording made with ffmpeg ``amix``. Times the per-speaker pipeline (VAD skips each
+   track's silence) against plain faster-whisper on the mixed file, and prints the speed ratio,
+   both WERs against the script and the pipeline's real-time factor.
+
+Usage (nice it on a shared machine)::
+
+    .venv/bin/python benchmarks/transcribe.py [--repeats 3] [--skip-corpora] [--skip-session]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import numpy.typing as npt
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # for tests.audio: one normalisation for tests and benchmark
+
+from config import load_settings  # noqa: E402
+from tests.audio import normalise, speak  # noqa: E402
+from transcription.engine import SAMPLE_RATE, Transcriber, decode, load_model  # noqa: E402
+from transcription.merge import Speaker, merge  # noqa: E402
+from transcription.track import transcribe_track  # noqa: E402
+
+AUDIO = REPO.parent / "shared" / "audio"
+CORPORA = ("cv", "fosd", "ljspeech")
+SEGMENT_S = 10
+VOICES = ("en-us", "en-gb+f2", "en-gb-x-rp+m3", "en-us+f4")
+
+
+def corpus_wer(pairs: list[tuple[str, str]]) -> float:
+    """Errors over reference words across a corpus, after the shared normalisation."""
+    return float(jiwer.wer([normalise(r) for r, _ in pairs], [normalise(h) for _, h in pairs]))
+
+
+def spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} [{min(values):.4f}-{max(values):.4f}]"
+
+
+def bench_corpora(transcriber: Transcriber, repeats: int) -> None:
+    model = load_model(transcriber.choice)
+    beam = transcriber.settings.beam_size
+    with (AUDIO / "manifest.tsv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    print(f"\n== shared/audio: WER, plain call vs pipeline ({repeats} run(s) each) ==")
+    header = f"{'corpus':9} {'clips':>5} {'audio s':>8}  {'plain WER':26} {'pipeline WER':26}"
+    print(f"{header} time plain/pipeline")
+    for corpus in CORPORA:
+        clips = [r for r in rows if r["file"].startswith(corpus + "/")]
+        seconds = sum(decode(AUDIO / r["file"]).size for r in clips) / SAMPLE_RATE
+        plain_wers, pipe_wers, plain_s, pipe_s = [], [], 0.0, 0.0
+        for _ in range(repeats):
+            started = time.monotonic()
+            plain = []
+            for r in clips:
+                segments, _info = model.transcribe(
+                    str(AUDIO / r["file"]), language=r["language"], beam_size=beam
+                )
+                plain.append((r["reference"], " ".join(s.text for s in segments)))
+            plain_s += time.monotonic() - started
+            started = time.monotonic()
+            pipe = [
+                (
+                    r["reference"],
+                    " ".join(
+                        s.text
+                        for s in transcriber.transcribe(AUDIO / r["file"], language=r["language"])
+                    ),
+                )
+                for r in clips
+            ]
+            pipe_s += time.monotonic() - started
+            plain_wers.append(corpus_wer(plain))
+            pipe_wers.append(corpus_wer(pipe))
+        times = f"{plain_s / repeats:.1f}s/{pipe_s / repeats:.1f}s"
+        print(
+            f"{corpus:9} {len(clips):5d} {seconds:8.1f}  {spread(plain_wers):26} "
+            f"{spread(pipe_wers):26} {times}"
+        )
+
+
+SUBJECTS = (
+    "The citizen",
+    "Our committee",
+    "The land office",
+    "The district officer",
+    "My family",
+    "The chair",
+    "The inspector",
+    "The commune leader",
+)
+VERBS = (
+    "asked about",
+    "received",
+    "reviewed",
+    "explained",
+    "will send",
+    "has not answered",
+    "wants to discuss",
+    "checked",
+)
+OBJECTS = (
+    "the compensation for the new road",
+    "the complaint from last year",
+    "the boundary of the rice field",
+    "the decision of the provincial committee",
+    "the documents for the land certificate",
+    "the schedule of the next meeting",
+    "the letter about the water supply",
+    "the report on the school building",
+)
+TAILS = (
+    "before the end of the month",
+    "at the commune office",
+    "with the help of the lawyer",
+    "as soon as possible",
+    "in writing",
+    "during the morning session",
+)
+
+
+def line(rng: random.Random) -> str:
+    """One or two sentences a participant might say."""
+    return " ".join(
+        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+        for _ in range(rng.choice((1, 1, 2)))
+    )
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.float32]) -> Path:
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+@dataclass(frozen=True)
+class Session:
+    """A synthetic session on disk.
+
+    Attributes:
+        segment_files: per speaker, ``(start_s, path)`` of 10 s segment files.
+        mixed: every speaker mixed into one file.
+        reference: what was said, in order.
+        duration_s: the session's length.
+        speech_s: seconds of speech in it.
+    """
+
+    segment_files: list[list[tuple[float, Path]]]
+    mixed: Path
+    reference: str
+    duration_s: float
+    speech_s: float
+
+
+def build_session(
+    folder: Path, minutes: float, pauses: tuple[float, float] = (1.5, 5.0)
+) -> Session:
+    """Per-speaker segment files and the mixed file of a session of espeak-ng lines."""
+    rng = random.Random(5)
+    turns: list[tuple[int, str]] = []
+    placed: list[tuple[int, float, npt.NDArray[np.float32]]] = []
+    clock = 1.0
+    while clock < minutes * 60:
+        speaker, text = rng.randrange(len(VOICES)), line(rng)
+        wav = speak(text, folder / f"line{len(turns)}.wav", voice=VOICES[speaker])
+        samples = decode(wav)
+        turns.append((speaker, text))
+        placed.append((speaker, clock, samples))
+        clock += samples.size / SAMPLE_RATE + rng.uniform(*pauses)
+    total = np.zeros(round(clock * SAMPLE_RATE), dtype=np.float32)
+    tracks = [total.copy() for _ in VOICES]
+    for speaker, start, samples in placed:
+        at = round(start * SAMPLE_RATE)
+        tracks[speaker][at : at + samples.size] += samples
+    segment_files: list[list[tuple[float, Path]]] = []
+    full_tracks = []
+    step = SEGMENT_S * SAMPLE_RATE
+    for index, track in enumerate(tracks):
+        full_tracks.append(write_wav(folder / f"track{index}.wav", track))
+        segment_files.append(
+            [
+                (
+                    at / SAMPLE_RATE,
+                    write_wav(folder / f"track{index}-{at // step:04d}.wav", track[at : at + step]),
+                )
+                for at in range(0, track.size, step)
+            ]
+        )
+    mixed = folder / "mixed.wav"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            *[a for p in full_tracks for a in ("-i", str(p))],
+            "-filter_complex",
+            f"amix=inputs={len(full_tracks)}:normalize=0",
+            str(mixed),
+        ],
+        check=True,
+    )
+    reference = " ".join(text for _speaker, text in turns)
+    speech_s = sum(samples.size for _speaker, _start, samples in placed) / SAMPLE_RATE
+    return Session(segment_files, mixed, reference, clock, speech_s)
+
+
+def bench_session(transcriber: Transcriber, minutes: float, pauses: tuple[float, float]) -> None:
+    model = load_model(transcriber.choice)
+    beam = transcriber.settings.beam_size
+    with tempfile.TemporaryDirectory() as tmp:
+        session = build_session(Path(tmp), minutes, pauses)
+        segment_files, mixed, reference, duration = (
+            session.segment_files,
+            session.mixed,
+            session.reference,
+            session.duration_s,
+        )
+        print(
+            f"\n== synthetic session: {duration / 60:.1f} min, {len(VOICES)} speakers, "
+            f"pauses {pauses[0]}-{pauses[1]} s, speech {session.speech_s / duration:.0%} =="
+        )
+        timings: list[tuple[str, float, float]] = []
+        for label, vad in (("plain, mixed file", False), ("plain + VAD, mixed file", True)):
+            started = time.monotonic()
+            segments, _info = model.transcribe(
+                str(mixed), language="en", beam_size=beam, vad_filter=vad
+            )
+            text = " ".join(s.text for s in segments)
+            timings.append((label, time.monotonic() - started, corpus_wer([(reference, text)])))
+
+        started = time.monotonic()
+        results = [
+            transcribe_track(
+                transcriber, files, track_id=f"TR_{i}", speaker=Speaker(f"S{i}"), language="en"
+            )
+            for i, files in enumerate(segment_files)
+        ]
+        transcript = merge([r.transcript for r in results], language="en")
+        pipe_s = time.monotonic() - started
+    pipe_text = " ".join(u.text for u in transcript.utterances)
+    timings.append(("pipeline, per speaker", pipe_s, corpus_wer([(reference, pipe_text)])))
+    for label, seconds, wer in timings:
+        print(f"{label:24} {seconds:7.1f} s   WER {wer:.4f}   RTF {seconds / duration:.3f}")
+    plain_s = timings[0][1]
+    print(f"speed ratio (plain / pipeline): {plain_s / pipe_s:.2f}x (target >= 2x)")
+    print(f"pipeline real-time factor: {pipe_s / duration:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--session-minutes", type=float, default=10.0)
+    parser.add_argument(
+        "--pauses",
+        type=float,
+        nargs=2,
+        default=(1.5, 5.0),
+        metavar=("MIN", "MAX"),
+        help="seconds of silence between turns in the synthetic session",
+    )
+    parser.add_argument("--skip-corpora", action="store_true")
+    parser.add_argument("--skip-session", action="store_true")
+    args = parser.parse_args()
+    settings = load_settings()
+    transcriber = Transcriber(settings.whisper, settings.paths)
+    choice = transcriber.choice
+    print(
+        f"model {choice.model} on {choice.device} ({choice.compute_type}, "
+        f"{choice.cpu_threads or 'default'} threads), beam {transcriber.settings.beam_size}; "
+        f"pipeline {transcriber.options}"
+    )
+    if not args.skip_corpora:
+        bench_corpora(transcriber, args.repeats)
+    if not args.skip_session:
+        bench_session(transcriber, args.session_minutes, tuple(args.pauses))
+
+
+if __name__ == "__main__":
+    main()
