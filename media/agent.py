@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,12 @@ from typing import Any
 import aiohttp
 
 from config import Settings
+from media.assignments import AGENT_HEADER, Assignment
 from media.clock import SessionClock
 from media.recorder import RoomRecorder
 
 log = logging.getLogger(__name__)
-AGENT_HEADER = "X-Tiepdan-Agent"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A room this agent must record, as the orchestrator hands it out."""
-
-    session_id: int
-    room_name: str
-    started_at: datetime
-    live: bool
 
 
 def default_agent_id(settings: Settings) -> str:

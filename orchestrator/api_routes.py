@@ -13,11 +13,12 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
+from media.assignments import AGENT_HEADER
 from orchestrator import recordings
 from orchestrator import sessions as svc
 from orchestrator.app_events import session_ended
 from orchestrator.audit import audit
-from orchestrator.auth import AGENT_HEADER, actor_of, csrf_token, now_utc
+from orchestrator.auth import actor_of, csrf_token, now_utc
 from orchestrator.db.models import Agency, Attendance, Invitation, Province, User
 from orchestrator.domain import ParticipantKind, SessionStatus
 from orchestrator.errors import BadRequest, Forbidden, NotFound, Unauthenticated, Unprocessable

@@ -85,7 +85,10 @@ async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
 
 
 def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) -> web.Application:
-    """The orchestrator. Clients (database, LiveKit, broker) open and close with the app."""
+    """The orchestrator. Clients (database, LiveKit, broker) open and close with the app.
+
+    ``reconcile_interval_s`` None runs no reconciler (benchmarks, one-off tools).
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=10 * 1024 * 1024)
     app[SETTINGS] = settings
     setup_auth(app, settings)
@@ -112,15 +115,15 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
             app[ENQUEUE] = enqueue
             yield
 
-    async def reconciler(app: web.Application) -> AsyncIterator[None]:
+    async def reconciler(app: web.Application, interval_s: float) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
                 try:
                     for session_id in await reconcile_once(app[DB], app[LIVEKIT]):
                         await session_ended(app, session_id)
                 except Exception:
-                    log.exception("reconciler pass failed; next pass in %ss", reconcile_interval_s)
-                await asyncio.sleep(reconcile_interval_s or 5)
+                    log.exception("reconciler pass failed; next pass in %ss", interval_s)
+                await asyncio.sleep(interval_s)
 
         task = asyncio.create_task(loop(), name="reconciler")
         yield
@@ -130,7 +133,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
 
     app.cleanup_ctx.extend([database, livekit, broker])
     if reconcile_interval_s is not None:
-        app.cleanup_ctx.append(reconciler)
+        app.cleanup_ctx.append(functools.partial(reconciler, interval_s=reconcile_interval_s))
     api_routes.add_routes(app)
     pages.add_routes(app)
     app.router.add_static("/static", STATIC_DIR)

@@ -28,8 +28,6 @@ _hasher = PasswordHasher()
 COOKIE = "tiepdan_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-# Media agents authenticate with the deployment's agent token in this header, not as users.
-AGENT_HEADER = "X-Tiepdan-Agent"
 API_TOKEN_PREFIX = "tdn_"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

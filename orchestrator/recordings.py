@@ -7,7 +7,6 @@ noticed last (webhook, reconciler or the recorder's own report): the move from `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -15,21 +14,12 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from media.assignments import Assignment
 from orchestrator.db.models import ReceptionSession, RecordingRequest
 from orchestrator.domain import SessionStatus
 
 # Agents renew every few seconds; a dead agent's rooms are taken over after this.
 LEASE_TTL = timedelta(seconds=10)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A room an agent records: where, since when (the session clock's anchor), still live?"""
-
-    session_id: int
-    room_name: str
-    started_at: datetime
-    live: bool
 
 
 async def heartbeat(

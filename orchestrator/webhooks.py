@@ -14,7 +14,6 @@ from config import Settings
 from orchestrator.db.models import Attendance, ReceptionSession, WebhookEvent
 from orchestrator.domain import SessionStatus
 from orchestrator.errors import Unauthenticated
-from orchestrator.lifecycle import can_move
 from orchestrator.recordings import claim_pipeline_start
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ async def record_attendance(
 
 def end_session(session: ReceptionSession, reason: str) -> bool:
     """Move a live session to ended; False when it was not live (nothing to do)."""
-    if not can_move(session.status, SessionStatus.ENDED) or session.status != SessionStatus.LIVE:
+    if session.status != SessionStatus.LIVE:
         return False
     session.status = SessionStatus.ENDED
     session.status_reason = reason
