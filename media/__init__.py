@@ -8,6 +8,7 @@ from media.manifest import Gap, GapReason, RecordingManifest, Segment, TrackReco
 from media.recorder import RoomRecorder
 from media.segment_writer import SegmentWriter
 from media.tokens import mint_token, recorder_grants
+from media.voice_bot import VoiceBot
 
 __all__ = [
     "Gap",
@@ -21,6 +22,7 @@ __all__ = [
     "SegmentWriter",
     "SessionClock",
     "TrackRecord",
+    "VoiceBot",
     "mint_token",
     "recorder_grants",
 ]

@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 from livekit import api
 
-from media import RecordingManifest, mint_token
+from media import RecordingManifest, VoiceBot, mint_token
 from tests.audio import sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
-from tests.integration.test_recorder import Speaker, speaker_grants
+from tests.integration.test_recorder import speaker_grants
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 RATE = 48000
@@ -78,13 +78,13 @@ async def recorder_present(world: World, room: str) -> bool:
     return any(p.identity == "recorder" for p in listed.participants)
 
 
-async def speaker(world: World, room: str, identity: str) -> Speaker:
+async def speaker(world: World, room: str, identity: str) -> VoiceBot:
     token = mint_token(
         world.settings.livekit, identity=identity, grants=speaker_grants(room),
         ttl=timedelta(minutes=5), name=identity,
         attributes={"kind": "citizen", "connection_point": "UBND xã Gia Viễn"},
     )  # fmt: skip
-    return await Speaker.join(world.settings.livekit.url, token)
+    return await VoiceBot.join(world.settings.livekit.url, token)
 
 
 async def end_and_wait_processing(

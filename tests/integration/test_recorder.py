@@ -15,14 +15,13 @@ import pytest
 import pytest_asyncio
 from blockbuster import blockbuster_ctx
 from faster_whisper import WhisperModel
-from livekit import api, rtc
+from livekit import api
 
 from config import Settings, locate_model
-from media import RecordingManifest, RoomRecorder, SessionClock, TrackRecord, mint_token
+from media import RecordingManifest, RoomRecorder, SessionClock, TrackRecord, VoiceBot, mint_token
 from tests.audio import dominant_frequency, sine, speak, word_error_rate
 
 RATE = 48000
-CHUNK = RATE // 50  # 20 ms pushed at a time; the AudioSource paces them in real time
 # Sent audio reaches the recorder this much later at most (jitter buffer, 100 ms frames).
 IN_FLIGHT_S = 0.3
 SENTENCE = "Please open the window and bring me a glass of water before the meeting starts."
@@ -35,32 +34,6 @@ def speaker_grants(room: str) -> api.VideoGrants:
     )
 
 
-class Speaker:
-    """An rtc bot with one microphone track."""
-
-    def __init__(self, room: rtc.Room, source: rtc.AudioSource, track: rtc.LocalAudioTrack):
-        self.room, self.source, self.track = room, source, track
-
-    @classmethod
-    async def join(cls, lk_url: str, token: str) -> Speaker:
-        room = rtc.Room()
-        await asyncio.wait_for(room.connect(lk_url, token), timeout=20)
-        source = rtc.AudioSource(RATE, 1)
-        track = rtc.LocalAudioTrack.create_audio_track("mic", source)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        await asyncio.wait_for(room.local_participant.publish_track(track, options), 20)
-        return cls(room, source, track)
-
-    async def play(self, pcm: np.ndarray) -> None:
-        """Push ``pcm`` and wait until it has all been sent."""
-        for start in range(0, len(pcm), CHUNK):
-            chunk = pcm[start : start + CHUNK]
-            frame = rtc.AudioFrame.create(RATE, 1, len(chunk))
-            np.frombuffer(frame.data, dtype=np.int16)[:] = chunk
-            await self.source.capture_frame(frame)
-        await self.source.wait_for_playout()
-
-
 class Stage:
     """A room with a recorder in it, and bots joining it."""
 
@@ -68,20 +41,20 @@ class Stage:
         self.settings, self.lk, self.lkapi = settings, settings.livekit, lkapi
         self.room, self.out_dir = room, out_dir
         self.clock = SessionClock()
-        self.speakers: list[Speaker] = []
+        self.speakers: list[VoiceBot] = []
 
     def recorder(self, segment_s: float = 10.0) -> RoomRecorder:
         return RoomRecorder(
             self.lk, self.room, self.out_dir, self.clock, lkapi=self.lkapi, segment_s=segment_s
         )
 
-    async def join(self, identity: str, kind: str = "citizen", point: str = "") -> Speaker:
+    async def join(self, identity: str, kind: str = "citizen", point: str = "") -> VoiceBot:
         token = mint_token(
             self.lk, identity=identity, grants=speaker_grants(self.room),
             ttl=timedelta(minutes=5), name=f"Người {identity}",
             attributes={"kind": kind, "connection_point": point or f"Điểm cầu {identity}"},
         )  # fmt: skip
-        speaker = await Speaker.join(self.lk.url, token)
+        speaker = await VoiceBot.join(self.lk.url, token)
         self.speakers.append(speaker)
         return speaker
 
@@ -93,7 +66,7 @@ class Stage:
         return dict(json.loads(listed.rooms[0].metadata))
 
 
-async def recorded(recorder: RoomRecorder, *speakers: Speaker) -> None:
+async def recorded(recorder: RoomRecorder, *speakers: VoiceBot) -> None:
     """Wait until the recorder has subscribed to each speaker's track."""
     async with asyncio.timeout(10):
         while not {s.track.sid for s in speakers} <= recorder.active_track_sids:
@@ -177,7 +150,7 @@ async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -
         t0 = stage.clock.now() + 0.2
         planned: dict[str, float] = {}
 
-        async def speak_at(name: str, at: float, speaker: Speaker, pcm: np.ndarray) -> None:
+        async def speak_at(name: str, at: float, speaker: VoiceBot, pcm: np.ndarray) -> None:
             await stage.until(at)
             planned[name] = stage.clock.now()
             await speaker.play(pcm)
