@@ -13,6 +13,9 @@ JOIN_JS := orchestrator/static/join.js
 DEBS    := ffmpeg redis-server espeak-ng chromium postgresql
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
+# `make demo DEMO_ARGS=--exit` ends the demo when it is done instead of staying up.
+DEMO_ARGS ?=
+
 .PHONY: help setup debs livekit test demo lint down
 
 help:
@@ -58,11 +61,7 @@ test: setup lint
 	$(PY) -m pytest
 
 demo: setup
-	$(TIEPDAN) stack up
-	$(TIEPDAN) stack status
-	@echo
-	@echo "The local stack is up. Reach it from a shell with:  eval \"\$$($(TIEPDAN) stack env)\""
-	@echo "Stop it with:  make down"
+	$(TIEPDAN) demo $(DEMO_ARGS)
 
 down:
 	@if [ -x $(TIEPDAN) ]; then $(TIEPDAN) stack down; fi

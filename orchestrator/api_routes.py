@@ -21,11 +21,20 @@ from orchestrator.audit import audit
 from orchestrator.auth import actor_of, csrf_token, now_utc
 from orchestrator.db.models import Agency, Attendance, Invitation, Province, User
 from orchestrator.domain import ParticipantKind, SessionStatus
-from orchestrator.errors import BadRequest, Forbidden, NotFound, Unauthenticated, Unprocessable
+from orchestrator.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+)
 from orchestrator.ics_import import IcsImportError, parse_ics
-from orchestrator.keys import DB, SETTINGS, USER
+from orchestrator.keys import DB, LIVEKIT, SETTINGS, USER
+from orchestrator.lifecycle import status_vi
 from orchestrator.openapi import openapi_document
 from orchestrator.permissions import Action, can
+from orchestrator.rooms import close_room
 from orchestrator.schemas import (
     AgencyCreate,
     AgencyOut,
@@ -47,6 +56,7 @@ from orchestrator.schemas import (
     UserOut,
 )
 from orchestrator.users import new_user
+from orchestrator.webhooks import end_session
 
 PREFIX = "/api/v1"
 M = TypeVar("M", bound=BaseModel)
@@ -201,6 +211,27 @@ async def cancel_session(request: web.Request) -> web.Response:
               request=request, reason=body.reason)  # fmt: skip
         await db.commit()
         return reply(svc.to_out(session))
+
+
+async def end_live_session(request: web.Request) -> web.Response:
+    """The chair (or an officer of the office) closes a live session: everyone leaves the room,
+    the recorder finalizes, and the pipeline starts once the recording is complete."""
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(
+            db, actor_of(user), _int(request, "id"), Action.LAUNCH_SESSION
+        )
+        if not end_session(session, f"ended by {user.username}"):
+            raise Conflict(f"Phiên tiếp này {status_vi(session.status)}, không thể kết thúc.")
+        started = await recordings.claim_pipeline_start(db, session.id)
+        audit(db, action="session.end", target=f"session:{session.id}", user=user,
+              request=request)  # fmt: skip
+        await db.commit()
+    if session.room_name:
+        await close_room(request.app[LIVEKIT], session.room_name)
+    if started:
+        await session_ended(request.app, session.id)
+    return reply(svc.to_out(session))
 
 
 # --- invitations and attendance -----------------------------------------------------------
@@ -409,6 +440,8 @@ ROUTES = [
           body=SessionUpdate, response=SessionOut),
     Route("POST", "/sessions/{id}/cancel", cancel_session, "Cancel a scheduled session",
           body=CancelRequest, response=SessionOut),
+    Route("POST", "/sessions/{id}/end", end_live_session, "End a live session (chair or officer)",
+          response=SessionOut),
     Route("GET", "/sessions/{id}/invitations", list_invitations, "Invitations of a session",
           response=list[InvitationOut]),
     Route("POST", "/sessions/{id}/invitations", create_invitation, "Invite someone",

@@ -214,6 +214,24 @@ def transcribe(
 
 
 @main.command()
+@click.option("--exit", "exit_after", is_flag=True, help="End when the session is processed.")
+@click.pass_context
+def demo(ctx: click.Context, exit_after: bool) -> None:
+    """Run a whole reception session end to end on the local stack, then keep it up to explore.
+
+    Exit status 0 only if every step worked.
+    """
+    from orchestrator.demo import DemoError, run_demo
+
+    root = ctx.find_root()
+    config_file = root.params.get("config_file")
+    try:
+        asyncio.run(run_demo(ctx.obj, config_file, stay_up=not exit_after, echo=click.echo))
+    except (DemoError, ConfigError, OSError, RuntimeError, TimeoutError) as e:
+        raise click.ClickException(f"demo: {e}") from e
+
+
+@main.command()
 @click.pass_obj
 def serve(settings: Settings) -> None:
     """Run the orchestrator (HTTP API, pages, webhooks) on web.host:web.port."""

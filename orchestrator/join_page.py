@@ -7,12 +7,20 @@ setup, never a CDN). Everything the script needs arrives in one JSON block rende
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
 
-__all__ = ["STATIC_DIR", "JoinPageConfig", "render_error_page", "render_join_page"]
+__all__ = [
+    "STATIC_DIR",
+    "JoinPageConfig",
+    "read_join_config",
+    "render_error_page",
+    "render_join_page",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 """Files served under ``/static`` (the bundle ``join.js`` is built here by ``make setup``)."""
@@ -60,6 +68,21 @@ def render_join_page(config: JoinPageConfig) -> str:
         display_name=config.display_name,
         connection_point=config.connection_point,
     )
+
+
+_CONFIG_BLOCK = re.compile(r'<script type="application/json" id="join-config">(.*?)</script>', re.S)
+
+
+def read_join_config(page: str) -> dict[str, str]:
+    """The script configuration embedded in a join page, as a bot (or a test) reads it.
+
+    Raises:
+        ValueError: ``page`` is not a join page.
+    """
+    block = _CONFIG_BLOCK.search(page)
+    if block is None:
+        raise ValueError("not a join page: no join-config block")
+    return dict(json.loads(block.group(1)))
 
 
 def render_error_page(title: str, message: str) -> str:

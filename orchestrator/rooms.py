@@ -59,6 +59,15 @@ async def ensure_room(lkapi: api.LiveKitAPI, session: ReceptionSession) -> str:
     return name
 
 
+async def close_room(lkapi: api.LiveKitAPI, name: str) -> None:
+    """Delete the room, disconnecting everyone in it; a room already gone is fine."""
+    try:
+        await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+    except api.TwirpError as e:
+        if e.code != api.TwirpErrorCode.NOT_FOUND:
+            raise
+
+
 def participant_token(
     settings: Settings,
     session: ReceptionSession,

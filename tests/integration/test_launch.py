@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from orchestrator.db.models import AuditEntry, ReceptionSession, RecordingRequest
 from orchestrator.domain import SessionStatus
+from orchestrator.join_page import read_join_config
 from orchestrator.launch_links import LaunchClaims, launch_window, sign_launch_token
 from tests.integration.conftest import World
 from tests.integration.test_orchestrator_api import call, session_body
@@ -76,11 +77,7 @@ async def join_token(world: World, http: aiohttp.ClientSession, who: str, join_u
     async with http.get(join_url, headers=world.headers(who)) as r:
         assert r.status == 200, await r.text()
         page = await r.text()
-    config = re.search(
-        r'<script type="application/json" id="join-config">(.*?)</script>', page, re.S
-    )
-    assert config, page
-    return str(json.loads(config.group(1))["token"])
+    return read_join_config(page)["token"]
 
 
 async def test_launch_creates_the_room_and_asks_for_a_recorder(
@@ -391,3 +388,30 @@ async def test_launch_token_ends_within_an_hour_of_the_end_and_is_audited(
     }
     async with lkapi(world) as k:
         await k.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
+
+
+async def test_chair_ends_a_live_session(world: World, http: aiohttp.ClientSession) -> None:
+    """Ending closes the room for everyone; ending twice, or someone else's session, is refused."""
+    session_id = await new_session_now(world, http)
+    token = await join_token(world, http, "chair", await launch(world, http, "chair", session_id))
+    room = rtc.Room()
+    await asyncio.wait_for(room.connect(world.settings.livekit.url, token), 20)
+    disconnected = asyncio.Event()
+    room.on("disconnected", lambda *_: disconnected.set())
+
+    end = f"/sessions/{session_id}/end"
+    status, problem, _ = await call(http, world, "other_officer", "POST", end)
+    assert status == 404, problem
+    status, body, _ = await call(http, world, "chair", "POST", end)
+    assert status == 200 and body["status"] == "ended"
+    await asyncio.wait_for(disconnected.wait(), 10)
+    async with lkapi(world) as lk:
+        rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[f"ninh-binh-{session_id}"]))
+        assert not rooms.rooms
+    status, problem, _ = await call(http, world, "chair", "POST", end)
+    assert status == 409 and "đã kết thúc" in problem["detail"], problem
+    async with world.db() as db:
+        ends = (await db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "session.end", AuditEntry.target == f"session:{session_id}"
+        ))).all()  # fmt: skip
+        assert [e.outcome for e in ends] == ["allowed"]
