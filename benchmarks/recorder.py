@@ -1,10 +1,11 @@
 """Recorder cost: N rooms x 3 speakers publishing for 60 s, recorded by one recorder process.
 
 The recorders run in a child process of their own (this same file with ``--child``), so that the
-CPU time read for them (psutil: the process plus its ffmpeg children) leaves out the bots that
-publish. Prints the CPU seconds per track-second, tracks per CPU core, the ratio to LiveKit
-Egress's admission cost for a track egress (0.5 CPU per track, i.e. 2 tracks per core), and the
-resident memory per track. Needs the local stack (`tiepdan stack up`). Usage:
+CPU time read for them (psutil: the process plus any child processes; none since the encoder
+runs in process) leaves out the bots that publish. Prints the CPU seconds per track-second,
+tracks per CPU core, the ratio to LiveKit Egress's admission cost for a track egress (0.5 CPU
+per track, i.e. 2 tracks per core), and the resident memory per track. Needs the local stack
+(`tiepdan stack up`). Usage:
 
     .venv/bin/python benchmarks/recorder.py [N_ROOMS] [SECONDS]   # defaults: 2 rooms, 60 s
 """
@@ -58,7 +59,7 @@ def _thread_cpu(proc: psutil.Process) -> dict[str, float]:
 
 
 def _memory(proc: psutil.Process) -> tuple[int, int, int]:
-    """RSS of the recorder process, and RSS and USS summed over its ffmpeg children."""
+    """RSS of the recorder process, and RSS and USS summed over its child processes."""
     rss, uss = 0, 0
     for child in proc.children():
         try:
@@ -191,11 +192,11 @@ def report(stats: dict[str, Any], n_rooms: int, seconds: float) -> None:
     rss_track = (stats["rss_peak"] - stats["rss_baseline"]) / tracks / mib
     print(f"{n_rooms} rooms x {SPEAKERS} speakers x {seconds:.0f} s: {tracks} tracks, "
           f"{track_s:.1f} track-seconds recorded in {stats['segments']} segments")  # fmt: skip
-    print(f"CPU: recorder process {stats['cpu_recorder_s']:.2f} s + ffmpeg "
+    print(f"CPU: recorder process {stats['cpu_recorder_s']:.2f} s + child processes "
           f"{stats['cpu_ffmpeg_s']:.2f} s = {cpu:.2f} s")  # fmt: skip
     print(f"CPU seconds per track-second: {per_track_s:.4f} "
           f"(recorder {stats['cpu_recorder_s'] / track_s:.4f}, "
-          f"ffmpeg {stats['cpu_ffmpeg_s'] / track_s:.4f})")  # fmt: skip
+          f"children {stats['cpu_ffmpeg_s'] / track_s:.4f})")  # fmt: skip
     print(f"tracks per CPU core: {per_core:.1f} (target {TARGET_TRACKS_PER_CORE}: "
           f"{'met' if per_core >= TARGET_TRACKS_PER_CORE else 'MISSED'})")  # fmt: skip
     print(f"vs LiveKit Egress track egress ({EGRESS_TRACKS_PER_CORE} per core): "
@@ -203,7 +204,7 @@ def report(stats: dict[str, Any], n_rooms: int, seconds: float) -> None:
     busiest = sorted(stats["threads"].items(), key=lambda kv: -kv[1])[:6]
     print("recorder process CPU by thread, per track-second: " + ", ".join(
         f"{name} {cpu / track_s:.4f}" for name, cpu in busiest))  # fmt: skip
-    print(f"memory per track: recorder process {rss_track:.1f} MiB RSS, ffmpeg "
+    print(f"memory per track: recorder process {rss_track:.1f} MiB RSS, child processes "
           f"{stats['ffmpeg_uss'] / tracks / mib:.1f} MiB USS "
           f"({stats['ffmpeg_rss'] / tracks / mib:.1f} MiB RSS with shared libraries)")  # fmt: skip
 

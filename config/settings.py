@@ -9,6 +9,7 @@ not configured are taken from the local stack's generated secrets in the state d
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from pathlib import Path
@@ -68,6 +69,16 @@ class S3Settings(_Section):
     secret_key: SecretStr = SecretStr("")
     region: str = "us-east-1"
     bucket: str = "tiepdan-archive"
+    # COMPLIANCE retention per record type, in days (nobody, root included, may shorten it).
+    retention_media_days: int = Field(default=3650, ge=1)
+    retention_transcript_days: int = Field(default=3650, ge=1)
+    retention_minutes_days: int = Field(default=3650, ge=1)
+    retention_metadata_days: int = Field(default=3650, ge=1)
+
+    def retention_days(self, record_type: str) -> int:
+        """The retention of one record type (media, transcript, minutes, metadata)."""
+        days: int = getattr(self, f"retention_{record_type}_days")
+        return days
 
     @property
     def host(self) -> str:
@@ -131,6 +142,21 @@ class SecuritySettings(_Section):
     """Secrets for signing links and cookies."""
 
     secret_key: SecretStr = SecretStr("")
+    # Base64 of the 32-byte Ed25519 seed that signs archive manifests. Set it in production
+    # (and keep it apart from the archive); empty: derived from ``secret_key``.
+    archive_signing_key: SecretStr = SecretStr("")
+
+    @property
+    def archive_signing_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed of the archive's manifest signing key."""
+        configured = self.archive_signing_key.get_secret_value()
+        if configured:
+            seed = base64.b64decode(configured, validate=True)
+            if len(seed) != 32:
+                raise ValueError("security.archive_signing_key must be 32 bytes, base64")
+            return seed
+        key = self.secret_key.get_secret_value().encode()
+        return hmac.new(key, b"tiepdan-archive-signing", hashlib.sha256).digest()
 
     @property
     def media_agent_token(self) -> str:
@@ -148,6 +174,8 @@ class WebSettings(_Section):
     public_url: str = "http://127.0.0.1:8470"
     # A launch link opens this long before the scheduled start and closes at the scheduled end.
     launch_opens_before_min: int = Field(default=30, ge=0, le=24 * 60)
+    # The provincial officers' join page says how many central observers listen in.
+    show_central_observers: bool = True
 
     @property
     def livekit_webhook_url(self) -> str:
@@ -161,11 +189,15 @@ class PathSettings(_Section):
     state_dir: Path = Path(".tiepdan")
     bin_dir: Path | None = None
     model_cache_dir: Path | None = None
+    # Recordings and job outputs waiting to be archived. Media agents and workers that may take
+    # over each other's sessions must share it (a shared volume in docker-compose).
+    spool_dir: Path | None = None
 
     @model_validator(mode="after")
     def _absolute(self) -> PathSettings:
         self.state_dir = self.state_dir.expanduser().absolute()
         self.bin_dir = (self.bin_dir or self.state_dir / "bin").expanduser().absolute()
+        self.spool_dir = (self.spool_dir or self.state_dir / "spool").expanduser().absolute()
         self.model_cache_dir = (
             (self.model_cache_dir or self.state_dir / "models").expanduser().absolute()
         )
@@ -185,11 +217,6 @@ class PathSettings(_Section):
     def data_dir(self) -> Path:
         """Data of the local stack's services."""
         return self.state_dir / "data"
-
-    @property
-    def spool_dir(self) -> Path:
-        """Recordings and job outputs waiting to be archived."""
-        return self.state_dir / "spool"
 
 
 class Settings(BaseSettings):

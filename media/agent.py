@@ -21,11 +21,32 @@ import aiohttp
 
 from config import Settings
 from media.assignments import AGENT_HEADER, Assignment
+from media.bridge import BridgeAssignment, BridgeRunner
 from media.clock import SessionClock
 from media.recorder import RoomRecorder
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class _RoomField(logging.Filter):
+    """Gives every record a ``room`` (``-`` where none was passed in ``extra``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "room"):
+            record.room = "-"
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log lines that name their room: ``... [room] track added: ...``, so one room's story
+    (recording started, each track added or lost, each gap) can be read with grep."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_RoomField())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(room)s] %(message)s")
+    )
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def default_agent_id(settings: Settings) -> str:
@@ -52,6 +73,9 @@ class MediaAgent:
         self.capacity = capacity
         self.heartbeat_s = heartbeat_s
         self.recorders: dict[int, RoomRecorder] = {}
+        # Bridges are leased from the same heartbeat (media.bridge).
+        self.bridges = BridgeRunner(settings.livekit)
+        self._bridge_assignments: list[BridgeAssignment] = []
         self._api = settings.web.public_url.rstrip("/") + "/api/v1/media"
         self._headers = {AGENT_HEADER: settings.security.media_agent_token}
 
@@ -69,6 +93,7 @@ class MediaAgent:
             finally:
                 for session_id in list(self.recorders):
                     await self._drop(session_id)
+                await self.bridges.aclose()
 
     async def step(self, http: aiohttp.ClientSession) -> None:
         """One beat: renew leases, start, finalize or drop recorders to match."""
@@ -82,12 +107,18 @@ class MediaAgent:
                 await self._start(a)
             elif not a.live:
                 await self._finish(http, a)
+        await self.bridges.reconcile(self._bridge_assignments)
 
     async def _heartbeat(self, http: aiohttp.ClientSession) -> list[Assignment]:
-        body = {"agent_id": self.agent_id, "capacity": self.capacity}
+        body = {
+            "agent_id": self.agent_id,
+            "capacity": self.capacity,
+            "bridges_running": self.bridges.running,
+        }
         async with http.post(f"{self._api}/heartbeat", json=body) as r:
             r.raise_for_status()
             data: dict[str, Any] = await r.json()
+        self._bridge_assignments = [BridgeAssignment(**b) for b in data.get("bridges", [])]
         return [
             Assignment(
                 session_id=a["session_id"],

@@ -1,11 +1,19 @@
-"""One Ogg/Opus file, written by an ffmpeg process that reads raw PCM on its stdin."""
+"""One Ogg/Opus file, encoded in process by ffmpeg's libraries (libopus, the Ogg muxer) via PyAV.
+
+An ffmpeg process per segment cost 0.0156 CPU-s per track-second, most of it starting ffmpeg every
+10 s; the same libraries in process cost 0.0026 (measured on 10 s segments of a tone). Encoding a
+100 ms frame takes about 0.3 ms and runs on the event loop; opening and closing a file (disk work)
+run in a thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
-import ffmpeg
+import av
 import numpy as np
 import numpy.typing as npt
 
@@ -13,91 +21,101 @@ from media.errors import EncoderError
 from media.files import hash_file
 
 RATE = 48000
-EXIT_TIMEOUT_S = 10.0
+BIT_RATE = 32000
 
 Pcm = npt.NDArray[np.int16]
 
 
-def encoder_command(path: Path) -> list[str]:
-    """ffmpeg reading raw s16le 48 kHz mono on stdin, writing Ogg/Opus voice at 32 kbit/s."""
-    stream = ffmpeg.input("pipe:", format="s16le", ar=RATE, ac=1).output(
-        str(path), acodec="libopus", audio_bitrate="32k", application="voip", format="ogg"
-    )
-    args: list[str] = ffmpeg.compile(
-        stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error"),
-        overwrite_output=True,
-    )
-    return args
+def _open(path: Path) -> tuple[Any, Any]:
+    """An Ogg container at ``path`` (replaced if it exists) with one Opus voice stream."""
+    container = av.open(str(path), "w", format="ogg")
+    try:
+        stream = container.add_stream("libopus", rate=RATE)
+        stream.bit_rate = BIT_RATE
+        stream.layout = "mono"
+        stream.codec_context.options = {"application": "voip"}
+    except Exception:
+        container.close()
+        raise
+    return container, stream
 
 
 class OpusEncoder:
-    """An ffmpeg process encoding everything written to it into the Ogg/Opus file ``path``.
+    """Encodes everything written to it into the Ogg/Opus file ``path`` (48 kHz mono, 32 kbit/s).
 
-    The Ogg muxer writes a page about every second, so even a file whose encoder was killed
-    holds most of its audio.
+    The Ogg muxer writes a page about every second, so even a file whose writer died holds most
+    of its audio; a segment is only listed in a manifest once :meth:`finish` has closed it.
     """
 
-    def __init__(self, path: Path, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, path: Path, container: Any, stream: Any) -> None:
         self.path = path
         self.samples = 0
-        self._proc = proc
+        self._container = container
+        self._stream = stream
+        self._failed = False
 
     @classmethod
     async def start(cls, path: Path) -> OpusEncoder:
-        """Start ffmpeg writing ``path`` (replaced if it exists)."""
-        proc = await asyncio.create_subprocess_exec(
-            *encoder_command(path),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            # Read only once it exits: at -loglevel error it writes nothing unless it fails.
-            stderr=asyncio.subprocess.PIPE,
-        )
-        return cls(path, proc)
+        """Open ``path`` for writing (replaced if it exists).
+
+        Raises:
+            EncoderError: the file cannot be created or the encoder cannot be set up.
+        """
+        try:
+            container, stream = await asyncio.to_thread(_open, path)
+        except (av.FFmpegError, OSError) as e:
+            raise EncoderError(f"cannot open an encoder for {path.name}: {e}") from e
+        return cls(path, container, stream)
 
     async def write(self, pcm: Pcm) -> None:
-        """Encode ``pcm``; waits only when ffmpeg falls behind (the pipe is full).
+        """Encode ``pcm`` (any number of samples; the encoder cuts its own 20 ms frames).
 
         Raises:
-            EncoderError: ffmpeg has died.
+            EncoderError: encoding or writing failed; the file is lost.
         """
-        stdin = self._proc.stdin
-        assert stdin is not None
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self.samples
+        frame.time_base = Fraction(1, RATE)
+        self.samples += len(pcm)
         try:
-            stdin.write(pcm.tobytes())
-            self.samples += len(pcm)  # counted before the await: a finisher may take it over
-            await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError) as e:
-            raise EncoderError(f"encoder of {self.path.name} died") from e
+            self._mux(self._stream.encode(frame))
+        except (av.FFmpegError, OSError, ValueError) as e:
+            self._failed = True
+            raise EncoderError(f"encoding {self.path.name} failed: {e}") from e
 
     async def finish(self) -> tuple[str, int]:
-        """End the file, wait for ffmpeg to exit, and return its SHA-256 and size.
+        """Flush the encoder, close the file, and return its SHA-256 and size.
 
         Raises:
-            EncoderError: ffmpeg failed, or did not exit in time (it is killed).
+            EncoderError: an earlier write failed, or flushing or closing failed.
         """
-        proc = self._proc
-        assert proc.stdin is not None and proc.stderr is not None
-        proc.stdin.close()
+        if self._failed:
+            await asyncio.to_thread(self._close_quietly)
+            raise EncoderError(f"encoder of {self.path.name} failed earlier")
         try:
-            stderr = await asyncio.wait_for(proc.stderr.read(), EXIT_TIMEOUT_S)
-            code = await asyncio.wait_for(proc.wait(), EXIT_TIMEOUT_S)
-        except TimeoutError as e:
-            proc.kill()
-            await proc.wait()
-            raise EncoderError(f"encoder of {self.path.name} hung; killed") from e
-        if code != 0:
-            message = stderr.decode(errors="replace").strip()
-            raise EncoderError(f"encoder of {self.path.name} exited with {code}: {message}")
+            await asyncio.to_thread(self._flush_and_close)
+        except (av.FFmpegError, OSError, ValueError) as e:
+            raise EncoderError(f"closing {self.path.name} failed: {e}") from e
         return await asyncio.to_thread(hash_file, self.path)
 
     async def discard(self) -> None:
-        """End ffmpeg and delete the file (it holds no audio)."""
-        proc = self._proc
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), EXIT_TIMEOUT_S)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        """Close and delete the file (it holds no audio)."""
+        await asyncio.to_thread(self._close_quietly)
         await asyncio.to_thread(self.path.unlink, missing_ok=True)
+
+    def _mux(self, packets: Any) -> None:
+        for packet in packets:
+            self._container.mux(packet)
+
+    def _flush_and_close(self) -> None:
+        try:
+            self._mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+
+    def _close_quietly(self) -> None:
+        try:
+            self._container.close()
+        except (av.FFmpegError, OSError, ValueError):
+            pass  # the file is being given up anyway

@@ -27,4 +27,4 @@ class RecorderError(MediaError):
 
 
 class EncoderError(MediaError):
-    """ffmpeg failed to encode a segment; the segment is lost, recording goes on."""
+    """Encoding or writing a segment failed; the segment is lost, recording goes on."""

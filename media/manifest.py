@@ -34,9 +34,11 @@ Times are seconds on the session clock (:class:`media.clock.SessionClock`). A se
 48 kHz mono, at most 10 s; ``duration_s`` counts the samples it holds. A gap lies between two
 segments of a track: the time from the last sample before it to the first sample after it, with
 ``reason`` one of ``muted``, ``unsubscribed`` (the participant left or stopped publishing),
-``reconnecting`` (the recorder's own connection) or ``recorder_restart``. Time between segments that
-no gap covers is time the track was live but carried nothing (digital silence: a publisher that
-stopped sending). A version this code does not know is refused, never guessed at.
+``reconnecting`` (the recorder's own connection) or ``recorder_restart`` (a recorder died or its
+agent was replaced: from the end of the last segment it finished, or from ``first_audio_s`` when
+it died within the track's first segment, to the first sample after the restart). Time between
+segments that no gap covers is time the track was live but carried nothing (digital silence: a
+publisher that stopped sending). A version this code does not know is refused, never guessed at.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from config.settings import LiveKitSettings
 from media.clock import SessionClock
 from media.errors import RecorderError
 from media.files import existing_files, write_text_atomic
-from media.manifest import RecordingManifest, Segment
+from media.manifest import RecordingManifest
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
 from media.tokens import mint_token, recorder_grants
@@ -72,7 +72,7 @@ class RoomRecorder:
         self._extra = {"room": room_name}
         self._taken: set[str] = set()
         self._tracks = SpeakerTracks(
-            out_dir=out_dir, clock=clock, segment_s=segment_s, on_segment=self._on_segment,
+            out_dir=out_dir, clock=clock, segment_s=segment_s, on_change=self._persist,
             taken=self._taken, log_extra=self._extra,
         )  # fmt: skip
         self._room: rtc.Room | None = None
@@ -185,9 +185,6 @@ class RoomRecorder:
         if not self._stopped:
             logger.warning("recorder left %s: %s", self.room_name, reason, extra=self._extra)
             self._tracks.block_all("reconnecting")
-
-    async def _on_segment(self, segment: Segment) -> None:
-        await self._persist()
 
     async def _persist(self) -> None:
         """Rewrite the partial manifest; callers queued meanwhile share one write."""

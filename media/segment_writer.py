@@ -1,4 +1,4 @@
-"""One speaker's audio on the session clock, encoded to Ogg/Opus segments by ffmpeg."""
+"""One speaker's audio on the session clock, encoded to Ogg/Opus segments (media.encoder)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ RESYNC_S = 0.05
 # The last frame that arrived while blocked is still taken if the unblock comes this soon.
 HELD_FRAME_MAX_AGE_S = 0.3
 # Digital silence this long ends a segment. A microphone is never this silent; a track whose
-# publisher sends nothing is, and a file of zeros would be bought with an ffmpeg per 10 s.
+# publisher sends nothing is, and a file of zeros would cost an encoder for nothing.
 SILENCE_CLOSE_S = 2.0
 
 
@@ -79,7 +79,7 @@ class SegmentWriter:
     :data:`SILENCE_CLOSE_S`, ends the segment instead, and the next sound starts a new one at its
     own time on the clock (time between segments that no gap covers was live and silent).
 
-    Each segment is finished in the background (ffmpeg exits, then the file is hashed off the
+    Each segment is finished in the background (the encoder flushes, then the file is hashed off the
     event loop) while the next one is already being written; ``on_segment`` is awaited for every
     finished segment, in index order.
 
@@ -90,8 +90,11 @@ class SegmentWriter:
         track_sid: the LiveKit track the first files are named after.
         clock: the session clock every sample is timed on.
         on_segment: called with each finished segment.
+        on_first_audio: called when the track's first audible sample opens its first segment,
+            so that a manifest can list the track before any segment of it is finished.
         resume: what an earlier recorder of this track wrote (after a restart); its segments are
-            kept and a ``recorder_restart`` gap opens after the last one.
+            kept and a ``recorder_restart`` gap opens after the last one (or, when its only
+            segment was lost in flight, at its first audio).
         taken: relative paths of files already on disk, never overwritten (a crashed recorder's
             segment in flight keeps its index).
         max_segment_s: the longest segment, at most :data:`MAX_SEGMENT_S`.
@@ -106,6 +109,7 @@ class SegmentWriter:
         track_sid: str,
         clock: SessionClock,
         on_segment: Callable[[Segment], Awaitable[None]] | None = None,
+        on_first_audio: Callable[[], Awaitable[None]] | None = None,
         resume: TrackRecord | None = None,
         taken: Set[str] = frozenset(),
         max_segment_s: float = MAX_SEGMENT_S,
@@ -120,6 +124,7 @@ class SegmentWriter:
         self.track_sid = track_sid
         self._clock = clock
         self._on_segment = on_segment
+        self._on_first_audio = on_first_audio
         self._taken = taken
         self._extra = dict(log_extra or {})
         self._segments: list[Segment] = list(resume.segments) if resume else []
@@ -129,6 +134,9 @@ class SegmentWriter:
         self._open_gap: tuple[float, GapReason] | None = None
         if self._segments:
             self._open_gap = (self._segments[-1].end_s, "recorder_restart")
+        elif self.first_audio_s is not None:
+            # The earlier recorder died within the track's first segment: that audio is lost.
+            self._open_gap = (self.first_audio_s, "recorder_restart")
         # Why audio is not wanted now, first reason first.
         self._blocks: dict[GapReason, None] = {}
         self._current: _Encoding | None = None
@@ -241,7 +249,9 @@ class SegmentWriter:
                 break
         if not continued:
             if self.first_audio_s is None:
-                self.first_audio_s = start_s
+                self.first_audio_s = _micros(start_s)
+                if self._on_first_audio is not None:
+                    await self._on_first_audio()
             if self._open_gap is not None:
                 gap_start, reason = self._open_gap
                 gap = Gap(gap_start, max(gap_start, _micros(start_s)), reason)

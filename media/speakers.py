@@ -20,7 +20,7 @@ from media.segment_writer import SegmentWriter
 logger = logging.getLogger(__name__)
 
 # Frames of 100 ms: a tenth of the per-frame cost of WebRTC's 10 ms (the FFI, the event loop and
-# ffmpeg each wake once per frame; measured 0.020 -> 0.007 CPU-s per track-second in the
+# the encoder each wake once per frame; measured 0.020 -> 0.007 CPU-s per track-second in the
 # recorder process). Timing does not suffer: a segment starts at its first audible sample, placed
 # by its position in the frame.
 FRAME_MS = 100
@@ -67,7 +67,7 @@ class SpeakerTracks:
         out_dir: the recording's directory.
         clock: the session clock.
         segment_s: the longest segment.
-        on_segment: awaited with each finished segment.
+        on_change: awaited whenever a track's record changes (a finished segment, first audio).
         taken: files already on disk, never overwritten.
         log_extra: ``extra`` of every log record (the room).
     """
@@ -78,12 +78,12 @@ class SpeakerTracks:
         out_dir: Path,
         clock: SessionClock,
         segment_s: float,
-        on_segment: Callable[[Segment], Awaitable[None]],
+        on_change: Callable[[], Awaitable[None]],
         taken: set[str],
         log_extra: Mapping[str, Any],
     ) -> None:
         self._out_dir, self._clock, self._segment_s = out_dir, clock, segment_s
-        self._on_segment, self._taken, self._extra = on_segment, taken, dict(log_extra)
+        self._on_change, self._taken, self._extra = on_change, taken, dict(log_extra)
         self._sets: dict[tuple[str, str], _TrackSet] = {}
         self._by_sid: dict[str, _TrackSet] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -197,9 +197,12 @@ class SpeakerTracks:
     def _writer(self, identity: str, sid: str, resume: TrackRecord | None = None) -> SegmentWriter:
         return SegmentWriter(
             out_dir=self._out_dir, identity=identity, track_sid=sid, clock=self._clock,
-            on_segment=self._on_segment, resume=resume, taken=self._taken,
-            max_segment_s=self._segment_s, log_extra=self._extra,
+            on_segment=self._segment_done, on_first_audio=self._on_change, resume=resume,
+            taken=self._taken, max_segment_s=self._segment_s, log_extra=self._extra,
         )  # fmt: skip
+
+    async def _segment_done(self, _segment: Segment) -> None:
+        await self._on_change()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
 from media.assignments import AGENT_HEADER
-from orchestrator import recordings
+from orchestrator import archive_routes, bridges, central_api, processing_api, recordings
 from orchestrator import sessions as svc
+from orchestrator.api_helpers import Route, parse, reply, user_of
+from orchestrator.api_helpers import path_int as _int
 from orchestrator.app_events import session_ended
 from orchestrator.audit import audit
 from orchestrator.auth import actor_of, csrf_token, now_utc
@@ -25,12 +23,11 @@ from orchestrator.errors import (
     BadRequest,
     Conflict,
     Forbidden,
-    NotFound,
     Unauthenticated,
     Unprocessable,
 )
 from orchestrator.ics_import import IcsImportError, parse_ics
-from orchestrator.keys import DB, LIVEKIT, SETTINGS, USER
+from orchestrator.keys import DB, LIVEKIT, SETTINGS
 from orchestrator.lifecycle import status_vi
 from orchestrator.openapi import openapi_document
 from orchestrator.permissions import Action, can
@@ -55,62 +52,11 @@ from orchestrator.schemas import (
     UserCreate,
     UserOut,
 )
+from orchestrator.search import web as search_web
 from orchestrator.users import new_user
 from orchestrator.webhooks import end_session
 
 PREFIX = "/api/v1"
-M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One API operation: the router and the OpenAPI document are both built from these."""
-
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    body: type[BaseModel] | None = None
-    response: Any = None
-    status: int = 200
-    body_media_type: str = "application/json"
-
-
-def user_of(request: web.Request) -> User:
-    """The signed-in user, or 401."""
-    user: User | None = request[USER]
-    if user is None:
-        raise Unauthenticated("Cần đăng nhập (cookie phiên hoặc mã truy cập API).")
-    return user
-
-
-async def parse(request: web.Request, model: type[M]) -> M:
-    """The JSON body as ``model``; 400 when it is not JSON, 422 when it does not fit."""
-    try:
-        raw = await request.json()
-    except ValueError as e:
-        raise BadRequest("Nội dung yêu cầu không phải JSON hợp lệ.") from e
-    return model.model_validate(raw)
-
-
-_ANY: TypeAdapter[Any] = TypeAdapter(Any)
-
-
-def reply(data: Any, status: int = 200) -> web.Response:
-    """JSON of pydantic models (or lists of them), Vietnamese kept readable."""
-    return web.Response(
-        body=_ANY.dump_json(data),
-        status=status,
-        content_type="application/json",
-    )
-
-
-def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError as e:
-        raise NotFound("Không tìm thấy.") from e
 
 
 def _query_time(request: web.Request, name: str) -> datetime | None:
@@ -400,6 +346,9 @@ async def agent_heartbeat(request: web.Request) -> web.Response:
     body = await parse(request, AgentHeartbeat)
     async with request.app[DB]() as db:
         assignments = await recordings.heartbeat(db, body.agent_id, body.capacity, now_utc())
+        bridged = await bridges.heartbeat(
+            db, body.agent_id, body.capacity, body.bridges_running, now_utc()
+        )
         await db.commit()
     return reply(
         HeartbeatOut(
@@ -407,6 +356,7 @@ async def agent_heartbeat(request: web.Request) -> web.Response:
                 AssignmentOut.model_validate(a, from_attributes=True) for a in assignments
             ],
             lease_seconds=recordings.LEASE_TTL.total_seconds(),
+            bridges=bridged,
         )  # fmt: skip
     )
 
@@ -465,6 +415,10 @@ ROUTES = [
           response=CalendarFeedOut),
     Route("POST", "/me/calendar/rotate", rotate_calendar, "Revoke and reissue the feed URL",
           response=CalendarFeedOut),
+    *central_api.ROUTES,
+    *processing_api.ROUTES,
+    *search_web.ROUTES,
+    *archive_routes.ROUTES,
 ]  # fmt: skip
 
 

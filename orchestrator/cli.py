@@ -14,8 +14,10 @@ from pydantic import ValidationError
 
 from config import ConfigError, Settings, load_settings
 from config.local_stack import LocalStack, ensure_livekit_server
+from orchestrator.archive_cli import archive_group
 from orchestrator.domain import Role, SessionStatus
 from orchestrator.errors import OrchestratorError
+from orchestrator.search.cli import search_command
 from transcription import QUEUES, create_celery
 
 
@@ -122,11 +124,24 @@ def stack_build(settings: Settings) -> None:
 @click.option("--hostname", default=None, help="Celery node name (default: tiepdan@<host>).")
 @click.pass_obj
 def worker(settings: Settings, queues: str, concurrency: int, hostname: str | None) -> None:
-    """Run a Celery worker for the post-session jobs."""
+    """Run a Celery worker for the post-session jobs.
+
+    A worker for the ``transcribe`` queue checks the Whisper model before it starts: a missing
+    model is one clear error here, not a failure in every task.
+    """
+    from orchestrator.jobs import register_tasks
+    from orchestrator.jobs.steps import check_model
+    from transcription.errors import ModelLoadError
+
+    if "transcribe" in queues.split(","):
+        try:
+            check_model(settings)
+        except ModelLoadError as e:
+            raise click.ClickException(f"cannot start the worker: {e}") from e
     argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", "--loglevel=INFO"]
     if hostname:
         argv.append(f"--hostname={hostname}")
-    create_celery(settings).worker_main(argv)
+    register_tasks(create_celery(settings), settings).worker_main(argv)
 
 
 @main.command()
@@ -169,7 +184,9 @@ def transcribe(
     Exit status 1 when any file failed; the others are still transcribed.
     """
     # Imported here so that every other command starts without loading faster-whisper.
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from typing import Never
+
+    from tqdm import tqdm
 
     from transcription.engine import Transcriber
     from transcription.errors import AudioError, TranscriptionError
@@ -189,7 +206,7 @@ def transcribe(
     for path in files:
         with tqdm(desc=path.name, unit="s", unit_scale=True, leave=False) as bar:
 
-            def advance(done: float, total: float, bar: tqdm = bar) -> None:
+            def advance(done: float, total: float, bar: tqdm[Never] = bar) -> None:
                 bar.total = round(total, 1)
                 bar.update(round(done - bar.n, 1))
 
@@ -221,12 +238,21 @@ def demo(ctx: click.Context, exit_after: bool) -> None:
 
     Exit status 0 only if every step worked.
     """
-    from orchestrator.demo import DemoError, run_demo
+    from orchestrator.demo import DemoError, run_demo, until_interrupted
 
     root = ctx.find_root()
     config_file = root.params.get("config_file")
     try:
-        asyncio.run(run_demo(ctx.obj, config_file, stay_up=not exit_after, echo=click.echo))
+        if not exit_after:
+            click.echo("when the session is done, everything stays up for exploring until Ctrl-C")
+        asyncio.run(
+            run_demo(
+                ctx.obj,
+                config_file,
+                echo=click.echo,
+                then=None if exit_after else until_interrupted,
+            )  # fmt: skip
+        )
     except (DemoError, ConfigError, OSError, RuntimeError, TimeoutError) as e:
         raise click.ClickException(f"demo: {e}") from e
 
@@ -311,14 +337,15 @@ def sessions_list(settings: Settings, status: str | None) -> None:
     "--spool-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where recordings are written (default: <state dir>/spool/recordings).",
+    help="Where recordings are written (default: <paths.spool_dir>/recordings).",
 )
 @click.pass_obj
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
     """Run a media agent: a hidden recorder in every live room it holds a lease on."""
-    from media.agent import MediaAgent, default_agent_id
+    from media.agent import MediaAgent, configure_logging, default_agent_id
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
+    assert settings.paths.spool_dir is not None  # the settings fill it in
     agent = MediaAgent(
         settings,
         agent_id=agent_id or default_agent_id(settings),
@@ -327,3 +354,7 @@ def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Pa
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(agent.run())
+
+
+main.add_command(search_command)
+main.add_command(archive_group)

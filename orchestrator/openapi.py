@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 if TYPE_CHECKING:
-    from orchestrator.api_routes import Route
+    from orchestrator.api_helpers import Route
 
 _PROBLEM = {
     "type": "object",

@@ -24,6 +24,7 @@ class Action(StrEnum):
     MANAGE_INVITATIONS = "manage_invitations"
     VIEW_ATTENDANCE = "view_attendance"
     LISTEN_IN = "listen_in"
+    MANAGE_BRIDGES = "manage_bridges"
     MANAGE_USERS = "manage_users"
     MANAGE_AGENCIES = "manage_agencies"
     SEARCH_ARCHIVE = "search_archive"
@@ -82,7 +83,9 @@ _OWN_AGENCY_ACTIONS = frozenset(
 )
 # A province office supervises the communes of its province: it may look, not change.
 _SUPERVISION_ACTIONS = frozenset({Action.VIEW_SESSION, Action.VIEW_ATTENDANCE})
-_OBSERVER_ACTIONS = frozenset({Action.VIEW_SESSION, Action.VIEW_ATTENDANCE, Action.LISTEN_IN})
+_OBSERVER_ACTIONS = frozenset(
+    {Action.VIEW_SESSION, Action.VIEW_ATTENDANCE, Action.LISTEN_IN, Action.MANAGE_BRIDGES}
+)
 _ARCHIVIST_ACTIONS = frozenset({Action.SEARCH_ARCHIVE, Action.VIEW_SESSION, Action.PLAY_RECORDING})
 
 

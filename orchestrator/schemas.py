@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from media.bridge import BridgeAssignment
 from orchestrator.domain import ParticipantKind, Role, SessionKind, SessionStatus, Tier
 from orchestrator.timezone import VN_TZ
 
@@ -192,6 +193,8 @@ class AgentHeartbeat(_Body):
 
     agent_id: str = Field(min_length=1, max_length=100)
     capacity: int = Field(default=50, ge=0, le=10_000)
+    # Bridges whose both sides are in their rooms now (see orchestrator.bridges).
+    bridges_running: list[int] = Field(default_factory=list, max_length=10_000)
 
 
 class AssignmentOut(BaseModel):
@@ -208,6 +211,7 @@ class HeartbeatOut(BaseModel):
 
     assignments: list[AssignmentOut]
     lease_seconds: float
+    bridges: list[BridgeAssignment] = Field(default_factory=list)
 
 
 class RecordingComplete(_Body):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
+from media.speaker_watch import MONITOR_KIND
 from orchestrator.db.models import Attendance, ReceptionSession, WebhookEvent
 from orchestrator.domain import SessionStatus
 from orchestrator.errors import Unauthenticated
@@ -97,6 +98,8 @@ async def apply_event(
         ended = None
         if session is None:
             log.info("webhook %s for unknown room %r", event.event, event.room.name)
+        elif event.participant.attributes.get("kind") == MONITOR_KIND:
+            pass  # the central dashboard's hidden speaker watch attends nothing
         elif event.event == "participant_joined":
             p = event.participant
             await record_attendance(

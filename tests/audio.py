@@ -40,3 +40,24 @@ def normalise(text: str) -> str:
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """WER of ``hypothesis`` against ``reference`` after :func:`normalise`."""
     return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
+
+
+def opus_slice(source: Path, out: Path, start_s: float, length_s: float | None) -> Path:
+    """A piece of ``source`` as Ogg/Opus, 48 kHz mono, as the recorder writes its segment files."""
+    length = ["-t", f"{length_s:.3f}"] if length_s is not None else []
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", f"{start_s:.3f}", "-i", str(source), *length,
+         "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", "48k", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def duration_s(path: Path) -> float:
+    """The duration of an audio file, from ffprobe."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+         str(path)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return float(out.stdout.strip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,11 +14,30 @@ from playwright.async_api import Browser, async_playwright
 from config import Settings, load_settings
 from config.local_stack import LocalStack
 
+# What the tests archive goes to a bucket of this run, kept one day, and never to the archive's
+# own bucket, where COMPLIANCE retention would keep test sessions for ten years (and mix them
+# with the demo's, whose session ids come from another database). Set in the environment, so the
+# worker and agent subprocesses the tests start use it too.
+TEST_ARCHIVE_ENV = {
+    "TIEPDAN_S3__BUCKET": f"tiepdan-test-{uuid.uuid4().hex[:10]}",
+    **{f"TIEPDAN_S3__RETENTION_{kind}_DAYS": "1"
+       for kind in ("MEDIA", "TRANSCRIPT", "MINUTES", "METADATA")},
+}  # fmt: skip
+
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings() -> Iterator[Settings]:
     """The settings every entry point would build, pointing at the local stack."""
-    return load_settings()
+    saved = {name: os.environ.get(name) for name in TEST_ARCHIVE_ENV}
+    os.environ.update(TEST_ARCHIVE_ENV)
+    try:
+        yield load_settings()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

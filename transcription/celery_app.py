@@ -22,6 +22,9 @@ SESSION_ENDED_TASK = "tiepdan.session_ended"
 def create_celery(settings: Settings) -> Celery:
     """A Celery app on the configured broker, with late acks and one task prefetched at a time."""
     app = Celery("tiepdan", broker=settings.broker.url, backend=settings.broker.url)
+    # Longer than the longest job (the pipeline's time limits are derived from it): a task
+    # whose worker died is redelivered after this long.
+    visibility = settings.broker.visibility_timeout_s
     app.conf.update(
         # Workers consume the queues named on their command line (QUEUES by default).
         task_default_queue="media",
@@ -29,10 +32,15 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.broker.visibility_timeout_s},
-        result_backend_transport_options={
-            "visibility_timeout": settings.broker.visibility_timeout_s
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # Look for tasks whose worker died every tenth of the timeout (at most every 10 s)
+            # rather than kombu's default of every 100 s, so a short timeout means a quick
+            # redelivery.
+            "unacked_restore_interval": max(1, min(10, visibility // 10)),
+            "unacked_restore_throttle": 1,
         },
+        result_backend_transport_options={"visibility_timeout": visibility},
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         result_serializer="json",

@@ -124,10 +124,23 @@ def merge(tracks: Iterable[TrackTranscript], *, language: str) -> Transcript:
     Returns:
         The session transcript (schema version :data:`TRANSCRIPT_VERSION`).
     """
+    return _interleave((track_utterances(track) for track in tracks), language)
+
+
+def combine(transcripts: Iterable[Transcript], *, language: str) -> Transcript:
+    """One session transcript from transcripts already on the session clock (one per track).
+
+    The pipeline stores each track's transcript on its own as soon as it is done; this joins
+    them with the same ordering as :func:`merge`.
+    """
+    return _interleave((t.utterances for t in transcripts), language)
+
+
+def _interleave(per_track: Iterable[Iterable[Utterance]], language: str) -> Transcript:
     keyed = [
-        ((utterance.start, track.track_id, index), utterance)
-        for track in tracks
-        for index, utterance in enumerate(track_utterances(track))
+        ((utterance.start, utterance.track_id, index), utterance)
+        for utterances in per_track
+        for index, utterance in enumerate(utterances)
     ]
     keyed.sort(key=lambda pair: pair[0])
     return Transcript(language=language, utterances=tuple(u for _key, u in keyed))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -244,3 +245,144 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # allowed | denied | failed
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Bridge(Base):
+    """A session room bridged into a hub room (the central hall's, or a province's for a commune
+    session), run by one media agent under a lease like a recorder's.
+
+    ``talk_back`` says whether the hub is heard in the session room. The bridge ends
+    (``ended_at``) when it is deleted or its session is no longer live.
+    """
+
+    __tablename__ = "bridges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    hub_room: Mapped[str] = mapped_column(String(100), index=True)
+    hub_name: Mapped[str] = mapped_column(String(200))
+    session_name: Mapped[str] = mapped_column(String(200))
+    video: Mapped[bool] = mapped_column(Boolean, default=False)
+    talk_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    agent_id: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Last heartbeat in which the agent reported both sides of the bridge in their rooms.
+    running_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SpeakRequest(Base):
+    """A central observer's request to speak in a session, and the chair's decision on it."""
+
+    __tablename__ = "speak_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The LiveKit identity whose permissions change.
+    identity: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))  # pending | approved | declined | revoked
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SessionProcessing(Base):
+    """The post-session pipeline's progress for one session (written by the Celery jobs).
+
+    ``state`` is ``queued``, ``running``, ``done``, ``done_with_warnings`` (some track could not
+    be transcribed; the others were) or ``failed`` (with ``error``). ``steps_done`` lists the
+    finished steps in order (``transcribe``, ``merge``, ``mix``, ``minutes``, ``archive``,
+    ``index``).
+    """
+
+    __tablename__ = "session_processing"
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    steps_done: Mapped[list[str]] = mapped_column(JSON, default=list)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=func.now(), onupdate=func.now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ProcessingTrack(Base):
+    """One speaker track's transcription within a session's pipeline.
+
+    ``state`` is ``pending``, ``running``, ``done`` or ``failed`` (with ``reason``).
+    ``attempts`` counts starts (a redelivered task starts again); ``completions`` counts
+    transcripts written, which the pipeline keeps at one.
+    """
+
+    __tablename__ = "processing_tracks"
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), primary_key=True)
+    track_sid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    audio_s: Mapped[float] = mapped_column(Float, default=0.0)
+    done_s: Mapped[float] = mapped_column(Float, default=0.0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    completions: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class TranscriptUtterance(Base):
+    """One utterance of an archived session's transcript, as the archive search indexes it.
+
+    The session's facts (province, agency, start, kind, case classification) are copied in so a
+    search filters on one table; whether the session is restricted is always read from
+    ``reception_sessions`` at query time, so a change of clearance takes effect at once.
+    ``text_folded`` and ``text_exact`` are the text's tokens (folded in Python by
+    :mod:`orchestrator.search.folding`, or only lower-cased), joined by spaces: SQLite indexes them
+    with FTS5 (``transcript_fts``), PostgreSQL with generated ``tsvector`` columns under GIN.
+    """
+
+    __tablename__ = "transcript_utterances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    speaker_name: Mapped[str] = mapped_column(String(200))
+    speaker_folded: Mapped[str] = mapped_column(String(200))
+    speaker_role: Mapped[str] = mapped_column(String(32))
+    connection_point: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    text_folded: Mapped[str] = mapped_column(Text)
+    text_exact: Mapped[str] = mapped_column(Text)
+    province_code: Mapped[str] = mapped_column(String(32))
+    agency_id: Mapped[int] = mapped_column(Integer)
+    session_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    session_kind: Mapped[str] = mapped_column(String(32))
+    case_classification: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq"),
+        Index("ix_transcript_utterances_province_start", "province_code", "session_start"),
+    )
+
+
+class ArchiveOutbox(Base):
+    """A session waiting to be archived (or archived): the archive step's durable to-do list.
+
+    ``pending`` rows whose ``next_attempt_at`` has passed are re-enqueued by the periodic
+    ``tiepdan.archive_outbox`` task, so a job lost with its worker or broker still completes;
+    each failure pushes ``next_attempt_at`` back (exponential backoff) and keeps the error.
+    """
+
+    __tablename__ = "archive_outbox"
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending | running | done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    manifest_key: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_archive_outbox_state_next", "state", "next_attempt_at"),)

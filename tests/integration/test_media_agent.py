@@ -4,23 +4,26 @@ records launched sessions, survives `kill -9`, and hands rooms over when an agen
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 import pytest
 from livekit import api
 
-from media import RecordingManifest, VoiceBot, mint_token
-from tests.audio import sine
+from media import RecordingManifest, TrackRecord, VoiceBot, mint_token
+from tests.audio import dominant_frequency, sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
-from tests.integration.test_recorder import speaker_grants
+from tests.integration.test_recorder import decode, speaker_grants
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 RATE = 48000
@@ -36,7 +39,8 @@ class Agents:
     def spool(self, agent_id: str) -> Path:
         return self.tmp_path / agent_id
 
-    def start(self, agent_id: str) -> None:
+    def start(self, agent_id: str, spool: Path | None = None) -> None:
+        """Start ``agent_id`` on its own spool, or on ``spool`` (shared, as in a deployment)."""
         env = {
             **os.environ,
             "TIEPDAN_PATHS__STATE_DIR": str(self.world.settings.paths.state_dir),
@@ -45,7 +49,7 @@ class Agents:
         with (self.tmp_path / f"{agent_id}.log").open("ab") as log:
             self.procs[agent_id] = subprocess.Popen(
                 [TIEPDAN, "media", "--agent-id", agent_id, "--spool-dir",
-                 str(self.spool(agent_id))],
+                 str(spool or self.spool(agent_id))],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -87,6 +91,15 @@ async def speaker(world: World, room: str, identity: str) -> VoiceBot:
     return await VoiceBot.join(world.settings.livekit.url, token)
 
 
+async def launched_and_recorded(world: World, http: aiohttp.ClientSession) -> tuple[int, str]:
+    """Launch a session now and wait for a recorder in its room: (session id, room)."""
+    session_id = await new_session_now(world, http)
+    await launch(world, http, "chair", session_id)
+    room = f"{world.province_code}-{session_id}"
+    assert await eventually(lambda: recorder_present(world, room), timeout=20)
+    return session_id, room
+
+
 async def end_and_wait_processing(
     world: World, http: aiohttp.ClientSession, session_id: int, room: str
 ) -> None:
@@ -104,10 +117,7 @@ async def test_agent_records_a_launched_session(
     world: World, http: aiohttp.ClientSession, agents: Agents
 ) -> None:
     agents.start("agent-1")
-    session_id = await new_session_now(world, http)
-    await launch(world, http, "chair", session_id)
-    room = f"{world.province_code}-{session_id}"
-    assert await eventually(lambda: recorder_present(world, room), timeout=20)
+    session_id, room = await launched_and_recorded(world, http)
 
     citizen = await speaker(world, room, "citizen-1")
     await asyncio.sleep(1.5)  # the recorder subscribes to the new track
@@ -126,27 +136,132 @@ async def test_agent_records_a_launched_session(
 async def test_two_agents_one_recorder_and_takeover(
     world: World, http: aiohttp.ClientSession, agents: Agents
 ) -> None:
-    agents.start("agent-a")
-    agents.start("agent-b")
-    session_id = await new_session_now(world, http)
-    await launch(world, http, "chair", session_id)
-    room = f"{world.province_code}-{session_id}"
-    assert await eventually(lambda: recorder_present(world, room), timeout=20)
-    await asyncio.sleep(5)  # several heartbeats: still only one of them records
-    recording = [a for a in ("agent-a", "agent-b") if (agents.spool(a) / str(session_id)).exists()]
-    assert len(recording) == 1
+    """Agents share the spool volume: the survivor goes on with the dead agent's files, and the
+    final recording.json holds the segments from before the takeover and its gap."""
+    shared = agents.tmp_path / "shared-spool"
+    agents.start("agent-a", shared)
+    agents.start("agent-b", shared)
+    session_id, room = await launched_and_recorded(world, http)
+    spool = shared / str(session_id)
+    citizen = await speaker(world, room, "citizen-t")
+    await asyncio.sleep(1.5)  # the recorder subscribes to the new track
+    await citizen.play(sine(440, 3.0, RATE))
+    await asyncio.sleep(3)  # several heartbeats, and the segment closes on silence
+
+    def started_in(agent_id: str) -> int:
+        log = (agents.tmp_path / f"{agent_id}.log").read_text(encoding="utf-8")
+        return log.count(f"[{room}] recording started")
+
+    recording = [a for a in ("agent-a", "agent-b") if started_in(a)]
+    assert len(recording) == 1, "exactly one agent records the room"
     owner = recording[0]
     survivor = "agent-b" if owner == "agent-a" else "agent-a"
+    [before] = read_manifest(spool / "recording.partial.json").tracks
+    assert len(before.segments) == 1
 
     agents.kill(owner)
     loop = asyncio.get_running_loop()
     killed = loop.time()
+    killed_ms = int(time.time() * 1000)
+    assert await eventually(lambda: recorder_joined_since(world, room, killed_ms), timeout=25)
+    took_over_s = loop.time() - killed
+    print(f"taken over {took_over_s:.1f} s after the kill")
+    assert took_over_s <= 20.0
 
-    async def survivor_recording() -> bool:
-        partial = agents.spool(survivor) / str(session_id) / "recording.partial.json"
-        return partial.exists() and await recorder_present(world, room)
+    async def survivor_logged() -> bool:
+        return started_in(survivor) == 1
 
-    assert await eventually(survivor_recording, timeout=25)
-    assert loop.time() - killed <= 20.0
+    assert await eventually(survivor_logged, timeout=5)
+    await asyncio.sleep(1.5)  # subscribed again
+    await citizen.play(sine(880, 2.0, RATE))
+    await citizen.room.disconnect()
+    await end_and_wait_processing(world, http, session_id, room)
+
+    [track] = read_manifest(spool / "recording.json").tracks
+    assert track.segments[0] == before.segments[0]
+    [gap] = track.gaps
+    assert (gap.reason, gap.start_s) == ("recorder_restart", before.segments[0].end_s)
+    assert gap.end_s - gap.start_s >= took_over_s
+    assert track.duration_s == pytest.approx(5.0, abs=0.3)
+    assert dominant_frequency(decode(spool / track.segments[-1].path), RATE) == pytest.approx(
+        880, abs=10
+    )
+
+
+async def recorder_joined_since(world: World, room: str, since_ms: int) -> bool:
+    """A recorder joined at ``since_ms`` or later (a killed one lingers until LiveKit drops it)."""
     async with lkapi(world) as lk:
-        await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+        listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
+    return any(p.identity == "recorder" and p.joined_at_ms >= since_ms for p in listed.participants)
+
+
+def read_manifest(path: Path) -> RecordingManifest:
+    return RecordingManifest.from_json(path.read_text(encoding="utf-8"))
+
+
+async def test_kill_9_and_restart_resumes_the_recording(
+    world: World, http: aiohttp.ClientSession, agents: Agents
+) -> None:
+    agents.start("agent-k")
+    session_id, room = await launched_and_recorded(world, http)
+    spool = agents.spool("agent-k") / str(session_id)
+    citizen = await speaker(world, room, "citizen-k")
+    # Speaks for the first time just before the kill: the first segment is the one lost.
+    late = await speaker(world, room, "citizen-f")
+    await asyncio.sleep(1.5)  # the recorder subscribes to the new tracks
+
+    def citizen_track(manifest: RecordingManifest, identity: str = "citizen-k") -> TrackRecord:
+        [track] = [t for t in manifest.tracks if t.participant_identity == identity]
+        return track
+
+    async def one_segment_finished() -> bool:
+        partial = spool / "recording.partial.json"
+        tracks = read_manifest(partial).tracks if partial.exists() else ()
+        return any(t.participant_identity == "citizen-k" and t.segments for t in tracks)
+
+    tone = asyncio.create_task(citizen.play(sine(440, 14.0, RATE)))
+    assert await eventually(one_segment_finished, timeout=20)
+    await late.play(sine(660, 1.0, RATE))
+    await asyncio.sleep(0.5)  # into the next segment: the one in flight is lost
+    agents.kill("agent-k")
+    partial = read_manifest(spool / "recording.partial.json")
+    before, late_before = citizen_track(partial), citizen_track(partial, "citizen-f")
+    assert late_before.segments == () and late_before.first_audio_s is not None
+    await tone
+
+    restarted_ms = int(time.time() * 1000)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    agents.start("agent-k")
+    assert await eventually(lambda: recorder_joined_since(world, room, restarted_ms), timeout=15)
+    back_in_s = loop.time() - started
+    print(f"back in the room {back_in_s:.2f} s after the restart")
+    assert back_in_s <= 5.0
+    await asyncio.sleep(1.5)  # subscribed again
+    await asyncio.gather(citizen.play(sine(880, 3.0, RATE)), late.play(sine(660, 1.0, RATE)))
+    await citizen.room.disconnect()
+    await late.room.disconnect()
+    await end_and_wait_processing(world, http, session_id, room)
+
+    track = citizen_track(read_manifest(spool / "recording.json"))
+    assert track.segments[: len(before.segments)] == before.segments
+    for segment in before.segments:
+        data = (spool / segment.path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == segment.sha256
+    [gap] = [g for g in track.gaps if g.reason == "recorder_restart"]
+    assert gap.start_s == before.segments[-1].end_s
+    after = [s for s in track.segments if s.start_s >= gap.end_s]
+    assert sum(s.duration_s for s in after) == pytest.approx(3.0, abs=0.2)
+    pcm = np.concatenate([decode(spool / s.path) for s in after])
+    assert dominant_frequency(pcm, RATE) == pytest.approx(880, abs=10)
+    late_track = citizen_track(read_manifest(spool / "recording.json"), "citizen-f")
+    [late_gap] = late_track.gaps
+    assert (late_gap.reason, late_gap.start_s) == ("recorder_restart", late_before.first_audio_s)
+    assert late_track.duration_s == pytest.approx(1.0, abs=0.2)
+    assert late_track.segments[0].start_s >= late_gap.end_s
+    log = (agents.tmp_path / "agent-k.log").read_text(encoding="utf-8")
+    assert log.count(f"[{room}] recording started") == 2
+    assert f"[{room}] track added: citizen-k" in log
+    assert f"[{room}] gap on citizen-k: recorder_restart" in log
+    assert f"[{room}] track lost: citizen-k" in log
+    assert f"[{room}] recording finalized" in log

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.api_routes import PREFIX
@@ -93,6 +93,9 @@ async def test_malformed_ics_is_a_400_naming_the_line(
     assert after == before
 
 
+FULL_TEXT_OBJECTS = ("transcript_fts", "tsv_", "ix_transcript_utterances_tsv_")
+
+
 async def test_reference_data_and_migrations_match_the_models(
     world: World, engine: AsyncEngine
 ) -> None:
@@ -103,8 +106,14 @@ async def test_reference_data_and_migrations_match_the_models(
     assert {"Ninh Bình", "TP Hồ Chí Minh", "Huế", "Cà Mau", "Trung ương"} <= names
     assert len({p.gso_code for p in provinces}) == len(provinces)
 
-    def diff(connection: object) -> list[object]:
-        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    def in_the_models(_obj: object, name: str | None, *_rest: object) -> bool:
+        # The full-text machinery differs per backend and exists only in migration 0007: the
+        # FTS5 table and its shadow tables (SQLite), generated tsvector columns under GIN (PG).
+        return not (name or "").startswith(FULL_TEXT_OBJECTS)
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"include_object": in_the_models})
+        return list(compare_metadata(context, Base.metadata))
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []

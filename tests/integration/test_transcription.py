@@ -17,7 +17,7 @@ import jiwer
 import pytest
 
 from config import Settings
-from tests.audio import normalise, speak, word_error_rate
+from tests.audio import normalise, opus_slice, speak, word_error_rate
 from transcription.engine import Transcriber, decode
 from transcription.errors import AudioError, ModelLoadError
 from transcription.formats import from_json
@@ -182,35 +182,6 @@ def test_unusable_model_fails_at_construction(
         (tmp_path / "model.bin").write_bytes(model_bin)
     with pytest.raises(ModelLoadError, match=str(tmp_path)):
         Transcriber(settings.whisper, settings.paths, model=str(tmp_path))
-
-
-def opus_slice(source: Path, out: Path, start_s: float, length_s: float | None) -> Path:
-    """A piece of ``source`` as Ogg/Opus, as the recorder writes its segment files."""
-    length = ["-t", f"{length_s:.3f}"] if length_s is not None else []
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-ss",
-            f"{start_s:.3f}",
-            "-i",
-            str(source),
-            *length,
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            "-c:a",
-            "libopus",
-            "-b:a",
-            "48k",
-            str(out),
-        ],
-        check=True,
-    )
-    return out
 
 
 def test_track_split_mid_word_reads_as_well_as_the_whole_file(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from transcription.merge import Speaker, TrackTranscript, Transcript, merge, track_utterances
+from transcription.merge import (
+    Speaker,
+    TrackTranscript,
+    Transcript,
+    combine,
+    merge,
+    track_utterances,
+)
 from transcription.segments import TranscribedSegment, Word
 
 AN = Speaker("Nguyễn Văn An", "officer", "Ban TCD tỉnh Ninh Bình", "officer-1")
@@ -146,3 +153,13 @@ def test_merge_does_not_depend_on_track_order() -> None:
         track("TR_c", CHI, (5.0, (seg(0.0, 1.0, "C1"),))),
     ]
     assert merge(tracks, language="vi") == merge(list(reversed(tracks)), language="vi")
+
+
+def test_combining_per_track_transcripts_equals_merging_the_tracks() -> None:
+    tracks = [
+        track("TR_b", BINH, (10.0, (seg(0.0, 2.0, "Tôi xin trình bày."),))),
+        track("TR_a", AN, (0.0, (seg(1.0, 3.0, "Mời bà."),)), (10.0, (seg(0.0, 1.0, "Vâng."),))),
+        track("TR_c", CHI, (5.0, (seg(0.5, 9.0, "Chủ trì nói."),))),
+    ]
+    per_track = [merge([t], language="vi") for t in tracks]
+    assert combine(reversed(per_track), language="vi") == merge(tracks, language="vi")

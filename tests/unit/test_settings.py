@@ -89,3 +89,21 @@ def test_config_show_masks_every_secret(isolated_env: Path) -> None:
     assert shown["livekit"]["api_secret"] == "**********"
     assert shown["s3"]["secret_key"] == "**********"
     assert shown["security"]["secret_key"] == "**********"
+
+
+def test_archive_signing_seed_configured_or_derived() -> None:
+    import base64
+
+    from pydantic import SecretStr
+
+    from config.settings import SecuritySettings
+
+    derived = SecuritySettings(secret_key=SecretStr("s" * 40)).archive_signing_seed
+    assert len(derived) == 32
+    assert derived == SecuritySettings(secret_key=SecretStr("s" * 40)).archive_signing_seed
+    assert derived != SecuritySettings(secret_key=SecretStr("t" * 40)).archive_signing_seed
+    seed = bytes(range(32))
+    configured = SecuritySettings(archive_signing_key=SecretStr(base64.b64encode(seed).decode()))
+    assert configured.archive_signing_seed == seed
+    with pytest.raises(ValueError, match="32 bytes"):
+        _ = SecuritySettings(archive_signing_key=SecretStr("c2hvcnQ=")).archive_signing_seed

@@ -13,6 +13,7 @@ import {
   RoomEvent,
   Track,
 } from "livekit-client";
+import { setupSpeakRequests } from "./speak.js";
 
 /** Group of participants whose connection point is unknown. */
 const OTHER_GROUP = "Khác";
@@ -25,6 +26,7 @@ const TEXT = {
   failed: "Không kết nối được",
   recording: "● ĐANG GHI",
   notRecording: "Chưa ghi",
+  observers: (n) => `Ban Tiếp công dân Trung ương đang theo dõi: ${n}`,
   micOff: "Tắt mic",
   micOn: "Bật mic",
   cameraOff: "Tắt camera",
@@ -86,6 +88,13 @@ function isRecording(roomMetadata) {
   return Boolean(metadata && metadata.recording === true);
 }
 
+/** Central observers listening in (hidden from the room), as the orchestrator counts them. */
+function centralObservers(roomMetadata) {
+  const metadata = parseJson(roomMetadata);
+  const n = metadata && metadata.central_observers;
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 function connectErrorMessage(error) {
   if (error instanceof ConnectionError) {
     switch (error.reason) {
@@ -131,6 +140,7 @@ class JoinPage {
     this.elements = {
       status: $("status"),
       recording: $("recording"),
+      observers: $("observers"),
       notice: $("notice"),
       error: $("error"),
       stage: $("stage"),
@@ -179,6 +189,9 @@ class JoinPage {
     const indicator = this.elements.recording;
     indicator.textContent = on ? TEXT.recording : TEXT.notRecording;
     indicator.classList.toggle("on", on);
+    const observers = centralObservers(this.room.metadata);
+    this.elements.observers.textContent = observers ? TEXT.observers(observers) : "";
+    this.elements.observers.hidden = observers === 0;
   }
 
   updateControls() {
@@ -465,6 +478,8 @@ class JoinPage {
     this.updateRecording();
     this.updateAudioPlayback();
     this.renderGroups();
+    // A central observer listens unseen and publishes nothing until the chair gives the floor.
+    if (setupSpeakRequests(this)) return;
     await this.publishLocalMedia();
   }
 }

@@ -1,0 +1,153 @@
+"""The video side of a bridge: the active speaker's camera of one room, as one camera track in
+another, at most 720 lines high.
+
+Only the camera being relayed is subscribed (and so decoded); when LiveKit reports another
+speaker with a camera, the relay switches to theirs. Bridge participants are never chosen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import numpy as np
+from livekit import rtc
+
+from media.bridge_identity import is_bridge, stop_task
+
+logger = logging.getLogger(__name__)
+
+MAX_HEIGHT = 720
+SOURCE_WIDTH, SOURCE_HEIGHT = 1280, 720
+PUBLISH_TIMEOUT_S = 20.0
+
+
+def fit_720p(frame: rtc.VideoFrame) -> rtc.VideoFrame:
+    """``frame`` as I420, halved (and halved again) until it is at most 720 lines high."""
+    frame = frame.convert(rtc.VideoBufferType.I420)
+    width, height = frame.width, frame.height
+    step = 1
+    while height // step > MAX_HEIGHT:
+        step *= 2
+    if step == 1:
+        return frame
+    data = np.frombuffer(frame.data, dtype=np.uint8)
+    cw, ch = (width + 1) // 2, (height + 1) // 2
+    luma, chroma = width * height, cw * ch
+    planes = (
+        data[:luma].reshape(height, width),
+        data[luma : luma + chroma].reshape(ch, cw),
+        data[luma + chroma : luma + 2 * chroma].reshape(ch, cw),
+    )
+    y, u, v = (plane[::step, ::step] for plane in planes)
+    w2, h2 = y.shape[1], y.shape[0]
+    # Chroma planes must be exactly half the luma's (rounded up) for I420.
+    u = u[: (h2 + 1) // 2, : (w2 + 1) // 2]
+    v = v[: (h2 + 1) // 2, : (w2 + 1) // 2]
+    packed = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).tobytes()
+    return rtc.VideoFrame(w2, h2, rtc.VideoBufferType.I420, packed)
+
+
+class VideoRelay:
+    """Relays the active speaker's camera of ``source`` into a camera track of ``target``.
+
+    Args:
+        source: the room whose speakers are shown (joined, not auto-subscribing).
+        target: the local participant that shows them in the other room.
+    """
+
+    def __init__(self, source: rtc.Room, target: rtc.LocalParticipant) -> None:
+        self._source = source
+        self._target = target
+        self._video = rtc.VideoSource(SOURCE_WIDTH, SOURCE_HEIGHT)
+        self._publication: rtc.LocalTrackPublication | None = None
+        self.showing: str | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Publish the camera track and show the first participant with a camera."""
+        track = rtc.LocalVideoTrack.create_video_track("bridge-camera", self._video)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+        self._publication = await asyncio.wait_for(
+            self._target.publish_track(track, options), PUBLISH_TIMEOUT_S
+        )
+        room = self._source
+        room.on("active_speakers_changed", self._on_speakers)
+        room.on("track_published", lambda *_: self._fallback())
+        room.on("track_unpublished", lambda _pub, p: self._lost(p.identity))
+        room.on("participant_disconnected", lambda p: self._lost(p.identity))
+        room.on("track_subscribed", self._on_subscribed)
+        self._fallback()
+
+    async def aclose(self) -> None:
+        """Stop relaying and unpublish the camera track."""
+        pump, self._pump = self._pump, None
+        await stop_task(pump)
+        if self._publication is not None:
+            with contextlib.suppress(Exception):
+                await self._target.unpublish_track(self._publication.sid)
+        await self._video.aclose()
+
+    def _camera(self, participant: rtc.RemoteParticipant) -> rtc.RemoteTrackPublication | None:
+        if is_bridge(participant):
+            return None
+        for publication in participant.track_publications.values():
+            if publication.source == rtc.TrackSource.SOURCE_CAMERA:
+                return publication
+        return None
+
+    def _show(self, participant: rtc.RemoteParticipant) -> None:
+        camera = self._camera(participant)
+        if camera is None or participant.identity == self.showing:
+            return
+        previous = self._source.remote_participants.get(self.showing or "")
+        old = self._camera(previous) if previous else None
+        if old is not None:
+            old.set_subscribed(False)
+        self.showing = participant.identity
+        camera.set_subscribed(True)
+        logger.info("bridge video now shows %s", participant.identity)
+
+    def _on_speakers(self, speakers: list[rtc.Participant]) -> None:
+        for speaker in speakers:
+            remote = self._source.remote_participants.get(speaker.identity)
+            if remote is not None and self._camera(remote) is not None:
+                self._show(remote)
+                return
+
+    def _fallback(self) -> None:
+        if self.showing in self._source.remote_participants:
+            return
+        for participant in self._source.remote_participants.values():
+            if self._camera(participant) is not None:
+                self._show(participant)
+                return
+
+    def _lost(self, identity: str) -> None:
+        if identity == self.showing:
+            self.showing = None
+            self._fallback()
+
+    def _on_subscribed(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        if publication.source != rtc.TrackSource.SOURCE_CAMERA:
+            return
+        if participant.identity != self.showing:
+            publication.set_subscribed(False)
+            return
+        old, self._pump = self._pump, asyncio.create_task(self._relay(track))
+        if old is not None:
+            old.cancel()
+
+    async def _relay(self, track: rtc.Track) -> None:
+        stream = rtc.VideoStream.from_track(track=track, format=rtc.VideoBufferType.I420)
+        try:
+            async for event in stream:
+                self._video.capture_frame(fit_720p(event.frame))
+        finally:
+            await stream.aclose()

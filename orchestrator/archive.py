@@ -1,0 +1,412 @@
+"""The archive service: write a session's files to the locked S3 bucket and verify them.
+
+Pure decisions (keys, retention class, manifest, signatures, chain) are in
+:mod:`storage.archive`; this module does the I/O with the minio client. Every write is
+idempotent: an object already stored with the same size and SHA-256 is not written again, so a
+job interrupted (S3 down, worker killed) is simply run again and resumes where it stopped. The
+local copy of a file is deleted only once S3 reports the recorded size and checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.error import S3Error
+from minio.retention import Retention
+
+from config import Settings
+from config.settings import S3Settings
+from storage.archive import (
+    ArchivedObject,
+    ArchiveFormatError,
+    Manifest,
+    SignedManifest,
+    chain_head,
+    chain_problems,
+    is_manifest_key,
+    manifest_key,
+    missing_files,
+    object_key,
+    read_signed_manifest,
+    record_type,
+    retain_until_iso,
+    session_prefix,
+    sign_manifest,
+)
+
+log = logging.getLogger(__name__)
+
+SHA256_META = "sha256"
+# Large files go up in parts of this size (minio switches to multipart above it).
+PART_SIZE = 16 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+class ArchiveError(RuntimeError):
+    """The archive could not be written; ``retryable`` when trying again may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The Ed25519 key that signs manifests (``security.archive_signing_key``)."""
+    return Ed25519PrivateKey.from_private_bytes(settings.security.archive_signing_seed)
+
+
+def ensure_bucket(client: Minio, bucket: str) -> None:
+    """Create the archive bucket with object lock (and so versioning) if it does not exist."""
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket, object_lock=True)
+        return
+    try:
+        client.get_object_lock_config(bucket)
+    except S3Error as e:
+        # Without object lock nothing stops an overwrite: refuse rather than archive there.
+        raise ArchiveError(
+            f"bucket {bucket} exists without object lock; the archive needs a bucket created "
+            "with object lock (a new bucket name, or recreate it)",
+            retryable=False,
+        ) from e
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def session_files(directory: Path) -> list[str]:
+    """Every file of a session directory, as sorted relative POSIX names."""
+    return sorted(
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def _stored(client: Minio, bucket: str, key: str) -> tuple[int, str, str | None] | None:
+    """Size, recorded SHA-256 and version of the object at ``key``, or None if absent."""
+    try:
+        stat = client.stat_object(bucket, key)
+    except S3Error as e:
+        if e.code in ("NoSuchKey", "NoSuchVersion", "ResourceNotFound"):
+            return None
+        raise
+    meta = {k.lower(): v for k, v in (stat.metadata or {}).items()}
+    return stat.size or 0, meta.get(f"x-amz-meta-{SHA256_META}", ""), stat.version_id
+
+
+def _retention(s3: S3Settings, kind: str, now: datetime) -> Retention:
+    until = (now + timedelta(days=s3.retention_days(kind))).replace(microsecond=0)
+    return Retention(COMPLIANCE, until)
+
+
+@dataclass(frozen=True)
+class SessionPlace:
+    """Where a session belongs in the archive, and facts its manifest records."""
+
+    session_id: int
+    province_code: str
+    year: int
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        """The session's key prefix."""
+        return session_prefix(self.year, self.province_code, self.session_id)
+
+
+def _put_file(
+    client: Minio, bucket: str, key: str, path: Path, name: str, sha: str, retention: Retention
+) -> ArchivedObject | None:
+    """Write one file unless S3 already has it; return it as stored (None: upload mismatch)."""
+    size = path.stat().st_size
+    existing = _stored(client, bucket, key)
+    if existing is None:
+        client.fput_object(
+            bucket, key, str(path), metadata={SHA256_META: sha}, retention=retention,
+            part_size=PART_SIZE,
+        )  # fmt: skip
+        existing = _stored(client, bucket, key)
+    if existing is None or existing[0] != size or existing[1] != sha:
+        return None
+    assert retention.retain_until_date is not None
+    return ArchivedObject(
+        name=name, key=key, size=size, sha256=sha, record_type=record_type(name),
+        version_id=existing[2],
+        retain_until=retain_until_iso(retention.retain_until_date),
+    )  # fmt: skip
+
+
+def province_manifests(
+    client: Minio, bucket: str, province_code: str, verify_key: Ed25519PublicKey
+) -> list[SignedManifest]:
+    """Every manifest of one province found in the bucket, read and signature-checked."""
+    found = []
+    for key in _manifest_keys(client, bucket):
+        if key.split("/")[1] == province_code:
+            found.append(_read_manifest(client, bucket, key, verify_key))
+    return found
+
+
+def _manifest_keys(client: Minio, bucket: str) -> Iterator[str]:
+    for obj in client.list_objects(bucket, recursive=True):
+        if obj.object_name and is_manifest_key(obj.object_name):
+            yield obj.object_name
+
+
+def _read_manifest(
+    client: Minio, bucket: str, key: str, verify_key: Ed25519PublicKey
+) -> SignedManifest:
+    response = client.get_object(bucket, key)
+    try:
+        raw = response.read()
+    finally:
+        response.close()
+        response.release_conn()
+    return read_signed_manifest(raw, verify_key)
+
+
+def archive_directory(
+    client: Minio,
+    s3: S3Settings,
+    key: Ed25519PrivateKey,
+    place: SessionPlace,
+    directory: Path,
+    *,
+    now: datetime | None = None,
+    on_stored: Callable[[str], None] | None = None,
+    delete_local: bool = True,
+) -> Manifest:
+    """Archive every file of ``directory``, sign the manifest, then delete the local copies.
+
+    Run again after any failure it resumes; run after success (nothing left locally, or the
+    same files) it changes nothing and returns the current manifest. Files that differ from the
+    archived ones make a new revision that supersedes the previous manifest. ``on_stored`` is
+    called with each file name once S3 has confirmed it (progress reporting). With
+    ``delete_local`` false the local files stay (a later step still reads them).
+    """
+    now = now or datetime.now(UTC)
+    bucket = s3.bucket
+    ensure_bucket(client, bucket)
+    names = session_files(directory) if directory.is_dir() else []
+    chain = province_manifests(client, bucket, place.province_code, key.public_key())
+    own = sorted(
+        (m for m in chain if m.manifest.session_id == place.session_id),
+        key=lambda m: m.manifest.revision,
+    )
+    current = own[-1].manifest if own else None
+    archived = {o.name: o for o in current.objects} if current else {}
+    hashes = {name: file_sha256(directory / name) for name in names}
+    changed = [n for n in names if n not in archived or archived[n].sha256 != hashes[n]]
+    if current is not None and not changed:
+        if delete_local:
+            _delete_local(directory, names, archived)
+        return current
+
+    revision = current.revision + 1 if current else 1
+    # A revision writes changed files beside the first ones: archived keys are never rewritten.
+    base = place.prefix if revision == 1 else f"{place.prefix}r{revision}/"
+    objects = dict(archived)
+    for name in changed:
+        stored = _put_file(
+            client, bucket, object_key(base, name), directory / name, name, hashes[name],
+            _retention(s3, record_type(name), now),
+        )  # fmt: skip
+        if stored is None:
+            raise ArchiveError(f"S3 does not hold {name} as sent", retryable=True)
+        objects[name] = stored
+        if on_stored is not None:
+            on_stored(name)
+    head = chain_head(chain)
+    manifest = Manifest(
+        session_id=place.session_id,
+        province_code=place.province_code,
+        year=place.year,
+        revision=revision,
+        created_at=now.isoformat(),
+        objects=tuple(objects[n] for n in sorted(objects)),
+        missing=missing_files(objects),
+        previous_key=head.manifest.key if head else None,
+        previous_sha256=head.sha256 if head else None,
+        supersedes=current.key if current else None,
+        facts=dict(place.facts),
+    )
+    body = sign_manifest(manifest, key)
+    client.put_object(
+        bucket,
+        manifest_key(place.prefix, revision),
+        io.BytesIO(body),
+        len(body),
+        content_type="application/json",
+        retention=_retention(s3, "metadata", now),
+    )
+    if delete_local:
+        _delete_local(directory, names, objects)
+    log.info("session %s archived as %s (%d objects)", place.session_id, manifest.key, len(objects))
+    return manifest
+
+
+def _delete_local(
+    directory: Path, names: list[str], archived: Mapping[str, ArchivedObject]
+) -> None:
+    """Delete the local files S3 holds with the same checksum (never anything else)."""
+    for name in names:
+        path = directory / name
+        if name in archived and file_sha256(path) == archived[name].sha256:
+            path.unlink()
+    for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """The verification of one session's latest manifest: empty ``problems`` means intact."""
+
+    session_id: int
+    province_code: str
+    manifest_key: str
+    objects: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong."""
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        """The report as plain JSON data."""
+        return {
+            "session_id": self.session_id,
+            "province_code": self.province_code,
+            "manifest": self.manifest_key,
+            "objects": self.objects,
+            "ok": self.ok,
+            "problems": list(self.problems),
+        }
+
+
+def _object_problems(client: Minio, bucket: str, obj: ArchivedObject, full: bool) -> list[str]:
+    versions = [
+        v
+        for v in client.list_objects(bucket, prefix=obj.key, include_version=True)
+        if v.object_name == obj.key
+    ]
+    if not versions:
+        return [f"{obj.name}: missing from S3"]
+    problems = []
+    others = [v.version_id for v in versions if v.version_id != obj.version_id]
+    if others:
+        problems.append(f"{obj.name}: {len(others)} other version(s) written on the archived key")
+    if obj.version_id not in {v.version_id for v in versions}:
+        problems.append(f"{obj.name}: archived version {obj.version_id} is gone")
+        return problems
+    stored = client.stat_object(bucket, obj.key, version_id=obj.version_id)
+    if stored.size != obj.size:
+        problems.append(f"{obj.name}: size {stored.size} != {obj.size}")
+    elif full:
+        response = client.get_object(bucket, obj.key, version_id=obj.version_id)
+        digest = hashlib.sha256()
+        try:
+            for chunk in response.stream(_CHUNK):
+                digest.update(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        if digest.hexdigest() != obj.sha256:
+            problems.append(f"{obj.name}: content differs (SHA-256)")
+    return problems
+
+
+def verify_archive(
+    client: Minio,
+    bucket: str,
+    public_key: Ed25519PublicKey,
+    *,
+    province_code: str | None = None,
+    session_id: int | None = None,
+    full: bool = True,
+) -> list[SessionReport]:
+    """Check signatures, the per-province chains and every object of the selected sessions."""
+    manifests: dict[str, list[SignedManifest]] = {}
+    reports: list[SessionReport] = []
+    for mkey in _manifest_keys(client, bucket):
+        province = mkey.split("/")[1]
+        if province_code is not None and province != province_code:
+            continue
+        try:
+            manifests.setdefault(province, []).append(
+                _read_manifest(client, bucket, mkey, public_key)
+            )
+        except ArchiveFormatError as e:
+            reports.append(SessionReport(int(mkey.split("/")[2]), province, mkey, 0, (str(e),)))
+    for province, chain in sorted(manifests.items()):
+        links = chain_problems(chain)
+        superseded = {m.manifest.supersedes for m in chain if m.manifest.supersedes}
+        for signed in sorted(chain, key=lambda m: m.manifest.key):
+            m = signed.manifest
+            if session_id is not None and m.session_id != session_id:
+                continue
+            problems = list(links.get(m.key, []))
+            versions = [
+                v
+                for v in client.list_objects(bucket, prefix=m.key, include_version=True)
+                if v.object_name == m.key
+            ]
+            if len(versions) > 1:
+                problems.append(f"manifest has {len(versions)} versions (rewritten)")
+            if not signed.signature_ok:
+                problems.append("manifest signature does not verify")
+            if m.key not in superseded:
+                for obj in m.objects:
+                    problems.extend(_object_problems(client, bucket, obj, full))
+            reports.append(
+                SessionReport(m.session_id, province, m.key, len(m.objects), tuple(problems))
+            )
+    if session_id is not None and not any(r.session_id == session_id for r in reports):
+        reports.append(
+            SessionReport(session_id, province_code or "?", "", 0, ("no manifest in the archive",))
+        )
+    return reports
+
+
+def report_lines(reports: list[SessionReport]) -> Iterator[str]:
+    """One JSON line per session report (what ``tiepdan archive verify`` prints)."""
+    for report in reports:
+        yield json.dumps(report.to_json(), ensure_ascii=False)
+
+
+def find_archived(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str, name: str
+) -> ArchivedObject | None:
+    """The archived object ``name`` of the session at ``prefix``, per its latest manifest."""
+    keys = [
+        o.object_name
+        for o in client.list_objects(bucket, prefix=prefix)
+        if o.object_name and is_manifest_key(o.object_name)
+    ]
+    if not keys:
+        return None
+    signed = [_read_manifest(client, bucket, k, public_key) for k in keys]
+    latest = max(signed, key=lambda m: m.manifest.revision)
+    if not latest.signature_ok:
+        raise ArchiveError(f"manifest {latest.manifest.key} fails its signature", retryable=False)
+    return next((o for o in latest.manifest.objects if o.name == name), None)
+
+
+def presigned_url(client: Minio, bucket: str, obj: ArchivedObject, expires: timedelta) -> str:
+    """A GET URL for exactly the archived version of ``obj``, valid for ``expires``."""
+    return client.presigned_get_object(bucket, obj.key, expires=expires, version_id=obj.version_id)

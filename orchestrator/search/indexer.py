@@ -1,0 +1,123 @@
+"""Write one session's transcript into the search index (both backends: the FTS5 triggers or the
+generated tsvector columns follow the rows)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.db.models import Agency, ReceptionSession, RecordingRequest, TranscriptUtterance
+from orchestrator.errors import NotFound
+from orchestrator.search.folding import exact_tokens, fold, folded_tokens
+from transcription.formats import from_json
+from transcription.merge import Transcript
+
+__all__ = ["CASE_CLASSIFICATIONS", "index_session", "index_transcript", "transcript_path"]
+
+log = logging.getLogger(__name__)
+
+CASE_CLASSIFICATIONS = {
+    "khieu_nai": "Khiếu nại",
+    "to_cao": "Tố cáo",
+    "kien_nghi": "Kiến nghị",
+    "phan_anh": "Phản ánh",
+}
+"""Case classifications (form 03 of Circular 04/2021/TT-TTCP), by the code the index stores."""
+
+
+async def index_transcript(
+    db: AsyncSession,
+    session_id: int,
+    transcript: Transcript,
+    *,
+    case_classification: str | None = None,
+) -> int:
+    """Replace the indexed utterances of one session with ``transcript``'s (in ``db``'s
+    transaction; the caller commits). Idempotent: indexing twice leaves one copy.
+
+    Returns:
+        The number of utterances indexed.
+
+    Raises:
+        NotFound: no such session.
+        ValueError: an unknown case classification.
+    """
+    if case_classification is not None and case_classification not in CASE_CLASSIFICATIONS:
+        raise ValueError(f"unknown case classification {case_classification!r}")
+    session = await db.get(ReceptionSession, session_id)
+    if session is None:
+        raise NotFound(f"Không có phiên tiếp mã {session_id}.")
+    agency = await db.get(Agency, session.agency_id)
+    assert agency is not None  # a foreign key
+    if case_classification is None:
+        # Re-indexing (the pipeline run again) keeps a classification given earlier.
+        case_classification = await db.scalar(
+            select(TranscriptUtterance.case_classification)
+            .where(TranscriptUtterance.session_id == session_id).limit(1)
+        )  # fmt: skip
+    await db.execute(
+        delete(TranscriptUtterance).where(TranscriptUtterance.session_id == session_id)
+    )
+    rows = [
+        TranscriptUtterance(
+            session_id=session_id,
+            seq=seq,
+            start_s=u.start,
+            end_s=u.end,
+            speaker_name=u.speaker.display_name[:200],
+            speaker_folded=fold(u.speaker.display_name)[:200],
+            speaker_role=u.speaker.role[:32],
+            connection_point=u.speaker.connection_point[:200],
+            text=u.text,
+            text_folded=" ".join(folded_tokens(u.text)),
+            text_exact=" ".join(exact_tokens(u.text)),
+            province_code=agency.province_code,
+            agency_id=session.agency_id,
+            session_start=session.starts_at,
+            session_kind=session.kind.value,
+            case_classification=case_classification,
+        )
+        for seq, u in enumerate(transcript.utterances)
+        if u.text.strip()
+    ]
+    db.add_all(rows)
+    await db.flush()
+    log.info("indexed %d utterances", len(rows), extra={"session_id": session_id})
+    return len(rows)
+
+
+async def transcript_path(db: AsyncSession, session_id: int) -> Path:
+    """Where the pipeline wrote the session's ``transcript.json``: beside ``recording.json``.
+
+    Raises:
+        NotFound: the session has no finished recording.
+    """
+    manifest = await db.scalar(
+        select(RecordingRequest.manifest_path).where(RecordingRequest.session_id == session_id)
+    )
+    if not manifest:
+        raise NotFound(f"Phiên tiếp mã {session_id} chưa có bản ghi âm hoàn tất.")
+    return Path(manifest).parent / "transcript.json"
+
+
+async def index_session(
+    db: AsyncSession, session_id: int, *, case_classification: str | None = None
+) -> int:
+    """Index the session's ``transcript.json`` and commit.
+
+    Raises:
+        NotFound: no session, no recording, or no transcript yet.
+        transcription.errors.TranscriptFormatError: the file is not a transcript.
+    """
+    path = await transcript_path(db, session_id)
+    if not path.is_file():
+        raise NotFound(f"Chưa có bản ghi lời (transcript.json) của phiên {session_id}: {path}")
+    transcript = from_json(path.read_text(encoding="utf-8"))
+    count = await index_transcript(
+        db, session_id, transcript, case_classification=case_classification
+    )
+    await db.commit()
+    return count

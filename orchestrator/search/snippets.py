@@ -1,0 +1,56 @@
+"""Highlighted snippets of an utterance's text (pure): the query's words in ``<mark>``, the rest
+HTML-escaped, cut to a window around the first match."""
+
+from __future__ import annotations
+
+import unicodedata
+from html import escape
+
+from orchestrator.search.folding import token_spans
+from orchestrator.search.query import Query, Term
+
+__all__ = ["highlight"]
+
+SNIPPET_TOKENS = 30
+
+
+def _matches(term: Term, token: str) -> bool:
+    # Every token of a phrase is marked where it appears; good enough for a snippet.
+    last = len(term.tokens) - 1
+    return any(
+        token.startswith(t) if term.prefix and i == last else token == t
+        for i, t in enumerate(term.tokens)
+    )
+
+
+def highlight(text: str, query: Query, window: int = SNIPPET_TOKENS) -> str:
+    """``text`` as HTML with each token the query searched for wrapped in ``<mark>``.
+
+    Long texts are cut to ``window`` tokens starting a little before the first match, with
+    ``…`` where text was left out.
+    """
+    text = unicodedata.normalize("NFC", text)
+    spans = token_spans(text)
+    marked = [
+        i
+        for i, (_s, _e, folded, exact) in enumerate(spans)
+        if any(_matches(t, exact if query.exact else folded) for t in query.positive_terms)
+    ]
+    first = max(0, (marked[0] if marked else 0) - 5)
+    if len(spans) <= window:
+        first = 0
+    last = min(len(spans), first + window)
+    begin = spans[first][0] if spans and first > 0 else 0
+    end = spans[last - 1][1] if spans and last < len(spans) else len(text)
+    out = ["…"] if begin > 0 else []
+    pos = begin
+    for i in marked:
+        if not first <= i < last:
+            continue
+        start, stop = spans[i][0], spans[i][1]
+        out += [escape(text[pos:start]), "<mark>", escape(text[start:stop]), "</mark>"]
+        pos = stop
+    out.append(escape(text[pos:end]))
+    if end < len(text):
+        out.append("…")
+    return "".join(out)

@@ -1,0 +1,317 @@
+"""The post-session pipeline end to end: a real `tiepdan worker` subprocess on the local stack's
+Redis with the real Whisper model transcribes a recording directory laid out like the media
+agent's, and writes the transcript, mixed audio, minutes and progress."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+import webvtt
+from docx import Document
+from sqlalchemy import select
+
+from orchestrator.db.models import (
+    Attendance,
+    ConnectionPoint,
+    Invitation,
+    ProcessingTrack,
+    ReceptionSession,
+    RecordingRequest,
+)
+from orchestrator.domain import ParticipantKind, SessionKind, SessionStatus, Tier
+from tests.audio import word_error_rate
+from tests.integration.conftest import World
+from tests.integration.test_launch import eventually
+from tests.recordings import SpokenTrack, write_recording
+from transcription import create_celery
+from transcription.celery_app import SESSION_ENDED_TASK
+from transcription.engine import decode
+
+TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
+FINAL = ("done", "done_with_warnings", "failed")
+
+CHAIR_LINES = (
+    (2.0, "The reception session is now open. Today we will hear the citizens of the northern "
+          "district about the land compensation case, and every answer will be written down."),
+    (40.0, "Thank you. The office will answer your request in writing within ten days."),
+)  # fmt: skip
+CITIZEN_LINES = ((24.0, "My family has waited two years for the compensation money."),)
+CHAIR = SpokenTrack("chair-1", "Lê Văn Chủ", "chair", "Ban TCD tỉnh Ninh Bình", CHAIR_LINES)
+CITIZEN = SpokenTrack("citizen-7", "Trần Thị Bình", "citizen", "UBND xã Gia Viễn", CITIZEN_LINES)
+BROKEN = SpokenTrack("broken-3", "Người Hỏng", "citizen", "UBND xã Nho Quan",
+                     raw_files=((10.0, b"OggS but not really an opus stream " * 40),))  # fmt: skip
+EMPTY = SpokenTrack("empty-4", "Người Rỗng", "citizen", "UBND xã Nho Quan",
+                    raw_files=((12.0, b""),))  # fmt: skip
+
+
+@contextmanager
+def worker(
+    world: World, tmp_path: Path, name: str, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `tiepdan worker` subprocess (its own process group) on every pipeline queue."""
+    log = (tmp_path / f"{name}.log").open("w")
+    proc = subprocess.Popen(
+        [TIEPDAN, "worker", "--queues=transcribe,media,archive", f"--hostname={name}@%h"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "TIEPDAN_PATHS__STATE_DIR": str(world.settings.paths.state_dir),
+            "TIEPDAN_DB__URL": world.settings.db.url,
+            "TIEPDAN_BROKER__URL": world.settings.broker.url,
+            **env,
+        },
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # warm shutdown: the task in hand is finished first
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        log.close()
+
+
+async def ended_session(world: World, directory: Path, tracks: list[SpokenTrack]) -> int:
+    """A session that has ended with a complete recording of ``tracks`` in ``directory``."""
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    room = f"ninh-binh-pipeline-{uuid.uuid4().hex[:8]}"
+    manifest = await asyncio.to_thread(write_recording, directory, room, started, tracks)
+    async with world.db() as db:
+        session = ReceptionSession(
+            title="Tiếp công dân định kỳ (thử pipeline)", kind=SessionKind.PERIODIC,
+            agency_id=world.agencies["ninh-binh"], chair_id=world.users["chair"],
+            starts_at=started, ends_at=started + timedelta(hours=1),
+            status=SessionStatus.PROCESSING, language="en", room_name=room,
+        )  # fmt: skip
+        db.add(session)
+        await db.flush()
+        point = ConnectionPoint(session_id=session.id, name="UBND xã Gia Viễn", tier=Tier.COMMUNE)
+        db.add(point)
+        await db.flush()
+        db.add(Invitation(session_id=session.id, kind=ParticipantKind.CITIZEN,
+                          display_name=CITIZEN.display_name, identity=CITIZEN.identity,
+                          connection_point_id=point.id))  # fmt: skip
+        for i, t in enumerate(tracks):
+            db.add(Attendance(session_id=session.id, identity=t.identity,
+                              participant_sid=f"PA_{room}_{i}", display_name=t.display_name,
+                              joined_at=started,
+                              left_at=started + timedelta(minutes=2)))  # fmt: skip
+        db.add(RecordingRequest(session_id=session.id, room_name=room, requested_at=started,
+                                agent_id="test", completed_at=started + timedelta(minutes=2),
+                                manifest_path=str(manifest)))  # fmt: skip
+        await db.commit()
+        return session.id
+
+
+async def unrecorded_session(world: World) -> int:
+    """An ended session that was never recorded."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with world.db() as db:
+        session = ReceptionSession(
+            title="Phiên không ghi âm", kind=SessionKind.AD_HOC,
+            agency_id=world.agencies["ninh-binh"], starts_at=now - timedelta(hours=1),
+            ends_at=now, status=SessionStatus.PROCESSING,
+        )  # fmt: skip
+        db.add(session)
+        await db.commit()
+        return session.id
+
+
+def session_ended(world: World, session_id: int) -> None:
+    """What the orchestrator sends once per ended session."""
+    app = create_celery(world.settings)
+    try:
+        app.send_task(SESSION_ENDED_TASK, args=[session_id], queue="transcribe")
+    finally:
+        app.close()
+
+
+async def processing(world: World, http: aiohttp.ClientSession, session_id: int,
+                     who: str = "chair") -> tuple[int, Any]:  # fmt: skip
+    url = f"{world.base_url}/api/v1/sessions/{session_id}/processing"
+    async with http.get(url, headers=world.headers(who)) as resp:
+        return resp.status, await resp.json()
+
+
+async def finished(world: World, http: aiohttp.ClientSession, session_id: int,
+                   timeout: float = 240.0) -> dict[str, Any]:  # fmt: skip
+    async def check() -> dict[str, Any] | None:
+        _status, body = await processing(world, http, session_id)
+        return body if body["state"] in FINAL else None
+
+    body = await eventually(check, timeout=timeout)
+    assert body, "the pipeline did not finish in time"
+    return dict(body)
+
+
+async def test_pipeline_writes_every_output_and_reports_broken_tracks(
+    world: World, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    directory = tmp_path / "recording"
+    session_id = await ended_session(world, directory, [CHAIR, CITIZEN, BROKEN, EMPTY])
+    status, before = await processing(world, http, session_id)
+    assert status == 200 and before["state"] == "not_started"
+    unrecorded_id = await unrecorded_session(world)
+    with worker(world, tmp_path, f"pipe{uuid.uuid4().hex[:6]}"):
+        session_ended(world, session_id)
+        session_ended(world, unrecorded_id)
+        body = await finished(world, http, session_id)
+        unrecorded = await finished(world, http, unrecorded_id)
+    # A session without a recording has nothing to process, and says so.
+    assert unrecorded["state"] == "done_with_warnings"
+    assert unrecorded["warnings"] == ["Phiên không có bản ghi âm để xử lý."]
+    assert unrecorded["tracks"] == [] and unrecorded["steps_done"] == []
+
+    # Progress: every step, all audio handled, the broken tracks named with their reasons.
+    assert body["state"] == "done_with_warnings", body
+    assert body["processed_with_warnings"] is True
+    assert body["steps_done"] == ["transcribe", "merge", "mix", "minutes"]
+    assert body["percent"] == 100.0 and body["session_status"] == "processing"
+    tracks = {t["identity"]: t for t in body["tracks"]}
+    assert tracks["chair-1"]["state"] == tracks["citizen-7"]["state"] == "done"
+    assert tracks["broken-3"]["state"] == tracks["empty-4"]["state"] == "failed"
+    assert "not readable as audio" in tracks["broken-3"]["reason"]
+    assert "empty file" in tracks["empty-4"]["reason"]
+    assert any("Người Hỏng" in w for w in body["warnings"])
+    assert any("Người Rỗng" in w for w in body["warnings"])
+
+    # transcript.json: each speaker's words, attributed, on the session clock.
+    transcript = json.loads((directory / "transcript.json").read_text(encoding="utf-8"))
+    said: dict[str, list[dict[str, Any]]] = {}
+    for u in transcript["utterances"]:
+        said.setdefault(u["speaker"]["identity"], []).append(u)
+    assert set(said) == {"chair-1", "citizen-7"}
+    assert word_error_rate(" ".join(t for _s, t in CHAIR_LINES),
+                           " ".join(u["text"] for u in said["chair-1"])) <= 0.25  # fmt: skip
+    assert (
+        word_error_rate(CITIZEN_LINES[0][1], " ".join(u["text"] for u in said["citizen-7"])) <= 0.25
+    )
+    assert 23.5 <= said["citizen-7"][0]["start"] <= 26.0
+    assert (
+        said["chair-1"][0]["start"] < said["citizen-7"][0]["start"] < said["chair-1"][-1]["start"]
+    )
+    assert said["chair-1"][-1]["start"] >= 39.5
+    starts = [u["start"] for u in transcript["utterances"]]
+    assert starts == sorted(starts)
+
+    # The VTT parses with a WebVTT library, voices and times intact.
+    captions = webvtt.read(str(directory / "transcript.vtt")).captions
+    assert [c.voice for c in captions] == [u["speaker"]["display_name"]
+                                          for u in transcript["utterances"]]  # fmt: skip
+    assert (directory / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
+    assert "Trần Thị Bình:" in (directory / "transcript.txt").read_text(encoding="utf-8")
+
+    # mixed.opus: both voices where they spoke, silence between, nothing from the broken files.
+    mixed = await asyncio.to_thread(decode, directory / "mixed.opus")
+    rate = 16_000
+
+    def loudness(start_s: float, end_s: float) -> float:
+        return float(np.sqrt(np.mean(mixed[int(start_s * rate) : int(end_s * rate)] ** 2)))
+
+    assert len(mixed) / rate == pytest.approx(CHAIR.lines[1][0] + 5.0, abs=3.0)
+    assert loudness(0.0, 1.5) < 0.01  # before anyone spoke
+    assert loudness(3.0, 8.0) > 0.02  # the chair
+    assert loudness(24.5, 27.0) > 0.02  # the citizen, at her offset
+
+    # minutes.docx opens, holds every speaker and every utterance's timestamp.
+    doc = Document(io.BytesIO((directory / "minutes.docx").read_bytes()))
+    text = "\n".join(p.text for p in doc.paragraphs) + "\n".join(
+        c.text for t in doc.tables for r in t.rows for c in r.cells
+    )
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text and "BIÊN BẢN" in text
+    for u in transcript["utterances"]:
+        assert u["speaker"]["display_name"] in text
+        seconds = round(u["start"] * 1000) // 1000  # HH:MM:SS shows whole seconds
+        assert f"[{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}]" in text
+    assert "UBND xã Gia Viễn" in text and "Chair" in text  # connection point, chair's name
+
+    # The same permission as reading the session.
+    assert (await processing(world, http, session_id, who="other_officer"))[0] == 404
+    assert (await processing(world, http, session_id, who="archivist"))[0] == 200
+    async with http.get(f"{world.base_url}/api/v1/sessions/{session_id}/processing") as resp:
+        assert resp.status == 401
+
+
+async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_written_once(
+    world: World, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    long_lines = tuple(
+        (at, text) for at, text in zip(
+            (1.0, 14.0, 27.0),
+            [line for _at, line in CHAIR_LINES] + [CITIZEN_LINES[0][1]], strict=True,
+        )
+    )  # fmt: skip
+    speaker = SpokenTrack("chair-1", "Lê Văn Chủ", "chair", "Ban TCD tỉnh Ninh Bình", long_lines)
+    directory = tmp_path / "recording"
+    session_id = await ended_session(world, directory, [speaker])
+    # A short visibility timeout, so the unacknowledged task comes back within seconds.
+    env = {"TIEPDAN_BROKER__VISIBILITY_TIMEOUT_S": "30"}
+
+    async def track() -> ProcessingTrack | None:
+        async with world.db() as db:
+            row: ProcessingTrack | None = await db.scalar(
+                select(ProcessingTrack).where(ProcessingTrack.session_id == session_id)
+            )
+            return row
+
+    with worker(world, tmp_path, f"doomed{uuid.uuid4().hex[:6]}", **env) as doomed:
+        session_ended(world, session_id)
+        running = await eventually(
+            lambda: _is(track(), lambda t: t is not None and t.state == "running"), timeout=120
+        )
+        assert running, "the track never started"
+        os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, mid-transcription
+        doomed.wait(timeout=10)
+    first = await track()
+    assert first is not None and first.state == "running" and first.completions == 0
+    assert not (directory / "transcript.json").exists()
+
+    with worker(world, tmp_path, f"heir{uuid.uuid4().hex[:6]}", **env):
+        body = await finished(world, http, session_id, timeout=240)
+    assert body["state"] == "done", body
+    last = await track()
+    assert last is not None
+    assert last.attempts == 2  # started twice: the killed run, and the redelivered one
+    assert last.completions == 1  # ... and written exactly once
+    transcript = json.loads((directory / "transcript.json").read_text(encoding="utf-8"))
+    reference = " ".join(text for _at, text in long_lines)
+    assert word_error_rate(reference, " ".join(u["text"] for u in transcript["utterances"])) <= 0.25
+    assert body["steps_done"] == ["transcribe", "merge", "mix", "minutes"]
+
+
+async def _is(value: Any, test: Any) -> bool:
+    return bool(test(await value))
+
+
+def test_worker_with_a_missing_model_fails_at_start_with_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    proc = subprocess.run(
+        [TIEPDAN, "worker", "--queues=transcribe"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TIEPDAN_WHISPER__MODEL": str(missing)},
+    )
+    assert proc.returncode == 1
+    assert f"cannot start the worker: Whisper model directory not found: {missing}" in proc.stderr
+    assert "celery@" not in proc.stdout + proc.stderr  # it never started consuming

@@ -1,0 +1,137 @@
+"""Pure logic of bridges and the dashboard: the jitter mixer, bridge state, merged metadata."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from livekit import rtc
+
+from media.audio_mix import FRAME_SAMPLES, RATE, JitterMixer
+from media.bridge_video import fit_720p
+from orchestrator.bridges import RUNNING_FRESH, to_out
+from orchestrator.central import merged_metadata
+from orchestrator.central_schemas import BridgeState
+from orchestrator.db.models import Bridge
+
+MS = RATE // 1000
+
+
+def ramp(n: int, start: int = 1) -> np.ndarray:
+    return np.arange(start, start + n, dtype=np.int16)
+
+
+def test_nothing_is_heard_until_a_speaker_is_primed() -> None:
+    mixer = JitterMixer(prime_ms=20, max_ms=100)
+    mixer.push("a", np.full(10 * MS, 100, dtype=np.int16))
+    assert not mixer.pull().any()  # 10 ms queued, 20 needed
+    mixer.push("a", np.full(10 * MS, 100, dtype=np.int16))
+    assert (mixer.pull() == 100).all()
+    assert mixer.queued("a") == 10 * MS
+
+
+def test_samples_come_out_in_order_across_chunk_boundaries() -> None:
+    mixer = JitterMixer(prime_ms=0, max_ms=100)
+    mixer.push("a", ramp(300))
+    mixer.push("a", ramp(500, start=301))
+    out = np.concatenate([mixer.pull(FRAME_SAMPLES), mixer.pull(320)])
+    assert (out == np.arange(1, 801)).all()
+
+
+def test_speakers_are_summed_and_clipped() -> None:
+    mixer = JitterMixer(prime_ms=0, max_ms=100)
+    mixer.push("a", np.full(FRAME_SAMPLES, 30000, dtype=np.int16))
+    mixer.push("b", np.full(FRAME_SAMPLES, 30000, dtype=np.int16))
+    mixer.push("c", np.full(FRAME_SAMPLES, -5, dtype=np.int16))
+    assert (mixer.pull() == 32767).all()
+    mixer.push("a", np.full(FRAME_SAMPLES, 7, dtype=np.int16))
+    mixer.push("c", np.full(FRAME_SAMPLES, -5, dtype=np.int16))
+    assert (mixer.pull() == 2).all()
+
+
+def test_a_speaker_that_runs_dry_is_padded_then_primed_again() -> None:
+    mixer = JitterMixer(prime_ms=20, max_ms=100)
+    mixer.push("a", np.full(25 * MS, 9, dtype=np.int16))
+    assert (mixer.pull() == 9).all()
+    assert (mixer.pull() == 9).all()
+    last = mixer.pull()  # 5 ms left: played, then silence, and it must refill
+    assert (last[: 5 * MS] == 9).all() and not last[5 * MS :].any()
+    mixer.push("a", np.full(10 * MS, 9, dtype=np.int16))
+    assert not mixer.pull().any()
+
+
+def test_delay_stays_bounded_the_oldest_audio_is_dropped() -> None:
+    mixer = JitterMixer(prime_ms=20, max_ms=60)
+    mixer.push("a", ramp(100 * MS))
+    assert mixer.queued("a") == 60 * MS
+    first = mixer.pull()
+    assert first[0] == 40 * MS + 1  # the newest 60 ms were kept
+
+
+def test_removed_speakers_are_not_heard() -> None:
+    mixer = JitterMixer(prime_ms=0, max_ms=100)
+    mixer.push("a", np.full(FRAME_SAMPLES, 5, dtype=np.int16))
+    mixer.remove("a")
+    assert mixer.speakers == frozenset() and not mixer.pull().any()
+
+
+@pytest.mark.parametrize("prime_ms,max_ms", [(-1, 10), (10, 10), (50, 20)])
+def test_bad_buffer_sizes_are_refused(prime_ms: int, max_ms: int) -> None:
+    with pytest.raises(ValueError):
+        JitterMixer(prime_ms=prime_ms, max_ms=max_ms)
+
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "running_at,ended_at,state",
+    [
+        (None, None, BridgeState.WAITING),
+        (NOW - timedelta(seconds=1), None, BridgeState.RUNNING),
+        (NOW - RUNNING_FRESH - timedelta(seconds=1), None, BridgeState.WAITING),
+        (NOW - timedelta(seconds=1), NOW, BridgeState.ENDED),
+    ],
+)
+def test_bridge_state(
+    running_at: datetime | None, ended_at: datetime | None, state: BridgeState
+) -> None:
+    bridge = Bridge(
+        id=1, session_id=2, hub_room="tw-1", hub_name="Ban", session_name="Ninh Bình",
+        video=False, talk_back=False, created_at=NOW, running_at=running_at, ended_at=ended_at,
+    )  # fmt: skip
+    out = to_out(bridge, "ninh-binh-2", NOW)
+    assert out.state is state and out.session_room == "ninh-binh-2"
+
+
+@pytest.mark.parametrize(
+    "metadata,expected",
+    [
+        ("", {"central_observers": 2}),
+        ('{"recording": true, "title": "Tiếp dân"}',
+         {"recording": True, "title": "Tiếp dân", "central_observers": 2}),
+        ('{"central_observers": 5}', {"central_observers": 2}),
+        ("not json", {"central_observers": 2}),
+        ("[1, 2]", {"central_observers": 2}),
+    ],
+)  # fmt: skip
+def test_merged_metadata_keeps_every_other_key(metadata: str, expected: dict[str, object]) -> None:
+    assert json.loads(merged_metadata(metadata, "central_observers", 2)) == expected
+
+
+@pytest.mark.parametrize(
+    "size,expected",
+    [((1920, 1080), (960, 540)), ((1280, 720), (1280, 720)), ((640, 360), (640, 360))],
+)
+def test_relayed_video_is_at_most_720_lines_and_keeps_its_colour(
+    size: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    width, height = size
+    rgba = np.tile(np.array([200, 40, 40, 255], dtype=np.uint8), width * height).tobytes()
+    out = fit_720p(rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba))
+    assert (out.width, out.height) == expected and out.type == rtc.VideoBufferType.I420
+    back = np.frombuffer(out.convert(rtc.VideoBufferType.RGBA).data, dtype=np.uint8)
+    r, g, b = back.reshape(-1, 4)[:, :3].mean(axis=0)
+    assert abs(r - 200) < 10 and abs(g - 40) < 10 and abs(b - 40) < 10
