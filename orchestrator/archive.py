@@ -389,10 +389,14 @@ def report_lines(reports: list[SessionReport]) -> Iterator[str]:
         yield json.dumps(report.to_json(), ensure_ascii=False)
 
 
-def find_archived(
-    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str, name: str
-) -> ArchivedObject | None:
-    """The archived object ``name`` of the session at ``prefix``, per its latest manifest."""
+def latest_manifest(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
+) -> Manifest | None:
+    """The newest revision's manifest of the session at ``prefix`` (None: never archived).
+
+    Raises:
+        ArchiveError: that manifest fails its signature.
+    """
     keys = [
         o.object_name
         for o in client.list_objects(bucket, prefix=prefix)
@@ -404,7 +408,17 @@ def find_archived(
     latest = max(signed, key=lambda m: m.manifest.revision)
     if not latest.signature_ok:
         raise ArchiveError(f"manifest {latest.manifest.key} fails its signature", retryable=False)
-    return next((o for o in latest.manifest.objects if o.name == name), None)
+    return latest.manifest
+
+
+def find_archived(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str, name: str
+) -> ArchivedObject | None:
+    """The archived object ``name`` of the session at ``prefix``, per its latest manifest."""
+    manifest = latest_manifest(client, bucket, public_key, prefix)
+    if manifest is None:
+        return None
+    return next((o for o in manifest.objects if o.name == name), None)
 
 
 def presigned_url(client: Minio, bucket: str, obj: ArchivedObject, expires: timedelta) -> str:

@@ -32,6 +32,7 @@ ROLE_NAMES: Final = {
     "citizen": "Công dân",
     "connection_point": "Điểm cầu",
     "central_observer": "Ban Tiếp công dân Trung ương",
+    "bridge": "Điểm cầu kết nối",
 }
 
 

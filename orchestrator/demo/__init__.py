@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from orchestrator.demo.client import DemoError
-from orchestrator.demo.run import run_demo
+from orchestrator.demo.run import DemoRun, Spoken, run_demo, until_interrupted
 
-__all__ = ["DemoError", "run_demo"]
+__all__ = ["DemoError", "DemoRun", "Spoken", "run_demo", "until_interrupted"]

@@ -10,8 +10,9 @@ import numpy as np
 from media.voice_bot import RATE
 from orchestrator.demo.script import Line
 
-# Each speaker a little different, so the recording sounds like several people.
-VOICES = {"chair": ("vi", 140, 45), "officer": ("vi+f2", 140, 60), "citizen": ("vi+f4", 140, 55),
+# Each speaker a little different, so the recording sounds like several people; chosen among
+# espeak-ng's Vietnamese variants for what the embedded base model still transcribes.
+VOICES = {"chair": ("vi", 140, 45), "officer": ("vi+f2", 140, 60), "citizen": ("vi", 140, 65),
           "central": ("vi+m3", 140, 40)}  # fmt: skip
 PAUSE_S = 0.8
 

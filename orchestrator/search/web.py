@@ -24,6 +24,7 @@ from orchestrator.search.service import (
     session_transcript,
 )
 from orchestrator.timezone import format_local
+from transcription.minutes import ROLE_NAMES
 
 __all__ = ["ROUTES", "add_page_routes"]
 
@@ -33,13 +34,6 @@ KINDS_VI = {
     SessionKind.PERIODIC.value: "Định kỳ",
     SessionKind.REGULAR.value: "Thường xuyên",
     SessionKind.AD_HOC.value: "Đột xuất",
-}
-ROLES_VI = {
-    "chair": "Chủ trì",
-    "officer": "Cán bộ tiếp công dân",
-    "citizen": "Công dân",
-    "connection_point": "Điểm cầu",
-    "central_observer": "Ban Tiếp công dân Trung ương",
 }
 
 
@@ -152,7 +146,7 @@ async def search_page(request: web.Request) -> web.Response:
 
     html = _templates.get_template("archive_search.html").render(
         user=user, params=params, result=result, message=message, provinces=provinces,
-        agencies=agencies, kinds=KINDS_VI, roles=ROLES_VI, cases=CASE_CLASSIFICATIONS,
+        agencies=agencies, kinds=KINDS_VI, roles=ROLE_NAMES, cases=CASE_CLASSIFICATIONS,
         page_url=page_url, format_local=format_local,
     )  # fmt: skip
     return web.Response(text=html, status=400 if message else 200, content_type="text/html")
@@ -171,7 +165,7 @@ async def player_page(request: web.Request) -> web.Response:
         except OrchestratorError:
             return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
     html = _templates.get_template("archive_player.html").render(
-        session=session, utterances=utterances, roles=ROLES_VI, user=user,
+        session=session, utterances=utterances, roles=ROLE_NAMES, user=user,
         audio_url=f"/api/v1/sessions/{session.id}/media/mixed.opus",
         starts=format_local(session.starts_at),
     )  # fmt: skip
