@@ -117,6 +117,11 @@ def _s3_part(settings: Settings, venv_bin: Path) -> Part:
             "-ip.bind=127.0.0.1",
             f"-s3.port={s3.port}",
             *(f"-{name}.port={port}" for name, port in weed_ports.items()),
+            # Every bucket is a collection with volumes of its own, and test runs make buckets
+            # that COMPLIANCE retention keeps: small (sparse) volumes and no count limit, or a
+            # developer's stack runs out of writable volumes after a few runs.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=100000",
             # Services tiepdan does not use stay off.
             "-webdav=false",
             "-s3.port.iceberg=0",
