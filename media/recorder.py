@@ -81,6 +81,7 @@ class RoomRecorder:
         self._persist_lock = asyncio.Lock()
         self._dirty = False
         self._final: RecordingManifest | None = None
+        self._flag_task: asyncio.Task[None] | None = None
 
     @property
     def active_track_sids(self) -> frozenset[str]:
@@ -106,6 +107,7 @@ class RoomRecorder:
         room.on("reconnecting", self._on_reconnecting)
         room.on("reconnected", self._on_reconnected)
         room.on("disconnected", self._on_disconnected)
+        room.on("room_metadata_changed", self._on_metadata_changed)
         token = mint_token(
             self._lk, identity=self._identity, grants=recorder_grants(self.room_name),
             ttl=TOKEN_TTL, name="recorder", attributes={"kind": "recorder"},
@@ -181,6 +183,16 @@ class RoomRecorder:
         logger.info("recorder reconnected to %s", self.room_name, extra=self._extra)
         self._tracks.unblock_all("reconnecting")
 
+    def _on_metadata_changed(self, _old: str, new: str) -> None:
+        # Room metadata has no compare-and-set: another writer (the central board's observer
+        # count) may write back a copy read before our flag went up. Put it back at once.
+        if self._stopped or recording_flag(new):
+            return
+        if self._flag_task is None or self._flag_task.done():
+            logger.warning("recording flag lost in %s; raising it again", self.room_name,
+                           extra=self._extra)  # fmt: skip
+            self._flag_task = asyncio.create_task(self._set_recording_flag(True))
+
     def _on_disconnected(self, reason: Any) -> None:
         if not self._stopped:
             logger.warning("recorder left %s: %s", self.room_name, reason, extra=self._extra)
@@ -223,6 +235,8 @@ class RoomRecorder:
     async def _stop(self) -> None:
         """Close every track, then leave the room (each step time-limited)."""
         self._stopped = True
+        if self._flag_task is not None:
+            await self._flag_task  # before the flag is lowered, never after
         await self._tracks.aclose()
         if self._room is not None:
             try:
@@ -259,16 +273,24 @@ class RoomRecorder:
             )
 
 
+def _metadata_object(metadata: str) -> dict[str, Any]:
+    try:
+        data = json.loads(metadata) if metadata else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recording_flag(metadata: str) -> bool:
+    """Whether room metadata says ``"recording": true``."""
+    return _metadata_object(metadata).get("recording") is True
+
+
 def recording_metadata(metadata: str, recording: bool) -> str:
     """Room metadata with ``"recording"`` set and every other key kept.
 
     Metadata that is not a JSON object (set by hand, say) is replaced: the flag must show.
     """
-    try:
-        data = json.loads(metadata) if metadata else {}
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        data = {}
+    data = _metadata_object(metadata)
     data["recording"] = recording
     return json.dumps(data, ensure_ascii=False)

@@ -15,7 +15,7 @@ from livekit import api
 from pydantic import ValidationError
 
 from config import Settings
-from orchestrator import api_routes, central, pages
+from orchestrator import api_routes, central, home, pages
 from orchestrator.app_events import session_ended
 from orchestrator.auth import authenticate, setup_auth
 from orchestrator.db import create_engine, migrate, session_factory
@@ -137,6 +137,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
         app.cleanup_ctx.append(functools.partial(reconciler, interval_s=reconcile_interval_s))
     api_routes.add_routes(app)
     pages.add_routes(app)
+    home.add_routes(app)
     search_web.add_page_routes(app)
     central.setup(app)  # after the database and LiveKit contexts it uses
     app.router.add_static("/static", STATIC_DIR)

@@ -392,16 +392,22 @@ def report_lines(reports: list[SessionReport]) -> Iterator[str]:
 def latest_manifest(
     client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
 ) -> Manifest | None:
-    """The newest revision's manifest of the session at ``prefix`` (None: never archived).
+    """The newest revision's manifest of the session at ``prefix`` (None: never archived, the
+    bucket included, which the first archive job creates).
 
     Raises:
         ArchiveError: that manifest fails its signature.
     """
-    keys = [
-        o.object_name
-        for o in client.list_objects(bucket, prefix=prefix)
-        if o.object_name and is_manifest_key(o.object_name)
-    ]
+    try:
+        keys = [
+            o.object_name
+            for o in client.list_objects(bucket, prefix=prefix)
+            if o.object_name and is_manifest_key(o.object_name)
+        ]
+    except S3Error as e:
+        if e.code == "NoSuchBucket":
+            return None
+        raise
     if not keys:
         return None
     signed = [_read_manifest(client, bucket, k, public_key) for k in keys]

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader
 from livekit import api
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,7 +31,7 @@ from orchestrator.auth import actor_of, now_utc
 from orchestrator.db.models import Province, ReceptionSession, RecordingRequest, User
 from orchestrator.domain import ParticipantKind, Role, SessionStatus
 from orchestrator.errors import BadRequest, Forbidden, Unauthenticated
-from orchestrator.join_page import render_error_page
+from orchestrator.html import error_page, html_page
 from orchestrator.keys import DB, LIVEKIT, SETTINGS, USER
 from orchestrator.permissions import Action, Actor, SessionScope, can
 from orchestrator.timezone import format_local
@@ -43,7 +42,6 @@ REFRESH_S = 1.0
 KEEPALIVE_S = 15.0
 OBSERVERS_KEY = "central_observers"
 _PROVINCE = re.compile(r"^[a-z0-9-]{1,32}$")
-_templates = Environment(loader=PackageLoader("orchestrator", "templates"), autoescape=True)
 
 
 @dataclass(frozen=True)
@@ -301,14 +299,13 @@ async def dashboard(request: web.Request) -> web.Response:
     try:
         user = _central_user(request)
     except Forbidden as e:
-        page = render_error_page("Không có quyền", e.detail)
-        return web.Response(text=page, status=403, content_type="text/html")
+        return error_page(403, "Không có quyền", e.detail)
     async with request.app[DB]() as db:
         provinces = list(await db.scalars(select(Province).order_by(Province.name)))
-    page = _templates.get_template("central.html").render(
-        user=user, provinces=[(p.code, p.name) for p in provinces if p.code != "tw"]
-    )
-    return web.Response(text=page, content_type="text/html")
+    return html_page(
+        "central.html", user=user,
+        provinces=[(p.code, p.name) for p in provinces if p.code != "tw"],
+    )  # fmt: skip
 
 
 async def events(request: web.Request) -> web.StreamResponse:

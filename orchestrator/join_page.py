@@ -1,4 +1,4 @@
-"""The browser join page of a session and the Vietnamese error page.
+"""The browser join page of a session.
 
 The page itself is static HTML plus ``static/join.js`` (livekit-client bundled from ``web/`` at
 setup, never a CDN). Everything the script needs arrives in one JSON block rendered with
@@ -12,20 +12,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader
+from orchestrator.html import render
 
 __all__ = [
     "STATIC_DIR",
     "JoinPageConfig",
     "read_join_config",
-    "render_error_page",
     "render_join_page",
 ]
 
 STATIC_DIR = Path(__file__).parent / "static"
 """Files served under ``/static`` (the bundle ``join.js`` is built here by ``make setup``)."""
-
-_templates = Environment(loader=PackageLoader("orchestrator", "templates"), autoescape=True)
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,8 @@ def render_join_page(config: JoinPageConfig) -> str:
         "sessionTitle": config.session_title,
         "leaveUrl": config.leave_url,
     }
-    return _templates.get_template("join.html").render(
+    return render(
+        "join.html",
         config=script_config,
         session_title=config.session_title,
         display_name=config.display_name,
@@ -83,8 +81,3 @@ def read_join_config(page: str) -> dict[str, str]:
     if block is None:
         raise ValueError("not a join page: no join-config block")
     return dict(json.loads(block.group(1)))
-
-
-def render_error_page(title: str, message: str) -> str:
-    """A Vietnamese error page (e.g. for a launch link that is invalid or out of its window)."""
-    return _templates.get_template("error.html").render(title=title, message=message)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from aiohttp import web
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from config import Settings
 from orchestrator import sessions as svc
@@ -25,7 +25,8 @@ from orchestrator.db.models import (
 )
 from orchestrator.domain import ParticipantKind, Role, SessionStatus
 from orchestrator.errors import OrchestratorError
-from orchestrator.join_page import JoinPageConfig, render_error_page, render_join_page
+from orchestrator.html import error_page, html_page
+from orchestrator.join_page import JoinPageConfig, render_join_page
 from orchestrator.keys import DB, LIVEKIT, SETTINGS, USER
 from orchestrator.launch_links import (
     LaunchClaims,
@@ -35,7 +36,7 @@ from orchestrator.launch_links import (
     verify_launch_token,
 )
 from orchestrator.lifecycle import status_vi
-from orchestrator.permissions import Action, can
+from orchestrator.permissions import Action, can, may_join
 from orchestrator.rooms import ensure_room, participant_token
 from orchestrator.timezone import format_local
 from orchestrator.webhooks import apply_event, parse_event, webhook_receiver
@@ -43,24 +44,13 @@ from orchestrator.webhooks import apply_event, parse_event, webhook_receiver
 log = logging.getLogger(__name__)
 
 
-def error_page(status: int, title: str, message: str) -> web.Response:
-    """A Vietnamese error page."""
-    return web.Response(
-        text=render_error_page(title, message), status=status, content_type="text/html"
-    )
-
-
-def _login_form(next_url: str, csrf: str, message: str = "") -> str:
-    note = f'<p class="error">{message}</p>' if message else ""
-    return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
-<title>Đăng nhập — Tiếp công dân trực tuyến</title></head><body>
-<h1>Đăng nhập</h1>{note}
-<form method="post" action="/login">
-<input type="hidden" name="next" value="{quote(next_url, safe="/:?=&%")}">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<label>Tên đăng nhập <input name="username" autocomplete="username" required></label>
-<label>Mật khẩu <input name="password" type="password" autocomplete="current-password" required>
-</label><button type="submit">Đăng nhập</button></form></body></html>"""
+async def _login_form(
+    request: web.Request, next_url: str, message: str = "", username: str = "", status: int = 200
+) -> web.Response:
+    return html_page(
+        "login.html", status, next_url=next_url, csrf=await csrf_token(request),
+        message=message, username=username,
+    )  # fmt: skip
 
 
 def _safe_next(value: str) -> str:
@@ -69,10 +59,7 @@ def _safe_next(value: str) -> str:
 
 
 async def login_page(request: web.Request) -> web.Response:
-    next_url = _safe_next(request.query.get("next", "/"))
-    return web.Response(
-        text=_login_form(next_url, await csrf_token(request)), content_type="text/html"
-    )
+    return await _login_form(request, _safe_next(request.query.get("next", "/")))
 
 
 async def login(request: web.Request) -> web.Response:
@@ -87,11 +74,9 @@ async def login(request: web.Request) -> web.Response:
               request=request)  # fmt: skip
         await db.commit()
     if not ok or user is None:
-        return web.Response(
-            text=_login_form(next_url, await csrf_token(request),
-                             "Sai tên đăng nhập hoặc mật khẩu."),
-            status=401, content_type="text/html",
-        )  # fmt: skip
+        return await _login_form(
+            request, next_url, "Sai tên đăng nhập hoặc mật khẩu.", username[:100], status=401
+        )
     await log_in(request, user)
     raise web.HTTPSeeOther(next_url)
 
@@ -197,9 +182,7 @@ async def join(request: web.Request) -> web.StreamResponse:
                 Invitation.session_id == session.id, Invitation.user_id == user.id
             )
         )
-        scope = svc.scope_of(session)
-        if not (invited or can(actor_of(user), Action.LAUNCH_SESSION, scope)
-                or can(actor_of(user), Action.LISTEN_IN, scope)):  # fmt: skip
+        if not may_join(actor_of(user), svc.scope_of(session), invited is not None):
             return error_page(403, "Không vào được phiên tiếp", "Bạn không được mời vào phiên này.")
         if session.status != SessionStatus.LIVE or session.room_name is None:
             return error_page(
@@ -282,16 +265,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
         )
         if user is None:
             return error_page(404, "Không có lịch", "Liên kết lịch không đúng hoặc đã bị thu hồi.")
-        invited_ids = select(Invitation.session_id).where(Invitation.user_id == user.id)
-        rows = await db.scalars(
-            svc.visible_sessions_query().where(
-                or_(
-                    ReceptionSession.agency_id == user.agency_id,
-                    ReceptionSession.chair_id == user.id,
-                    ReceptionSession.id.in_(invited_ids),
-                )
-            )
-        )
+        rows = await db.scalars(svc.user_sessions_query(user))
         actor = actor_of(user)
         sessions = [s for s in rows if can(actor, Action.VIEW_SESSION, svc.scope_of(s))]
     events = [

@@ -128,6 +128,16 @@ def can(actor: Actor, action: Action, resource: SessionScope | None = None) -> b
     return False
 
 
+def may_join(actor: Actor, resource: SessionScope, invited: bool) -> bool:
+    """Whether ``actor`` may enter a live session's room: invited to it, or allowed to open it
+    or to listen in."""
+    return (
+        invited
+        or can(actor, Action.LAUNCH_SESSION, resource)
+        or can(actor, Action.LISTEN_IN, resource)
+    )
+
+
 def _office_may(actor: Actor, action: Action, resource: SessionScope) -> bool:
     if resource.agency_id == actor.agency_id:
         return action in _OWN_AGENCY_ACTIONS

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.db.models import Agency, ConnectionPoint, ReceptionSession, SessionSeries, User
+from orchestrator.db.models import (
+    Agency,
+    ConnectionPoint,
+    Invitation,
+    ReceptionSession,
+    SessionSeries,
+    User,
+)
 from orchestrator.domain import SessionStatus
 from orchestrator.errors import Forbidden, NotFound, Unprocessable
 from orchestrator.lifecycle import check_move
@@ -123,6 +130,19 @@ async def create_sessions(
 def visible_sessions_query() -> Select[ReceptionSession]:
     """All sessions, soonest first; callers filter with :func:`can`."""
     return select(ReceptionSession).order_by(ReceptionSession.starts_at, ReceptionSession.id)
+
+
+def user_sessions_query(user: User) -> Select[ReceptionSession]:
+    """A user's own sessions, soonest first: their office's, those they chair, those they are
+    invited to (their calendar feed and start page); callers still filter with :func:`can`."""
+    invited = select(Invitation.session_id).where(Invitation.user_id == user.id)
+    return visible_sessions_query().where(
+        or_(
+            ReceptionSession.agency_id == user.agency_id,
+            ReceptionSession.chair_id == user.id,
+            ReceptionSession.id.in_(invited),
+        )
+    )
 
 
 async def list_sessions(

@@ -7,15 +7,14 @@ from typing import Literal, cast
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader
 from sqlalchemy import select
 
 from orchestrator.api_helpers import Route, reply, user_of
 from orchestrator.db.models import Agency, Province, User
 from orchestrator.domain import SessionKind
 from orchestrator.errors import BadRequest, OrchestratorError
+from orchestrator.html import error_page, html_page
 from orchestrator.keys import DB, USER
-from orchestrator.pages import error_page
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
 from orchestrator.search.service import (
     SearchFilters,
@@ -28,7 +27,6 @@ from transcription.minutes import ROLE_NAMES
 
 __all__ = ["ROUTES", "add_page_routes"]
 
-_templates = Environment(loader=PackageLoader("orchestrator", "templates"), autoescape=True)
 
 KINDS_VI = {
     SessionKind.PERIODIC.value: "Định kỳ",
@@ -144,12 +142,12 @@ async def search_page(request: web.Request) -> web.Response:
     def page_url(page: int) -> str:
         return "/archive/search?" + urlencode({**params, "page": str(page)})
 
-    html = _templates.get_template("archive_search.html").render(
-        user=user, params=params, result=result, message=message, provinces=provinces,
+    return html_page(
+        "archive_search.html", 400 if message else 200, user=user, params=params,
+        result=result, message=message, provinces=provinces,
         agencies=agencies, kinds=KINDS_VI, roles=ROLE_NAMES, cases=CASE_CLASSIFICATIONS,
         page_url=page_url, format_local=format_local,
     )  # fmt: skip
-    return web.Response(text=html, status=400 if message else 200, content_type="text/html")
 
 
 async def player_page(request: web.Request) -> web.Response:
@@ -164,12 +162,11 @@ async def player_page(request: web.Request) -> web.Response:
             session, utterances = await session_transcript(db, user, session_id, request)
         except OrchestratorError:
             return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
-    html = _templates.get_template("archive_player.html").render(
-        session=session, utterances=utterances, roles=ROLE_NAMES, user=user,
-        audio_url=f"/api/v1/sessions/{session.id}/media/mixed.opus",
+    return html_page(
+        "archive_player.html", session=session, utterances=utterances, roles=ROLE_NAMES, user=user,
+        media=f"/api/v1/sessions/{session.id}/media",
         starts=format_local(session.starts_at),
     )  # fmt: skip
-    return web.Response(text=html, content_type="text/html")
 
 
 def add_page_routes(app: web.Application) -> None:

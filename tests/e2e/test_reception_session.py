@@ -226,11 +226,17 @@ async def _search_and_play(
     context: BrowserContext, base: str, run: DemoRun, artifacts_dir: Path
 ) -> None:
     page = await context.new_page()
-    await page.goto(f"{base}/archive/search")
+    await page.goto(base)
     await expect(page.locator("h1")).to_have_text("Đăng nhập")
     await page.fill("input[name=username]", "luutru.ninhbinh")
     await page.fill("input[name=password]", DEMO_PASSWORD)
     await page.click("button[type=submit]")
+    # The start page lists the archived session with its player, and the archive's search.
+    await expect(
+        page.locator(f'#recent a[href="/archive/sessions/{run.session_id}"]')
+    ).to_be_visible()
+    await page.screenshot(path=str(artifacts_dir / "e2e-home.png"))
+    await page.click('a[href="/archive/search"]')
     await page.fill("input[name=q]", "boi thuong")
     await page.click("#search-form button[type=submit]")
     link = page.locator(f'a.hit-link[href^="/archive/sessions/{run.session_id}#t="]').first
@@ -244,4 +250,10 @@ async def _search_and_play(
         f"Math.abs(document.getElementById('audio').currentTime - {at}) < 0.5", timeout=20_000
     )
     await page.screenshot(path=str(artifacts_dir / "e2e-player.png"))
+    # The minutes download from the player: the audited link, then the archive's object.
+    async with page.expect_download() as downloading:
+        await page.click(f'a[href="/api/v1/sessions/{run.session_id}/media/minutes.docx"]')
+    download = await downloading.value
+    minutes = Document(str(await download.path()))
+    assert "BIÊN BẢN" in {p.text for p in minutes.paragraphs}
     await page.close()

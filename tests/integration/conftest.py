@@ -25,6 +25,7 @@ from orchestrator.db.models import Agency, ApiToken
 from orchestrator.domain import Role, Tier
 from orchestrator.schemas import UserCreate
 from orchestrator.users import new_user
+from tests.search_corpus import seed_corpus
 
 PASSWORD = "mat-khau-thu-nghiem"
 
@@ -153,6 +154,12 @@ async def world(local_stack: Settings, db_url: str, engine: AsyncEngine) -> Asyn
         )
     finally:
         await runner.cleanup()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def corpus(world: World) -> dict[str, int]:
+    """The search corpus (tests.search_corpus), seeded once into the world's database."""
+    return await seed_corpus(world.db, world.agencies)
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -301,3 +301,22 @@ async def test_restart_continues_the_recording(stage: Stage) -> None:
     assert gap.end_s >= restarted
     assert track.duration_s == pytest.approx(3.0, abs=0.2)
     check_files(stage.out_dir, track)
+
+
+async def test_a_stale_metadata_write_cannot_hide_the_recording(stage: Stage) -> None:
+    """Another writer (the central board's observer count) writes back metadata it read before
+    the flag went up: the recorder raises the flag again; after the end nothing raises it."""
+    recorder = stage.recorder()
+    await recorder.start()
+    stale = json.dumps({"session_id": 7, "recording": False, "central_observers": 1})
+    await stage.lkapi.room.update_room_metadata(
+        api.UpdateRoomMetadataRequest(room=stage.room, metadata=stale)
+    )
+    async with asyncio.timeout(5):
+        while (await stage.metadata()).get("recording") is not True:
+            await asyncio.sleep(0.1)
+    assert (await stage.metadata())["central_observers"] == 1  # the other writer's key is kept
+    await recorder.finalize()
+    await recorder.aclose()
+    await asyncio.sleep(1.0)
+    assert (await stage.metadata())["recording"] is False

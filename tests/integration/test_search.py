@@ -8,19 +8,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 
 from orchestrator.db.models import AuditEntry, RecordingRequest, TranscriptUtterance
 from orchestrator.jobs.index import INDEX_SESSION_TASK, index_session_job
 from tests.integration.conftest import World
-from tests.search_corpus import CORPUS, seed_corpus, transcript_of
+from tests.search_corpus import CORPUS, transcript_of
 from transcription import create_celery
 from transcription.formats import to_json
 
@@ -28,11 +26,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 # The corpus' dates: other tests' sessions (created "now") stay out of the counts.
 WINDOW = {"from": "2026-03-01", "to": "2026-06-30"}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def corpus(world: World) -> AsyncIterator[dict[str, int]]:
-    yield await seed_corpus(world.db, world.agencies)
 
 
 async def find(

@@ -17,7 +17,6 @@ import pytest
 from playwright.async_api import Browser, Route, expect
 
 from tests.integration.conftest import PASSWORD, World
-from tests.search_corpus import seed_corpus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -52,18 +51,18 @@ def _serve_ranges(audio: bytes):  # type: ignore[no-untyped-def]
 
 async def test_search_click_result_player_at_utterance(
     world: World, http: aiohttp.ClientSession, browser: Browser, artifacts_dir: Path,
-    tmp_path: Path,
+    tmp_path: Path, corpus: dict[str, int],
 ) -> None:  # fmt: skip
-    ids = await seed_corpus(world.db, world.agencies)
-    session_id = ids["nb_land"]
+    session_id = corpus["nb_land"]
     media = f"/api/v1/sessions/{session_id}/media/mixed.opus"
+    # The corpus is indexed, never archived: its audio is a 404, so the browser gets a tone
+    # (tests/e2e plays a real archived session through the real endpoint).
     async with http.get(world.base_url + media, headers=world.headers("archivist"),
                         allow_redirects=False) as r:  # fmt: skip
-        archive_endpoint = r.status != 404
+        assert r.status == 404, await r.text()
     context = await browser.new_context(locale="vi-VN")
     page = await context.new_page()
-    if not archive_endpoint:
-        await page.route(f"**{media}", _serve_ranges(await _opus(tmp_path / "mixed.opus")))
+    await page.route(f"**{media}", _serve_ranges(await _opus(tmp_path / "mixed.opus")))
     try:
         await page.goto(f"{world.base_url}/archive/search")
         await expect(page.locator("h1")).to_have_text("Đăng nhập")
