@@ -138,6 +138,13 @@ class WhisperSettings(_Section):
     language: str = "vi"
 
 
+class MediaSettings(_Section):
+    """What the media agent records."""
+
+    # Cameras too, as H.264 at most 640x360 and 15 fps (about 0.05 CPU per camera; README).
+    video: bool = False
+
+
 class SecuritySettings(_Section):
     """Secrets for signing links and cookies."""
 
@@ -231,6 +238,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     broker: BrokerSettings = BrokerSettings()
     whisper: WhisperSettings = WhisperSettings()
+    media: MediaSettings = MediaSettings()
     security: SecuritySettings = SecuritySettings()
     web: WebSettings = WebSettings()
     paths: PathSettings = PathSettings()

@@ -138,6 +138,7 @@ class MediaAgent:
             a.room_name,
             self._out_dir(a.session_id),
             SessionClock(a.started_at),
+            video=self.settings.media.video,
         )
         try:
             await recorder.start()

@@ -27,8 +27,9 @@ schema version 1::
           ],
           "gaps": [{"start_s": 100.04, "end_s": 112.5, "reason": "muted"}]
         }
-      ]
-    }
+      ],
+      "video_tracks": []                        # cameras, only with media.video: the same
+    }                                           # fields, source "camera", .mp4 segments
 
 Times are seconds on the session clock (:class:`media.clock.SessionClock`). A segment is Ogg/Opus,
 48 kHz mono, at most 10 s; ``duration_s`` counts the samples it holds. A gap lies between two
@@ -38,7 +39,10 @@ segments of a track: the time from the last sample before it to the first sample
 agent was replaced: from the end of the last segment it finished, or from ``first_audio_s`` when
 it died within the track's first segment, to the first sample after the restart). Time between
 segments that no gap covers is time the track was live but carried nothing (digital silence: a
-publisher that stopped sending). A version this code does not know is refused, never guessed at.
+publisher that stopped sending). A camera segment (``media.video`` on) is H.264 in MP4,
+at most 640×360 and 15 fps; ``first_audio_s`` is then its first frame's time. A manifest without
+``video_tracks`` (written before cameras could be recorded) has none. A version this code does
+not know is refused, never guessed at.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class RecordingManifest:
     session_started_at: datetime
     finalized_at: datetime | None
     tracks: tuple[TrackRecord, ...] = field(default_factory=tuple)
+    video_tracks: tuple[TrackRecord, ...] = field(default_factory=tuple)
     version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -117,6 +122,7 @@ class RecordingManifest:
             "session_started_at": self.session_started_at.isoformat(),
             "finalized_at": self.finalized_at.isoformat() if self.finalized_at else None,
             "tracks": [_track_dict(t) for t in self.tracks],
+            "video_tracks": [_track_dict(t) for t in self.video_tracks],
         }
         return json.dumps(data, ensure_ascii=False, indent=2)
 
@@ -138,6 +144,7 @@ class RecordingManifest:
                 session_started_at=datetime.fromisoformat(data["session_started_at"]),
                 finalized_at=datetime.fromisoformat(finalized) if finalized else None,
                 tracks=tuple(_track(t) for t in data["tracks"]),
+                video_tracks=tuple(_track(t) for t in data.get("video_tracks", [])),
                 version=version,
             )
         except (ValueError, KeyError, TypeError) as e:

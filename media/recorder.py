@@ -35,8 +35,9 @@ TOKEN_TTL = timedelta(hours=1)
 class RoomRecorder:
     """A hidden participant that records each speaker of ``room_name`` to ``out_dir``.
 
-    Every audio track is subscribed (video never is) and written as Ogg/Opus segments by
-    :class:`media.segment_writer.SegmentWriter`, one file set per speaker; after every finished
+    Every audio track is subscribed and written as Ogg/Opus segments by
+    :class:`media.segment_writer.SegmentWriter`, one file set per speaker; with ``video``, every
+    camera too, as H.264 segments (:mod:`media.video_segments`). After every finished
     segment ``recording.partial.json`` is rewritten. While it records, the room's metadata says
     ``"recording": true``. Started again on the same ``out_dir`` with a clock of the same start
     (after a crash, or by another agent), it continues from ``recording.partial.json``.
@@ -49,6 +50,7 @@ class RoomRecorder:
         identity: the recorder's participant identity.
         lkapi: a server API client to share; by default the recorder opens (and closes) its own.
         segment_s: the longest segment, at most (and by default) 10 s.
+        video: record cameras as well (``media.video``; off by default).
     """
 
     def __init__(
@@ -61,12 +63,14 @@ class RoomRecorder:
         *,
         lkapi: api.LiveKitAPI | None = None,
         segment_s: float = MAX_SEGMENT_S,
+        video: bool = False,
     ) -> None:
         self._lk = lk
         self.room_name = room_name
         self.out_dir = out_dir
         self._clock = clock
         self._identity = identity
+        self._video = video
         self._lkapi = lkapi
         self._owns_lkapi = lkapi is None
         self._extra = {"room": room_name}
@@ -97,7 +101,7 @@ class RoomRecorder:
         await self._resume()
         await self._persist()
         room = self._room = rtc.Room(loop=asyncio.get_running_loop())
-        room.on("track_published", self._subscribe_audio)
+        room.on("track_published", self._subscribe)
         room.on("track_subscribed", self._tracks.subscribed)
         room.on("track_unsubscribed", lambda _t, pub, p: self._tracks.unsubscribed(pub, p))
         room.on("track_muted", lambda _p, pub: self._tracks.muted(pub))
@@ -112,7 +116,7 @@ class RoomRecorder:
             self._lk, identity=self._identity, grants=recorder_grants(self.room_name),
             ttl=TOKEN_TTL, name="recorder", attributes={"kind": "recorder"},
         )  # fmt: skip
-        options = rtc.RoomOptions(auto_subscribe=False)  # audio only: video is never received
+        options = rtc.RoomOptions(auto_subscribe=False)  # video only when it is recorded
         try:
             await asyncio.wait_for(room.connect(self._lk.url, token, options), CONNECT_TIMEOUT_S)
         except (rtc.ConnectError, TimeoutError) as e:
@@ -121,7 +125,7 @@ class RoomRecorder:
         await self._set_recording_flag(True)
         for participant in room.remote_participants.values():
             for publication in participant.track_publications.values():
-                self._subscribe_audio(publication, participant)
+                self._subscribe(publication, participant)
         logger.info("recording started in %s", self.room_name, extra=self._extra)
 
     def snapshot(self) -> RecordingManifest:
@@ -131,6 +135,7 @@ class RoomRecorder:
             session_started_at=self._clock.started_at,
             finalized_at=None,
             tracks=self._tracks.records(),
+            video_tracks=self._tracks.video_records(),
         )
 
     async def finalize(self) -> RecordingManifest:
@@ -149,6 +154,7 @@ class RoomRecorder:
         manifest = RecordingManifest(
             room=self.room_name, session_started_at=self._clock.started_at,
             finalized_at=datetime.now(UTC), tracks=self._tracks.records(),
+            video_tracks=self._tracks.video_records(),
         )  # fmt: skip
         await asyncio.to_thread(self._write_final, manifest)
         self._final = manifest
@@ -169,11 +175,18 @@ class RoomRecorder:
             await self._lkapi.aclose()
             self._lkapi = None
 
-    def _subscribe_audio(
+    def _subscribe(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
-        if publication.kind == rtc.TrackKind.KIND_AUDIO and not self._stopped:
+        if self._stopped:
+            return
+        camera = self._video and publication.source == rtc.TrackSource.SOURCE_CAMERA
+        if publication.kind == rtc.TrackKind.KIND_AUDIO or camera:
             publication.set_subscribed(True)
+        if camera and publication.simulcasted:
+            # The middle layer (360 lines of a 720p camera) is what is recorded: the SFU sends
+            # that instead of 720p for the recorder to decode and scale down (a third the CPU).
+            publication.set_video_quality(rtc.VideoQuality.VIDEO_QUALITY_MEDIUM)
 
     def _on_reconnecting(self) -> None:
         logger.warning("recorder reconnecting to %s", self.room_name, extra=self._extra)
@@ -226,7 +239,7 @@ class RoomRecorder:
                 f"{self.out_dir} holds the recording of {previous.room} started at "
                 f"{previous.session_started_at.isoformat()}", retryable=False,
             )  # fmt: skip
-        self._tracks.resume(previous.tracks)
+        self._tracks.resume(previous.tracks + previous.video_tracks)
         logger.info(
             "recording resumed in %s: %d tracks", self.room_name, len(previous.tracks),
             extra=self._extra,

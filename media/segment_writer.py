@@ -10,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,38 +69,28 @@ class _Encoding:
         return self.start_s + self.encoder.samples / RATE
 
 
-class SegmentWriter:
-    """Writes one speaker's track as Ogg/Opus segments of at most 10 s, with gaps between.
-
-    Feed it every decoded frame with :meth:`write`; it starts a segment at the first audible
-    sample, so a subscribed track that never carries audio leaves no file. :meth:`block` (muted,
-    unsubscribed, reconnecting) closes the segment in flight and opens a gap from its last sample
-    to the first audible sample after the matching :meth:`unblock`. Digital silence between
-    sounds is written as it is; silence at the end of a run, or longer than
-    :data:`SILENCE_CLOSE_S`, ends the segment instead, and the next sound starts a new one at its
-    own time on the clock (time between segments that no gap covers was live and silent).
-
-    Each segment is finished in the background (the encoder flushes, then the file is hashed off the
-    event loop) while the next one is already being written; ``on_segment`` is awaited for every
-    finished segment, in index order.
+class TrackTimeline:
+    """What every track writer keeps: its finished segments and gaps on the session clock, the
+    gap still open, why recording is blocked, and how its files are named and reported.
 
     Args:
         out_dir: the recording's directory; files go to
-            ``tracks/<identity>/<track_sid>-<index:05d>.opus`` under it.
+            ``tracks/<identity>/<track_sid>-<index:05d>.<suffix>`` under it.
         identity: the participant's identity.
         track_sid: the LiveKit track the first files are named after.
         clock: the session clock every sample is timed on.
         on_segment: called with each finished segment.
-        on_first_audio: called when the track's first audible sample opens its first segment,
-            so that a manifest can list the track before any segment of it is finished.
+        on_first_audio: called when the track's first audible sample (or frame) opens its first
+            segment, so that a manifest can list the track before any segment of it is finished.
         resume: what an earlier recorder of this track wrote (after a restart); its segments are
             kept and a ``recorder_restart`` gap opens after the last one (or, when its only
             segment was lost in flight, at its first audio).
         taken: relative paths of files already on disk, never overwritten (a crashed recorder's
             segment in flight keeps its index).
-        max_segment_s: the longest segment, at most :data:`MAX_SEGMENT_S`.
         log_extra: ``extra`` for every log record (the room).
     """
+
+    SUFFIX = ""
 
     def __init__(
         self,
@@ -112,12 +103,8 @@ class SegmentWriter:
         on_first_audio: Callable[[], Awaitable[None]] | None = None,
         resume: TrackRecord | None = None,
         taken: Set[str] = frozenset(),
-        max_segment_s: float = MAX_SEGMENT_S,
         log_extra: Mapping[str, object] | None = None,
     ) -> None:
-        if not 0 < max_segment_s <= MAX_SEGMENT_S:
-            raise ValueError(f"max_segment_s must be in (0, {MAX_SEGMENT_S}]")
-        self._max_samples = round(max_segment_s * RATE)
         self._out_dir = out_dir
         self._identity = identity
         self._dir = Path("tracks", track_dir_name(identity))
@@ -137,16 +124,9 @@ class SegmentWriter:
         elif self.first_audio_s is not None:
             # The earlier recorder died within the track's first segment: that audio is lost.
             self._open_gap = (self.first_audio_s, "recorder_restart")
-        # Why audio is not wanted now, first reason first.
+        # Why nothing is wanted now, first reason first.
         self._blocks: dict[GapReason, None] = {}
-        self._current: _Encoding | None = None
-        self._pending_silence = 0
-        self._grace_until: float | None = None
-        self._grace_timer: asyncio.TimerHandle | None = None
-        self._grace_reason: GapReason | None = None
         self._finishing: asyncio.Task[None] | None = None
-        self._held: tuple[Pcm, float] | None = None
-        self._dir_made = False
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -157,6 +137,94 @@ class SegmentWriter:
     def gaps(self) -> tuple[Gap, ...]:
         """Gaps recorded so far (each between two segments), in order."""
         return tuple(self._gaps)
+
+    def _next_file(self) -> tuple[int, str]:
+        """The next segment's index and relative path, skipping files already on disk."""
+        while True:
+            index = self._next_index
+            self._next_index += 1
+            relative = (self._dir / f"{self.track_sid}-{index:05d}{self.SUFFIX}").as_posix()
+            if relative not in self._taken:
+                return index, relative
+
+    async def _resume_at(self, start_s: float) -> None:
+        """Media starts again at ``start_s`` (not a rotation): the first audio, or a gap's end."""
+        if self.first_audio_s is None:
+            self.first_audio_s = _micros(start_s)
+            if self._on_first_audio is not None:
+                await self._on_first_audio()
+        if self._open_gap is not None:
+            gap_start, reason = self._open_gap
+            gap = Gap(gap_start, max(gap_start, _micros(start_s)), reason)
+            self._gaps.append(gap)
+            self._open_gap = None
+            logger.info(
+                "gap on %s: %s from %.3f s to %.3f s",
+                self._identity, reason, gap.start_s, gap.end_s, extra=self._extra,
+            )  # fmt: skip
+
+    def _gap_after(self, end_s: float, reason: GapReason) -> None:
+        """A gap opens at ``end_s``, the end of the segment just closed."""
+        self._open_gap = (_micros(end_s), reason)
+        logger.info("gap on %s: %s from %.3f s", self._identity, reason, end_s, extra=self._extra)
+
+    def _finish_later(self, finish: Awaitable[Segment | None], relative: str) -> None:
+        """Finish a segment in the background; segments are reported in index order."""
+        self._finishing = asyncio.create_task(
+            self._report(finish, self._finishing), name=f"finish-segment:{relative}"
+        )
+
+    async def _report(
+        self, finish: Awaitable[Segment | None], previous: asyncio.Task[None] | None
+    ) -> None:
+        segment = await finish
+        if previous is not None:
+            await previous
+        if segment is None:
+            return
+        self._segments.append(segment)
+        if self._on_segment is not None:
+            try:
+                await self._on_segment(segment)
+            except Exception:
+                logger.exception("%s: on_segment failed for %s", self._identity, segment.path,
+                                 extra=self._extra)  # fmt: skip
+
+
+class SegmentWriter(TrackTimeline):
+    """Writes one speaker's track as Ogg/Opus segments of at most 10 s, with gaps between.
+
+    Feed it every decoded frame with :meth:`write`; it starts a segment at the first audible
+    sample, so a subscribed track that never carries audio leaves no file. :meth:`block` (muted,
+    unsubscribed, reconnecting) closes the segment in flight and opens a gap from its last sample
+    to the first audible sample after the matching :meth:`unblock`. Digital silence between
+    sounds is written as it is; silence at the end of a run, or longer than
+    :data:`SILENCE_CLOSE_S`, ends the segment instead, and the next sound starts a new one at its
+    own time on the clock (time between segments that no gap covers was live and silent).
+
+    Each segment is finished in the background (the encoder flushes, then the file is hashed off the
+    event loop) while the next one is already being written; ``on_segment`` is awaited for every
+    finished segment, in index order.
+
+    Args:
+        max_segment_s: the longest segment, at most :data:`MAX_SEGMENT_S`.
+        **timeline: as for :class:`TrackTimeline` (files end in ``.opus``).
+    """
+
+    SUFFIX = ".opus"
+
+    def __init__(self, *, max_segment_s: float = MAX_SEGMENT_S, **timeline: Any) -> None:
+        if not 0 < max_segment_s <= MAX_SEGMENT_S:
+            raise ValueError(f"max_segment_s must be in (0, {MAX_SEGMENT_S}]")
+        super().__init__(**timeline)
+        self._max_samples = round(max_segment_s * RATE)
+        self._current: _Encoding | None = None
+        self._pending_silence = 0
+        self._grace_until: float | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._grace_reason: GapReason | None = None
+        self._held: tuple[Pcm, float] | None = None
+        self._dir_made = False
 
     def block(self, reason: GapReason, *, grace_s: float = 0.0) -> None:
         """Stop recording for ``reason`` until :meth:`unblock`; the time until then is a gap.
@@ -241,26 +309,9 @@ class SegmentWriter:
         if not self._dir_made:
             await asyncio.to_thread((self._out_dir / self._dir).mkdir, parents=True, exist_ok=True)
             self._dir_made = True
-        while True:
-            index = self._next_index
-            self._next_index += 1
-            relative = (self._dir / f"{self.track_sid}-{index:05d}.opus").as_posix()
-            if relative not in self._taken:
-                break
+        index, relative = self._next_file()
         if not continued:
-            if self.first_audio_s is None:
-                self.first_audio_s = _micros(start_s)
-                if self._on_first_audio is not None:
-                    await self._on_first_audio()
-            if self._open_gap is not None:
-                gap_start, reason = self._open_gap
-                gap = Gap(gap_start, max(gap_start, _micros(start_s)), reason)
-                self._gaps.append(gap)
-                self._open_gap = None
-                logger.info(
-                    "gap on %s: %s from %.3f s to %.3f s",
-                    self._identity, reason, gap.start_s, gap.end_s, extra=self._extra,
-                )  # fmt: skip
+            await self._resume_at(start_s)
         encoder = await OpusEncoder.start(self._out_dir / relative)
         self._current = _Encoding(index, relative, encoder, start_s)
 
@@ -304,40 +355,23 @@ class SegmentWriter:
         if cur is None:
             return
         if gap is not None:
-            self._open_gap = (_micros(cur.end_s), gap)
-            logger.info(
-                "gap on %s: %s from %.3f s", self._identity, gap, cur.end_s, extra=self._extra
-            )
-        self._finishing = asyncio.create_task(
-            self._finish(cur, self._finishing), name=f"finish-segment:{cur.relative}"
-        )
+            self._gap_after(cur.end_s, gap)
+        self._finish_later(self._finish(cur), cur.relative)
 
-    async def _finish(self, cur: _Encoding, previous: asyncio.Task[None] | None) -> None:
-        segment = None
+    async def _finish(self, cur: _Encoding) -> Segment | None:
         try:
             if cur.samples == 0:
                 # Opened for a rotation that a gap overtook: a header-only file, not a segment.
                 await cur.encoder.discard()
-            else:
-                sha256, size = await cur.encoder.finish()
-                segment = Segment(
-                    index=cur.index, path=cur.relative, start_s=_micros(cur.start_s),
-                    end_s=_micros(cur.end_s), duration_s=cur.samples / RATE, sha256=sha256,
-                    bytes=size,
-                )  # fmt: skip
+                return None
+            sha256, size = await cur.encoder.finish()
         except Exception:
             logger.exception(
                 "%s: finishing %s failed; segment lost", self._identity, cur.relative,
                 extra=self._extra,
             )  # fmt: skip
-        if previous is not None:
-            await previous  # segments are reported in index order
-        if segment is None:
-            return
-        self._segments.append(segment)
-        if self._on_segment is not None:
-            try:
-                await self._on_segment(segment)
-            except Exception:
-                logger.exception("%s: on_segment failed for %s", self._identity, segment.path,
-                                 extra=self._extra)  # fmt: skip
+            return None
+        return Segment(
+            index=cur.index, path=cur.relative, start_s=_micros(cur.start_s),
+            end_s=_micros(cur.end_s), duration_s=cur.samples / RATE, sha256=sha256, bytes=size,
+        )  # fmt: skip

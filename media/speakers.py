@@ -1,10 +1,13 @@
-"""The speakers of one room: one track set per participant and source, across reconnects."""
+"""The speakers of one room: one track set per participant and source, across reconnects.
+
+Audio is always recorded; cameras only when the recorder was asked to (:mod:`media.video_segments`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from media.clock import SessionClock
 from media.encoder import RATE
 from media.manifest import GapReason, Segment, TrackRecord, participant_labels
 from media.segment_writer import SegmentWriter
+from media.video_segments import VideoSegmentWriter
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ STOP_TIMEOUT_S = 15.0
 _SOURCES = {
     rtc.TrackSource.SOURCE_MICROPHONE: "microphone",
     rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO: "screen_share_audio",
+    rtc.TrackSource.SOURCE_CAMERA: "camera",
 }
 
 
@@ -43,8 +48,10 @@ class _TrackSet:
     source: str
     first_sid: str
     labels: tuple[str, str, str]  # display name, role, connection point
-    writer: SegmentWriter
-    stream: rtc.AudioStream | None = None
+    writer: SegmentWriter | VideoSegmentWriter
+    stream: rtc.AudioStream | rtc.VideoStream | None = None
+    # Set when the stream is closed: a VideoStream's iteration never ends by itself (livekit 1.2).
+    closed: asyncio.Event | None = None
     consumer: asyncio.Task[None] | None = None
 
     def record(self) -> TrackRecord:
@@ -58,7 +65,8 @@ class _TrackSet:
 
 
 class SpeakerTracks:
-    """Every audio track of a room, each written by its :class:`SegmentWriter`.
+    """Every audio track of a room (and camera, when the recorder subscribes to cameras), each
+    written by its :class:`SegmentWriter` (:class:`VideoSegmentWriter`).
 
     A participant who leaves and comes back (a new track sid) continues the same set, after an
     ``unsubscribed`` gap. The room's events are passed in by :class:`media.recorder.RoomRecorder`.
@@ -94,8 +102,12 @@ class SpeakerTracks:
         return frozenset(self._by_sid)
 
     def records(self) -> tuple[TrackRecord, ...]:
-        """Every track set as it stands, in the order they appeared."""
-        return tuple(s.record() for s in self._sets.values())
+        """Every audio track set as it stands, in the order they appeared."""
+        return tuple(s.record() for s in self._sets.values() if s.source != "camera")
+
+    def video_records(self) -> tuple[TrackRecord, ...]:
+        """Every camera track set as it stands, in the order they appeared."""
+        return tuple(s.record() for s in self._sets.values() if s.source == "camera")
 
     def resume(self, tracks: Iterable[TrackRecord]) -> None:
         """Continue the track sets of an earlier recorder (each opens a restart gap)."""
@@ -103,7 +115,7 @@ class SpeakerTracks:
             self._sets[(t.participant_identity, t.source)] = _TrackSet(
                 t.participant_identity, t.source, t.track_sid,
                 (t.display_name, t.role, t.connection_point),
-                self._writer(t.participant_identity, t.track_sid, t),
+                self._writer(t.participant_identity, t.track_sid, t.source == "camera", t),
             )  # fmt: skip
 
     def subscribed(
@@ -112,9 +124,10 @@ class SpeakerTracks:
         publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
-        """Start recording an audio track the recorder has just subscribed to."""
+        """Start recording a track the recorder has just subscribed to."""
         sid, identity = publication.sid, participant.identity
-        source = _SOURCES.get(publication.source, "audio")
+        video = track.kind == rtc.TrackKind.KIND_VIDEO
+        source = "camera" if video else _SOURCES.get(publication.source, "audio")
         key = (identity, source)
         tset = self._sets.get(key)
         if tset is not None and tset.consumer is not None:
@@ -124,7 +137,7 @@ class SpeakerTracks:
         labels = participant_labels(identity, participant.name, participant.attributes)
         if tset is None:
             tset = self._sets[key] = _TrackSet(
-                identity, key[1], sid, labels, self._writer(identity, sid)
+                identity, key[1], sid, labels, self._writer(identity, sid, video)
             )
         else:
             tset.labels = labels
@@ -133,9 +146,15 @@ class SpeakerTracks:
         self._by_sid[sid] = tset
         if publication.muted:
             tset.writer.block("muted")
-        tset.stream = rtc.AudioStream(
-            track, sample_rate=RATE, num_channels=1, frame_size_ms=FRAME_MS
-        )
+        if isinstance(tset.writer, VideoSegmentWriter):
+            if publication.width and publication.height:
+                tset.writer.source_size = (publication.width, publication.height)
+            tset.stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
+            tset.closed = asyncio.Event()
+        else:
+            tset.stream = rtc.AudioStream(
+                track, sample_rate=RATE, num_channels=1, frame_size_ms=FRAME_MS
+            )
         tset.consumer = self._spawn(self._consume(tset, tset.stream), f"record:{sid}")
         logger.info(
             "track added: %s %s (%s, %s)", identity, sid, labels[1], source, extra=self._extra
@@ -194,8 +213,10 @@ class SpeakerTracks:
             if isinstance(result, BaseException):
                 logger.error("closing a track failed: %r", result, extra=self._extra)
 
-    def _writer(self, identity: str, sid: str, resume: TrackRecord | None = None) -> SegmentWriter:
-        return SegmentWriter(
+    def _writer(
+        self, identity: str, sid: str, video: bool, resume: TrackRecord | None = None
+    ) -> SegmentWriter | VideoSegmentWriter:
+        return (VideoSegmentWriter if video else SegmentWriter)(
             out_dir=self._out_dir, identity=identity, track_sid=sid, clock=self._clock,
             on_segment=self._segment_done, on_first_audio=self._on_change, resume=resume,
             taken=self._taken, max_segment_s=self._segment_s, log_extra=self._extra,
@@ -210,17 +231,46 @@ class SpeakerTracks:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _consume(self, tset: _TrackSet, stream: rtc.AudioStream) -> None:
+    async def _consume(self, tset: _TrackSet, stream: rtc.AudioStream | rtc.VideoStream) -> None:
+        writer = tset.writer
         try:
+            if isinstance(stream, rtc.VideoStream):
+                assert isinstance(writer, VideoSegmentWriter) and tset.closed is not None
+                async for frame in _frames(stream, tset.closed):
+                    await writer.write(frame)
+                return
+            assert isinstance(writer, SegmentWriter)
             async for event in stream:
-                await tset.writer.write(np.frombuffer(event.frame.data, dtype=np.int16))
+                await writer.write(np.frombuffer(event.frame.data, dtype=np.int16))
         except Exception:
             logger.exception("recording %s failed", tset.identity, extra=self._extra)
 
     async def _stop_stream(self, tset: _TrackSet) -> None:
         stream, consumer = tset.stream, tset.consumer
         tset.stream = tset.consumer = None
+        if tset.closed is not None:
+            tset.closed.set()
         if stream is not None:
             await asyncio.wait_for(stream.aclose(), STOP_TIMEOUT_S)
         if consumer is not None:
             await asyncio.wait_for(consumer, STOP_TIMEOUT_S)
+
+
+async def _frames(stream: rtc.VideoStream, closed: asyncio.Event) -> AsyncIterator[rtc.VideoFrame]:
+    """The stream's frames until it ends or ``closed`` is set; only the wait for the next frame
+    is ever cancelled, never the writing of one."""
+    closing = asyncio.ensure_future(closed.wait())
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(stream))
+            await asyncio.wait({following, closing}, return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                return
+            try:
+                event = following.result()
+            except StopAsyncIteration:
+                return
+            yield event.frame
+    finally:
+        closing.cancel()

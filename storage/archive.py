@@ -69,7 +69,7 @@ def is_manifest_key(key: str) -> bool:
 
 def record_type(name: str) -> str:
     """The retention class of a session file: media, transcript, minutes or metadata."""
-    if name.endswith(".opus"):
+    if name.endswith((".opus", ".mp4")):  # speakers' audio, the mix, cameras
         return "media"
     if name.startswith("transcript."):
         return "transcript"

@@ -128,9 +128,9 @@ async def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 async def show_colour(
-    bot: VoiceBot, rgb: tuple[int, int, int], size: tuple[int, int] = (320, 180)
+    bot: VoiceBot, rgb: tuple[int, int, int], size: tuple[int, int] = (320, 180), fps: float = 10
 ) -> asyncio.Task[None]:
-    """Publish a camera track of one solid colour on ``bot``'s room, 10 frames a second."""
+    """Publish a camera track of one solid colour on ``bot``'s room, ``fps`` frames a second."""
     width, height = size
     source = rtc.VideoSource(width, height)
     track = rtc.LocalVideoTrack.create_video_track("camera", source)
@@ -142,7 +142,7 @@ async def show_colour(
     async def loop() -> None:
         while True:
             source.capture_frame(frame)
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(1 / fps)
 
     return asyncio.create_task(loop())
 

@@ -185,7 +185,8 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     # Progress: every step, all audio handled, the broken tracks named with their reasons.
     assert body["state"] == "done_with_warnings", body
     assert body["processed_with_warnings"] is True
-    assert body["steps_done"] == ["transcribe", "merge", "mix", "minutes"]
+    # Archiving (and indexing) follow on their own queue, and may be done already.
+    assert body["steps_done"][:4] == ["transcribe", "merge", "mix", "minutes"]
     assert body["percent"] == 100.0 and body["session_status"] == "processing"
     tracks = {t["identity"]: t for t in body["tracks"]}
     assert tracks["chair-1"]["state"] == tracks["citizen-7"]["state"] == "done"
@@ -296,7 +297,8 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
     transcript = json.loads((directory / "transcript.json").read_text(encoding="utf-8"))
     reference = " ".join(text for _at, text in long_lines)
     assert word_error_rate(reference, " ".join(u["text"] for u in transcript["utterances"])) <= 0.25
-    assert body["steps_done"] == ["transcribe", "merge", "mix", "minutes"]
+    # Archiving (and indexing) follow on their own queue, and may be done already.
+    assert body["steps_done"][:4] == ["transcribe", "merge", "mix", "minutes"]
 
 
 async def _is(value: Any, test: Any) -> bool:

@@ -10,16 +10,18 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import pytest_asyncio
 from blockbuster import blockbuster_ctx
 from faster_whisper import WhisperModel
-from livekit import api
+from livekit import api, rtc
 
 from config import Settings, locate_model
 from media import RecordingManifest, RoomRecorder, SessionClock, TrackRecord, VoiceBot, mint_token
 from tests.audio import dominant_frequency, sine, speak, word_error_rate
+from tests.bridge_rooms import show_colour
 
 RATE = 48000
 # Sent audio reaches the recorder this much later at most (jitter buffer, 100 ms frames).
@@ -320,3 +322,89 @@ async def test_a_stale_metadata_write_cannot_hide_the_recording(stage: Stage) ->
     await recorder.aclose()
     await asyncio.sleep(1.0)
     assert (await stage.metadata())["recording"] is False
+
+
+async def _unpublish_camera(bot: VoiceBot, showing: asyncio.Task[None]) -> None:
+    showing.cancel()
+    local = bot.room.local_participant
+    [sid] = [
+        sid for sid, pub in local.track_publications.items() if pub.kind == rtc.TrackKind.KIND_VIDEO
+    ]
+    await local.unpublish_track(sid)
+
+
+def check_video(out_dir: Path, track: TrackRecord) -> list[tuple[int, int]]:
+    """Every camera segment: hash, at most 640×360 and 15 fps, its length, a red picture."""
+    sizes = []
+    for seg in track.segments:
+        path = out_dir / seg.path
+        assert path.suffix == ".mp4" and 0 < seg.duration_s <= 10.0
+        data = path.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == seg.sha256 and len(data) == seg.bytes
+        with av.open(str(path)) as container:
+            frames = list(container.decode(video=0))
+        width, height = frames[0].width, frames[0].height
+        assert width <= 640 and height <= 360
+        times = [float(f.time) for f in frames]
+        assert times == sorted(times) and len(times) == len(set(times))
+        assert len(frames) <= 15 * seg.duration_s + 1, (len(frames), seg.duration_s)
+        assert len(frames) >= 8 * seg.duration_s, (len(frames), seg.duration_s)  # 30 fps halved
+        assert times[-1] == pytest.approx(seg.duration_s, abs=0.2)
+        # The middle frame: WebRTC may send a few black ones as a camera goes away.
+        r, g, b = frames[len(frames) // 2].to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+        assert r > 150 and g < 80 and b < 80, (r, g, b)
+        sizes.append((width, height))
+    return sizes
+
+
+async def test_cameras_are_recorded_only_with_video_on(stage: Stage) -> None:
+    """``media.video``: a 1280×720 camera at 30 fps is written at 640×360 and at most 15 fps, in
+    H.264 segments of at most 10 s on the session clock; unpublished and published again, it
+    continues the same track set after a gap. A recorder with video off (the default) records
+    the microphone only."""
+    with_video = RoomRecorder(stage.lk, stage.room, stage.out_dir / "video", stage.clock,
+                              "recorder-video", lkapi=stage.lkapi, video=True)  # fmt: skip
+    audio_only = RoomRecorder(stage.lk, stage.room, stage.out_dir / "audio", stage.clock,
+                              "recorder-audio", lkapi=stage.lkapi)  # fmt: skip
+    await with_video.start()
+    await audio_only.start()
+    bot = await stage.join("cam", kind="officer")
+    voice = asyncio.create_task(bot.play(sine(440, 3.0)))
+    shown_at = stage.clock.now()
+    showing = await show_colour(bot, (210, 20, 20), size=(1280, 720), fps=30)
+    await stage.until(shown_at + 14.0)
+    await _unpublish_camera(bot, showing)
+    hidden_at = stage.clock.now()
+    await stage.until(hidden_at + 2.0)
+    shown_again_at = stage.clock.now()
+    showing = await show_colour(bot, (210, 20, 20), size=(1280, 720), fps=30)
+    await stage.until(shown_again_at + 3.0)
+    await voice
+    with_camera = await with_video.finalize()
+    without = await audio_only.finalize()
+    showing.cancel()
+    await with_video.aclose()
+    await audio_only.aclose()
+
+    assert without.video_tracks == () and [t.participant_identity for t in without.tracks] == [
+        "cam"
+    ]
+    assert not list((stage.out_dir / "audio").rglob("*.mp4"))
+    [camera] = with_camera.video_tracks
+    assert (camera.participant_identity, camera.source, camera.role) == ("cam", "camera", "officer")
+    assert [t.participant_identity for t in with_camera.tracks] == ["cam"]  # audio apart
+    # A new camera's first frame: publishing, subscribing and a key frame take a second or two.
+    assert camera.first_audio_s is not None and shown_at < camera.first_audio_s < shown_at + 2.5
+    before = [s for s in camera.segments if s.end_s <= hidden_at + 0.5]
+    after = [s for s in camera.segments if s.start_s >= shown_again_at]
+    assert len(before) == 2 and len(after) == 1 and len(camera.segments) == 3
+    assert before[1].start_s == before[0].end_s  # rotated at 10 s, no gap between
+    assert before[0].duration_s == pytest.approx(10.0, abs=0.15)
+    [gap] = camera.gaps
+    assert gap.reason == "unsubscribed"
+    assert gap.start_s == pytest.approx(hidden_at, abs=0.5)
+    assert shown_again_at < gap.end_s < shown_again_at + 2.5 and gap.end_s == after[0].start_s
+    assert set(check_video(stage.out_dir / "video", camera)) == {(640, 360)}
+    # The manifest on disk says the same.
+    on_disk = RecordingManifest.from_json((stage.out_dir / "video" / "recording.json").read_text())
+    assert on_disk.video_tracks == with_camera.video_tracks

@@ -61,6 +61,7 @@ def test_session_prefix_refuses_bad_province(code: str) -> None:
     [
         ("mixed.opus", "media"),
         ("tracks/a/0001.opus", "media"),
+        ("tracks/a/TR_v-00000.mp4", "media"),
         ("transcript.vtt", "transcript"),
         ("minutes.docx", "minutes"),
         ("recording.json", "metadata"),

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from livekit import rtc
 
 from media.clock import SessionClock
 from media.errors import ManifestError
 from media.manifest import Gap, RecordingManifest, Segment, TrackRecord, participant_labels
 from media.recorder import recording_metadata
 from media.segment_writer import SegmentWriter, track_dir_name
+from media.video_segments import fitted_size, to_av_frame
 
 STARTED = datetime(2025, 1, 6, 1, 30, tzinfo=UTC)
 
@@ -37,9 +39,14 @@ def manifest(finalized: datetime | None = None) -> RecordingManifest:
         track_sid="TR_c", participant_identity="point-2", display_name="Điểm cầu 2",
         role="connection_point", connection_point="Điểm cầu 2", source="screen_share_audio",
     )  # fmt: skip
+    camera = TrackRecord(
+        track_sid="TR_v", participant_identity="citizen-7", display_name="Nguyễn Văn A",
+        role="citizen", connection_point="UBND xã Gia Viễn", source="camera",
+        segments=(replace(segment, path="tracks/citizen-7/TR_v-00000.mp4"),), first_audio_s=90.04,
+    )  # fmt: skip
     return RecordingManifest(
         room="ninh-binh-42", session_started_at=STARTED, finalized_at=finalized,
-        tracks=(spoke, silent),
+        tracks=(spoke, silent), video_tracks=(camera,),
     )  # fmt: skip
 
 
@@ -54,6 +61,30 @@ def test_manifest_round_trip(finalized: datetime | None) -> None:
     assert data["tracks"][1]["first_audio_s"] is None
     assert original.tracks[0].duration_s == pytest.approx(10.5)
     assert original.tracks[1].duration_s == 0
+    assert data["video_tracks"][0]["source"] == "camera"
+
+
+def test_a_manifest_from_before_cameras_has_no_video_tracks() -> None:
+    data = json.loads(manifest().to_json())
+    del data["video_tracks"]
+    assert RecordingManifest.from_json(json.dumps(data)).video_tracks == ()
+
+
+@pytest.mark.parametrize(
+    ("source", "recorded"),
+    [((1280, 720), (640, 360)), ((1920, 1080), (640, 360)), ((640, 480), (480, 360)),
+     ((320, 180), (320, 180)), ((720, 1280), (202, 360)), ((641, 361), (638, 360))],
+)  # fmt: skip
+def test_cameras_fit_640_by_360_with_even_sides_never_enlarged(
+    source: tuple[int, int], recorded: tuple[int, int]
+) -> None:
+    assert fitted_size(*source) == recorded
+
+
+def test_an_odd_sized_frame_loses_its_last_row_and_column() -> None:
+    frame = rtc.VideoFrame(5, 3, rtc.VideoBufferType.RGBA, bytes([200, 0, 0, 255] * 15))
+    picture = to_av_frame(frame.convert(rtc.VideoBufferType.I420))
+    assert (picture.width, picture.height) == (4, 2)
 
 
 def test_manifest_keeps_the_timezone_of_the_start() -> None:
