@@ -4,7 +4,9 @@ No I/O here: :mod:`orchestrator.archive` reads files, talks to S3 and the databa
 these functions to decide what to write and whether what it reads back is intact.
 
 Layout: ``{year}/{province-code}/{session-id}/{name}``, ``name`` being the file's path in the
-session directory (``recording.json``, ``tracks/<identity>/<file>.opus``, ``transcript.json``, ...).
+session directory (``recording.json``, ``transcript.json``, ``minutes.docx``, ...), except that
+audio goes under ``audio/`` (``audio/mixed.opus``, ``audio/tracks/<identity>/<file>.opus``) and
+cameras under ``video/`` (``video/tracks/<identity>/<file>.mp4``).
 Each archive (or revision) writes ``.../manifest-r{revision}.json``: the signed list of every
 object with its size, SHA-256 and S3 version, and a link to the previous manifest of the same
 province, so removing or rewriting one breaks the chain.
@@ -53,6 +55,10 @@ def object_key(prefix: str, name: str) -> str:
     parts = name.split("/")
     if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"invalid archive file name {name!r}")
+    if name == "mixed.opus" or (parts[0] == "tracks" and name.endswith(".opus")):
+        return f"{prefix}audio/{name}"
+    if parts[0] == "tracks" and name.endswith(".mp4"):
+        return f"{prefix}video/{name}"
     return prefix + name
 
 

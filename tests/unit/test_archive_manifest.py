@@ -40,7 +40,13 @@ def _manifest(
 def test_layout() -> None:
     prefix = session_prefix(2026, "79", 42)
     assert prefix == "2026/79/42/"
-    assert object_key(prefix, "tracks/alice/0001.opus") == "2026/79/42/tracks/alice/0001.opus"
+    assert object_key(prefix, "tracks/alice/0001.opus") == "2026/79/42/audio/tracks/alice/0001.opus"
+    assert object_key(prefix, "mixed.opus") == "2026/79/42/audio/mixed.opus"
+    assert (
+        object_key(prefix, "tracks/alice/TR_v-00000.mp4")
+        == "2026/79/42/video/tracks/alice/TR_v-00000.mp4"
+    )
+    assert object_key(prefix, "minutes.docx") == "2026/79/42/minutes.docx"
     assert _manifest(42, "t").key == "2026/01/42/manifest-r1.json"
 
 
