@@ -14,6 +14,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,8 +69,13 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
 def ensure_bucket(client: Minio, bucket: str) -> None:
     """Create the archive bucket with object lock (and so versioning) if it does not exist."""
     if not client.bucket_exists(bucket):
-        client.make_bucket(bucket, object_lock=True)
-        return
+        try:
+            client.make_bucket(bucket, object_lock=True)
+            return
+        except S3Error as e:
+            # Another worker created it a moment ago: check its object lock like any other.
+            if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
     try:
         client.get_object_lock_config(bucket)
     except S3Error as e:
@@ -189,6 +195,7 @@ def archive_directory(
     now: datetime | None = None,
     on_stored: Callable[[str], None] | None = None,
     delete_local: bool = True,
+    chain_lock: AbstractContextManager[object] | None = None,
 ) -> Manifest:
     """Archive every file of ``directory``, sign the manifest, then delete the local copies.
 
@@ -197,6 +204,11 @@ def archive_directory(
     archived ones make a new revision that supersedes the previous manifest. ``on_stored`` is
     called with each file name once S3 has confirmed it (progress reporting). With
     ``delete_local`` false the local files stay (a later step still reads them).
+
+    ``chain_lock`` is held from reading the province's chain head to writing the manifest that
+    links to it: two sessions of one province archived at once by two workers would otherwise
+    link to the same head, a fork that ``verify`` reports as tampering. Workers share one
+    (:func:`orchestrator.jobs.archive.province_chain_lock`); none is needed with one writer.
     """
     now = now or datetime.now(UTC)
     bucket = s3.bucket
@@ -230,7 +242,28 @@ def archive_directory(
         objects[name] = stored
         if on_stored is not None:
             on_stored(name)
-    head = chain_head(chain)
+    with chain_lock or nullcontext():
+        # Read again under the lock: another session of the province may have been archived
+        # while these files were uploading.
+        head = chain_head(province_manifests(client, bucket, place.province_code, key.public_key()))
+        manifest = _write_manifest(client, s3, key, place, revision, objects, head, current, now)
+    if delete_local:
+        _delete_local(directory, names, objects)
+    log.info("session %s archived as %s (%d objects)", place.session_id, manifest.key, len(objects))
+    return manifest
+
+
+def _write_manifest(
+    client: Minio,
+    s3: S3Settings,
+    key: Ed25519PrivateKey,
+    place: SessionPlace,
+    revision: int,
+    objects: Mapping[str, ArchivedObject],
+    head: SignedManifest | None,
+    current: Manifest | None,
+    now: datetime,
+) -> Manifest:
     manifest = Manifest(
         session_id=place.session_id,
         province_code=place.province_code,
@@ -246,16 +279,13 @@ def archive_directory(
     )
     body = sign_manifest(manifest, key)
     client.put_object(
-        bucket,
+        s3.bucket,
         manifest_key(place.prefix, revision),
         io.BytesIO(body),
         len(body),
         content_type="application/json",
         retention=_retention(s3, "metadata", now),
     )
-    if delete_local:
-        _delete_local(directory, names, objects)
-    log.info("session %s archived as %s (%d objects)", place.session_id, manifest.key, len(objects))
     return manifest
 
 

@@ -7,10 +7,13 @@ and changes nothing; an interrupted one resumes. S3 errors are retried with back
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import redis
 from celery import Celery, Task
 from minio.error import MinioException
 from sqlalchemy import or_, select
@@ -36,6 +39,7 @@ __all__ = [
     "ARCHIVE_SESSION_TASK",
     "VERIFY_ARCHIVE_TASK",
     "archive_session_job",
+    "province_chain_lock",
     "due_for_archive",
     "prune_spools",
     "register",
@@ -128,6 +132,39 @@ async def due_for_archive(db: AsyncSession, now: datetime) -> list[int]:
     return sorted(rows)
 
 
+# The lock expires if its holder dies; a worker waits this long for it before retrying later.
+CHAIN_LOCK_TTL_S = 600
+CHAIN_LOCK_WAIT_S = 300
+
+
+@contextmanager
+def province_chain_lock(settings: Settings, province_code: str) -> Iterator[None]:
+    """Hold the province's archive chain, one worker at a time across every worker (a lock in
+    the broker's Redis).
+
+    Raises:
+        ArchiveError: (retryable) the lock stayed taken for :data:`CHAIN_LOCK_WAIT_S`.
+    """
+    client = redis.Redis.from_url(settings.broker.url)
+    lock = client.lock(
+        f"tiepdan:archive-chain:{province_code}", timeout=CHAIN_LOCK_TTL_S,
+        blocking_timeout=CHAIN_LOCK_WAIT_S,
+    )  # fmt: skip
+    try:
+        if not lock.acquire():
+            raise ArchiveError(
+                f"the archive chain of {province_code} stayed locked {CHAIN_LOCK_WAIT_S} s",
+                retryable=True,
+            )
+        try:
+            yield
+        finally:
+            with suppress(redis.exceptions.LockError):  # expired: nothing left to release
+                lock.release()
+    finally:
+        client.close()
+
+
 def archive_session_job(settings: Settings, session_id: int) -> str:
     """Archive the session's directory and mark the session ``archived``.
 
@@ -142,7 +179,7 @@ def archive_session_job(settings: Settings, session_id: int) -> str:
         # The index step still reads transcript.json: the spool is pruned later.
         manifest = archive_directory(
             make_s3_client(settings.s3), settings.s3, signing_key(settings), place, directory,
-            delete_local=False,
+            delete_local=False, chain_lock=province_chain_lock(settings, place.province_code),
         )  # fmt: skip
     except Exception as e:
         error = repr(e)

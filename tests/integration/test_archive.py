@@ -6,6 +6,10 @@ import asyncio
 import io
 import json
 import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from orchestrator.domain import SessionKind, SessionStatus
 from orchestrator.jobs.archive import (
     archive_session_job,
     due_for_archive,
+    province_chain_lock,
     prune_spools,
     verify_archive_job,
 )
@@ -337,3 +342,34 @@ def test_refuses_a_bucket_without_object_lock(s3_settings: Settings, tmp_path: P
     assert not refused.value.retryable
     assert len(list(directory.rglob("*.opus"))) == 3  # nothing lost
     assert list(client.list_objects(s3_settings.s3.bucket, recursive=True)) == []
+
+
+def test_two_sessions_of_a_province_archived_at_once_keep_one_chain(
+    s3_settings: Settings, tmp_path: Path
+) -> None:
+    """Two workers finish uploading two sessions of one province at the same moment: the Redis
+    chain lock has them link one after the other, never both to the same head (a fork)."""
+    client = make_s3_client(s3_settings.s3)
+    key = signing_key(s3_settings)
+    both_uploaded = threading.Barrier(2)
+
+    @contextmanager
+    def race(lock: AbstractContextManager[object]) -> Iterator[None]:
+        both_uploaded.wait(timeout=60)  # then both reach for the chain's head at once
+        with lock:
+            yield
+
+    def archive(session_id: int) -> str:
+        lock = province_chain_lock(s3_settings, "ninh-binh")
+        return archive_directory(
+            client, s3_settings.s3, key, SessionPlace(session_id, "ninh-binh", 2026),
+            session_dir(tmp_path, f"s{session_id}"), chain_lock=race(lock),
+        ).key  # fmt: skip
+
+    with ThreadPoolExecutor(2) as pool:
+        keys = set(pool.map(archive, (31, 32)))
+    reports = verify_archive(
+        client, s3_settings.s3.bucket, key.public_key(), province_code="ninh-binh"
+    )
+    assert {r.manifest_key for r in reports} == keys
+    assert all(r.ok for r in reports), [r.problems for r in reports]
