@@ -12,8 +12,7 @@ from sqlalchemy import select
 from media.assignments import AGENT_HEADER
 from orchestrator import archive_routes, bridges, central_api, processing_api, recordings
 from orchestrator import sessions as svc
-from orchestrator.api_helpers import Route, parse, reply, user_of
-from orchestrator.api_helpers import path_int as _int
+from orchestrator.api_helpers import Route, parse, path_int, reply, user_of
 from orchestrator.app_events import session_ended
 from orchestrator.audit import audit
 from orchestrator.auth import actor_of, csrf_token, now_utc
@@ -133,7 +132,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def get_session(request: web.Request) -> web.Response:
     user = user_of(request)
     async with request.app[DB]() as db:
-        session = await svc.get_session(db, actor_of(user), _int(request, "id"))
+        session = await svc.get_session(db, actor_of(user), path_int(request, "id"))
         return reply(svc.to_out(session))
 
 
@@ -141,7 +140,7 @@ async def update_session(request: web.Request) -> web.Response:
     user = user_of(request)
     body = await parse(request, SessionUpdate)
     async with request.app[DB]() as db:
-        session = await svc.update_session(db, actor_of(user), _int(request, "id"), body)
+        session = await svc.update_session(db, actor_of(user), path_int(request, "id"), body)
         audit(db, action="session.update", target=f"session:{session.id}", user=user,
               request=request, fields=sorted(body.model_fields_set))  # fmt: skip
         await db.commit()
@@ -152,7 +151,7 @@ async def cancel_session(request: web.Request) -> web.Response:
     user = user_of(request)
     body = await parse(request, CancelRequest)
     async with request.app[DB]() as db:
-        session = await svc.cancel_session(db, actor_of(user), _int(request, "id"), body.reason)
+        session = await svc.cancel_session(db, actor_of(user), path_int(request, "id"), body.reason)
         audit(db, action="session.cancel", target=f"session:{session.id}", user=user,
               request=request, reason=body.reason)  # fmt: skip
         await db.commit()
@@ -165,7 +164,7 @@ async def end_live_session(request: web.Request) -> web.Response:
     user = user_of(request)
     async with request.app[DB]() as db:
         session = await svc.get_session(
-            db, actor_of(user), _int(request, "id"), Action.LAUNCH_SESSION
+            db, actor_of(user), path_int(request, "id"), Action.LAUNCH_SESSION
         )
         if not end_session(session, f"ended by {user.username}"):
             raise Conflict(f"Phiên tiếp này {status_vi(session.status)}, không thể kết thúc.")
@@ -199,7 +198,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         raise Unprocessable("Không mời được tài khoản máy (ghi âm, cầu nối) như người dự.")
     async with request.app[DB]() as db:
         session = await svc.get_session(
-            db, actor_of(user), _int(request, "id"), Action.MANAGE_INVITATIONS
+            db, actor_of(user), path_int(request, "id"), Action.MANAGE_INVITATIONS
         )
         if body.user_id is not None and await db.get(User, body.user_id) is None:
             raise Unprocessable(f"Không có người dùng mã {body.user_id}.")
@@ -224,7 +223,7 @@ async def create_invitation(request: web.Request) -> web.Response:
 async def list_invitations(request: web.Request) -> web.Response:
     user = user_of(request)
     async with request.app[DB]() as db:
-        session = await svc.get_session(db, actor_of(user), _int(request, "id"))
+        session = await svc.get_session(db, actor_of(user), path_int(request, "id"))
         rows = await db.scalars(
             select(Invitation).where(Invitation.session_id == session.id).order_by(Invitation.id)
         )
@@ -235,7 +234,7 @@ async def list_attendance(request: web.Request) -> web.Response:
     user = user_of(request)
     async with request.app[DB]() as db:
         session = await svc.get_session(
-            db, actor_of(user), _int(request, "id"), Action.VIEW_ATTENDANCE
+            db, actor_of(user), path_int(request, "id"), Action.VIEW_ATTENDANCE
         )
         rows = await db.scalars(
             select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.id)
@@ -364,7 +363,7 @@ async def agent_heartbeat(request: web.Request) -> web.Response:
 async def recording_complete(request: web.Request) -> web.Response:
     _agent(request)
     body = await parse(request, RecordingComplete)
-    session_id = _int(request, "id")
+    session_id = path_int(request, "id")
     async with request.app[DB]() as db:
         completed = await recordings.complete_recording(
             db, body.agent_id, session_id, body.manifest_path, now_utc()

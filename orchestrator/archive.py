@@ -214,12 +214,9 @@ def archive_directory(
     bucket = s3.bucket
     ensure_bucket(client, bucket)
     names = session_files(directory) if directory.is_dir() else []
-    chain = province_manifests(client, bucket, place.province_code, key.public_key())
-    own = sorted(
-        (m for m in chain if m.manifest.session_id == place.session_id),
-        key=lambda m: m.manifest.revision,
-    )
-    current = own[-1].manifest if own else None
+    # Only the session's own prefix: the province's chain is read once, under the lock.
+    newest = _newest_revision(client, bucket, key.public_key(), place.prefix)
+    current = newest.manifest if newest else None
     archived = {o.name: o for o in current.objects} if current else {}
     hashes = {name: file_sha256(directory / name) for name in names}
     changed = [n for n in names if n not in archived or archived[n].sha256 != hashes[n]]
@@ -419,6 +416,19 @@ def report_lines(reports: list[SessionReport]) -> Iterator[str]:
         yield json.dumps(report.to_json(), ensure_ascii=False)
 
 
+def _newest_revision(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
+) -> SignedManifest | None:
+    """The newest revision's manifest under the session ``prefix``, read and signature-checked."""
+    keys = [
+        o.object_name
+        for o in client.list_objects(bucket, prefix=prefix)
+        if o.object_name and is_manifest_key(o.object_name)
+    ]
+    signed = [_read_manifest(client, bucket, k, public_key) for k in keys]
+    return max(signed, key=lambda m: m.manifest.revision, default=None)
+
+
 def latest_manifest(
     client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
 ) -> Manifest | None:
@@ -429,19 +439,13 @@ def latest_manifest(
         ArchiveError: that manifest fails its signature.
     """
     try:
-        keys = [
-            o.object_name
-            for o in client.list_objects(bucket, prefix=prefix)
-            if o.object_name and is_manifest_key(o.object_name)
-        ]
+        latest = _newest_revision(client, bucket, public_key, prefix)
     except S3Error as e:
         if e.code == "NoSuchBucket":
             return None
         raise
-    if not keys:
+    if latest is None:
         return None
-    signed = [_read_manifest(client, bucket, k, public_key) for k in keys]
-    latest = max(signed, key=lambda m: m.manifest.revision)
     if not latest.signature_ok:
         raise ArchiveError(f"manifest {latest.manifest.key} fails its signature", retryable=False)
     return latest.manifest

@@ -105,7 +105,8 @@ async def home(request: web.Request) -> web.Response:
             join_url=f"/sessions/{s.id}/join"
             if s.status is SessionStatus.LIVE and may_join(actor, scope, s.id in invited) else "",
             launch_url=launch_url(settings, user.id, s)
-            if can(actor, Action.LAUNCH_SESSION, scope) else "",
+            if s.status is SessionStatus.SCHEDULED and can(actor, Action.LAUNCH_SESSION, scope)
+            else "",
             opens=format_local(opens),
             player_url=f"/archive/sessions/{s.id}" if playable else "",
         )  # fmt: skip

@@ -35,6 +35,7 @@ from orchestrator.demo.run import TALK_BACK_SETTLE_S
 from orchestrator.demo.script import CENTRAL_HALL, CHAIR, CITIZEN, OFFICER, SCRIPT
 from orchestrator.demo.seed import CITIZEN_NAME, DEMO_PASSWORD, DEMO_USERS
 from orchestrator.demo.voices import PAUSE_S, speak
+from tests.browser import open_signed_out
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -81,11 +82,7 @@ class BrowserChair:
 
     async def join(self, link: str) -> BrowserChair:
         self.page = page = await self.context.new_page()
-        await page.goto(link)
-        await expect(page.locator("h1")).to_have_text("Đăng nhập")
-        await page.fill("input[name=username]", "chutri.ninhbinh")
-        await page.fill("input[name=password]", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
+        await open_signed_out(page, link, "chutri.ninhbinh", DEMO_PASSWORD)
         await expect(page.locator("body")).to_have_attribute("data-state", "connected",
                                                               timeout=30_000)  # fmt: skip
         self.mic_at = time.monotonic()
@@ -226,11 +223,7 @@ async def _search_and_play(
     context: BrowserContext, base: str, run: DemoRun, artifacts_dir: Path
 ) -> None:
     page = await context.new_page()
-    await page.goto(base)
-    await expect(page.locator("h1")).to_have_text("Đăng nhập")
-    await page.fill("input[name=username]", "luutru.ninhbinh")
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
+    await open_signed_out(page, base, "luutru.ninhbinh", DEMO_PASSWORD)
     # The start page lists the archived session with its player, and the archive's search.
     await expect(
         page.locator(f'#recent a[href="/archive/sessions/{run.session_id}"]')

@@ -16,9 +16,9 @@ from playwright.async_api import Browser, expect
 
 from tests.audio import sine
 from tests.bridge_rooms import RATE, create_room, play_forever, voice
-from tests.integration.conftest import World
+from tests.browser import open_signed_out
+from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
-from tests.integration.test_launch_browser import open_signed_out
 from tests.integration.test_orchestrator_api import session_body
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -30,7 +30,9 @@ async def test_dashboard_shows_a_session_going_live_and_ending(
     context = await browser.new_context(locale="vi-VN")
     page = await context.new_page()
     try:
-        await open_signed_out(page, world.base_url + "/central", world.usernames["observer"])
+        await open_signed_out(
+            page, world.base_url + "/central", world.usernames["observer"], PASSWORD
+        )
         await page.wait_for_url("**/central", timeout=30_000)
         await expect(page.locator("body")).to_have_attribute("data-state", "live", timeout=15_000)
 
@@ -91,7 +93,7 @@ async def test_provincial_join_page_shows_how_many_central_observers_listen(
     page = await context.new_page()
     observer = rtc.Room()
     try:
-        await open_signed_out(page, join_url, world.usernames["chair"])
+        await open_signed_out(page, join_url, world.usernames["chair"], PASSWORD)
         await expect(page.locator("body")).to_have_attribute("data-state", "connected",
                                                               timeout=30_000)  # fmt: skip
         await expect(page.locator("#observers")).to_be_hidden()
@@ -180,8 +182,8 @@ async def test_observer_asks_to_speak_the_chair_approves_then_revokes_in_the_bro
         return next((p for p in listed.participants if p.identity == identity), None)
 
     try:
-        await open_signed_out(chair, join_url, world.usernames["chair"])
-        await open_signed_out(observer, join_url, world.usernames["observer"])
+        await open_signed_out(chair, join_url, world.usernames["chair"], PASSWORD)
+        await open_signed_out(observer, join_url, world.usernames["observer"], PASSWORD)
         for page in (chair, observer):
             await expect(page.locator("body")).to_have_attribute("data-state", "connected",
                                                                   timeout=30_000)  # fmt: skip

@@ -8,21 +8,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 from livekit import api
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
+from tests.browser import open_signed_out
 from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_launch import eventually, launch_link, lkapi, new_session_now
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def open_signed_out(page: Page, link: str, username: str) -> None:
-    """Open ``link`` without a session: it leads to the login form, then back to itself."""
-    await page.goto(link)
-    await expect(page.locator("h1")).to_have_text("Đăng nhập")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
 
 
 async def test_chair_launches_from_the_calendar_link_and_joins(
@@ -33,7 +25,7 @@ async def test_chair_launches_from_the_calendar_link_and_joins(
     context = await browser.new_context(locale="vi-VN")
     page = await context.new_page()
     try:
-        await open_signed_out(page, link, world.usernames["chair"])
+        await open_signed_out(page, link, world.usernames["chair"], PASSWORD)
         await page.wait_for_url(f"**/sessions/{session_id}/join", timeout=30_000)
         await expect(page.locator("body")).to_have_attribute("data-state", "connected",
                                                               timeout=30_000)  # fmt: skip
@@ -62,7 +54,7 @@ async def test_launch_link_of_someone_else_shows_why_in_vietnamese(
     context = await browser.new_context(locale="vi-VN")
     page = await context.new_page()
     try:
-        await open_signed_out(page, link, world.usernames["officer"])
+        await open_signed_out(page, link, world.usernames["officer"], PASSWORD)
         await expect(page.locator("body")).to_contain_text("được cấp cho người khác")
         await page.screenshot(path=str(artifacts_dir / "launch-other-user.png"))
     finally:

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Route, expect
 
+from tests.browser import open_signed_out
 from tests.integration.conftest import PASSWORD, World
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -64,11 +65,9 @@ async def test_search_click_result_player_at_utterance(
     page = await context.new_page()
     await page.route(f"**{media}", _serve_ranges(await _opus(tmp_path / "mixed.opus")))
     try:
-        await page.goto(f"{world.base_url}/archive/search")
-        await expect(page.locator("h1")).to_have_text("Đăng nhập")
-        await page.fill("input[name=username]", world.usernames["archivist"])
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("button[type=submit]")
+        await open_signed_out(
+            page, f"{world.base_url}/archive/search", world.usernames["archivist"], PASSWORD
+        )
         await expect(page.locator("h1")).to_have_text("Tìm kiếm nội dung các phiên tiếp công dân")
 
         # Typed without diacritics; the chair's line at 9.5 s is the hit.
