@@ -1,8 +1,8 @@
 """The video side of a bridge: the active speaker's camera of one room, as one camera track in
 another, at most 720 lines high.
 
-Only the camera being relayed is subscribed (and so decoded); when LiveKit reports another
-speaker with a camera, the relay switches to theirs. Bridge participants are never chosen.
+Only the camera being relayed is subscribed (and so decoded); when someone starts speaking, the
+relay switches to their camera. Bridge participants are never chosen.
 """
 
 from __future__ import annotations
@@ -21,6 +21,24 @@ logger = logging.getLogger(__name__)
 MAX_HEIGHT = 720
 SOURCE_WIDTH, SOURCE_HEIGHT = 1280, 720
 PUBLISH_TIMEOUT_S = 20.0
+
+
+def speaker_order(speaking: list[str], before: set[str], showing: str | None) -> list[str]:
+    """Whose camera to try, best first, when LiveKit's active speakers change (pure).
+
+    LiveKit lists active speakers loudest first, and someone who has just stopped can stay in the
+    list, still loud, for a while. So the newest speaker wins: those not speaking before come
+    first; with no newcomer the one shown stays while still speaking; otherwise the loudest.
+
+    Args:
+        speaking: the active speakers now, loudest first.
+        before: the active speakers of the previous change.
+        showing: whose camera is relayed now.
+    """
+    newcomers = [identity for identity in speaking if identity not in before]
+    if not newcomers and showing in speaking:
+        return [showing]
+    return newcomers + [identity for identity in speaking if identity not in newcomers]
 
 
 def fit_720p(frame: rtc.VideoFrame) -> rtc.VideoFrame:
@@ -63,6 +81,7 @@ class VideoRelay:
         self._video = rtc.VideoSource(SOURCE_WIDTH, SOURCE_HEIGHT)
         self._publication: rtc.LocalTrackPublication | None = None
         self.showing: str | None = None
+        self._speaking: set[str] = set()
         self._pump: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -110,8 +129,11 @@ class VideoRelay:
         logger.info("bridge video now shows %s", participant.identity)
 
     def _on_speakers(self, speakers: list[rtc.Participant]) -> None:
-        for speaker in speakers:
-            remote = self._source.remote_participants.get(speaker.identity)
+        speaking = [speaker.identity for speaker in speakers]
+        order = speaker_order(speaking, self._speaking, self.showing)
+        self._speaking = set(speaking)
+        for identity in order:
+            remote = self._source.remote_participants.get(identity)
             if remote is not None and self._camera(remote) is not None:
                 self._show(remote)
                 return

@@ -10,7 +10,7 @@ import pytest
 from livekit import rtc
 
 from media.audio_mix import FRAME_SAMPLES, RATE, JitterMixer
-from media.bridge_video import fit_720p
+from media.bridge_video import fit_720p, speaker_order
 from orchestrator.bridges import RUNNING_FRESH, to_out
 from orchestrator.central import merged_metadata
 from orchestrator.central_schemas import BridgeState
@@ -135,3 +135,26 @@ def test_relayed_video_is_at_most_720_lines_and_keeps_its_colour(
     back = np.frombuffer(out.convert(rtc.VideoBufferType.RGBA).data, dtype=np.uint8)
     r, g, b = back.reshape(-1, 4)[:, :3].mean(axis=0)
     assert abs(r - 200) < 10 and abs(g - 40) < 10 and abs(b - 40) < 10
+
+
+@pytest.mark.parametrize(
+    ("speaking", "before", "showing", "expected"),
+    [
+        # Someone starts while the one who stopped is still listed, louder: the newcomer wins.
+        (["red", "blue"], {"red"}, "red", ["blue", "red"]),
+        # Nobody new: the one shown stays while still speaking, even if no longer the loudest.
+        (["blue", "red"], {"red", "blue"}, "red", ["red"]),
+        # The one shown has stopped and nobody is new: the loudest remaining.
+        (["blue", "green"], {"red", "blue", "green"}, "red", ["blue", "green"]),
+        # The first speaker of all.
+        (["red"], set(), None, ["red"]),
+        # Several newcomers at once: loudest first.
+        (["green", "red", "blue"], {"red"}, "red", ["green", "blue", "red"]),
+        # Silence: nobody to show (the relay keeps what it shows).
+        ([], {"red"}, "red", []),
+    ],
+)
+def test_the_newest_speaker_is_shown(
+    speaking: list[str], before: set[str], showing: str | None, expected: list[str]
+) -> None:
+    assert speaker_order(speaking, before, showing) == expected
