@@ -39,6 +39,7 @@ from orchestrator.domain import Role, SessionKind, SessionStatus, Tier
 from orchestrator.schemas import UserCreate
 from orchestrator.search import SearchFilters, search
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens
+from orchestrator.search.keys import search_key
 from orchestrator.users import new_user
 
 TARGET_P95_MS = 50.0
@@ -122,8 +123,8 @@ async def build(engine: AsyncEngine, session_hours: int, seed: int = 7) -> tuple
     await migrate(engine)
     factory = session_factory(engine)
     async with factory() as db:
-        provinces = [c for c in await db.scalars(select(Province.code).order_by(Province.code))
-                     if c != "tw"]  # fmt: skip
+        gso = dict((await db.execute(select(Province.code, Province.gso_code))).all())
+        provinces = sorted(c for c in gso if c != "tw")
         agencies = [Agency(name=f"Ban Tiếp công dân {c}", tier=Tier.PROVINCE, province_code=c)
                     for c in provinces]  # fmt: skip
         central = Agency(name="Ban Tiếp công dân Trung ương", tier=Tier.CENTRAL, province_code="tw")
@@ -167,6 +168,8 @@ async def build(engine: AsyncEngine, session_hours: int, seed: int = 7) -> tuple
                         "text_exact": exact, "province_code": agency_code,
                         "agency_id": s.agency_id, "session_start": s.starts_at,
                         "session_kind": s.kind.value, "case_classification": None,
+                        "restricted": s.restricted,
+                        "search_key": search_key(s.starts_at, gso[agency_code], s.id, seq),
                     })  # fmt: skip
             words += sum(r["text_folded"].count(" ") + 1 for r in rows)
             await db.execute(insert(TranscriptUtterance), rows)
@@ -213,7 +216,8 @@ async def measure(engine: AsyncEngine, size_bytes: int) -> dict[str, float]:
             t0 = time.perf_counter()
             await db.scalar(stmt)
             likes.append((time.perf_counter() - t0) * 1000)
-            print(f"    {q!r:42} total {result.total:>9}  "
+            total = f"{result.total}{'+' if result.capped else ''}"
+            print(f"    {q!r:42} total {total:>9}  "
                   f"p50 {statistics.median(latencies[-RUNS_PER_QUERY:]):8.1f} ms  "
                   f"LIKE {likes[-1]:9.1f} ms", flush=True)  # fmt: skip
     latencies.sort()

@@ -131,6 +131,15 @@ def transcript_of(session: CorpusSession) -> Transcript:
     )
 
 
+def archived_session(c: CorpusSession, agencies: dict[str, int]) -> ReceptionSession:
+    """The (not yet indexed) session of corpus entry ``c``."""
+    return ReceptionSession(
+        title=f"Phiên tiếp công dân {c.key}", kind=c.kind, agency_id=agencies[c.agency],
+        starts_at=c.starts, ends_at=c.starts + timedelta(hours=2),
+        status=SessionStatus.ARCHIVED, restricted=c.restricted,
+    )  # fmt: skip
+
+
 async def seed_corpus(
     db_factory: async_sessionmaker[Any], agencies: dict[str, int]
 ) -> dict[str, int]:
@@ -138,11 +147,7 @@ async def seed_corpus(
     ids: dict[str, int] = {}
     async with db_factory() as db:
         for c in CORPUS:
-            session = ReceptionSession(
-                title=f"Phiên tiếp công dân {c.key}", kind=c.kind, agency_id=agencies[c.agency],
-                starts_at=c.starts, ends_at=c.starts + timedelta(hours=2),
-                status=SessionStatus.ARCHIVED, restricted=c.restricted,
-            )  # fmt: skip
+            session = archived_session(c, agencies)
             db.add(session)
             await db.flush()
             ids[c.key] = session.id

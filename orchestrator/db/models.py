@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -337,12 +338,14 @@ class ProcessingTrack(Base):
 class TranscriptUtterance(Base):
     """One utterance of an archived session's transcript, as the archive search indexes it.
 
-    The session's facts (province, agency, start, kind, case classification) are copied in so a
-    search filters on one table; whether the session is restricted is always read from
-    ``reception_sessions`` at query time, so a change of clearance takes effect at once.
+    The session's facts (province, agency, start, kind, case classification, restricted) are
+    copied in so a search filters on one table (a session's ``restricted`` can only change while
+    it is scheduled, long before anything is indexed). ``search_key`` orders
+    rows by session start and carries the province (:mod:`orchestrator.search.keys`).
     ``text_folded`` and ``text_exact`` are the text's tokens (folded in Python by
     :mod:`orchestrator.search.folding`, or only lower-cased), joined by spaces: SQLite indexes them
-    with FTS5 (``transcript_fts``), PostgreSQL with generated ``tsvector`` columns under GIN.
+    with FTS5 (``transcript_fts``, keyed by ``search_key``, with the speaker's name and the filters
+    as words), PostgreSQL with generated ``tsvector`` columns under GIN.
     """
 
     __tablename__ = "transcript_utterances"
@@ -363,6 +366,8 @@ class TranscriptUtterance(Base):
     session_start: Mapped[datetime] = mapped_column(UtcDateTime)
     session_kind: Mapped[str] = mapped_column(String(32))
     case_classification: Mapped[str | None] = mapped_column(String(32))
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    search_key: Mapped[int] = mapped_column(BigInteger, unique=True)
     __table_args__ = (
         UniqueConstraint("session_id", "seq"),
         Index("ix_transcript_utterances_province_start", "province_code", "session_start"),

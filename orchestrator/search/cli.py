@@ -78,7 +78,9 @@ def search_command(
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=1))
         return
-    click.echo(f"{result.total} kết quả")
+    click.echo(f"{result.total_text()} kết quả")
+    if result.capped:
+        click.echo("  (số theo tỉnh tính trên các kết quả mới nhất; thêm từ hoặc bộ lọc)")
     for p in result.provinces:
         click.echo(f"  {p.province_name}: {p.count}")
     for hit in result.hits:

@@ -9,9 +9,16 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.db.models import Agency, ReceptionSession, RecordingRequest, TranscriptUtterance
+from orchestrator.db.models import (
+    Agency,
+    Province,
+    ReceptionSession,
+    RecordingRequest,
+    TranscriptUtterance,
+)
 from orchestrator.errors import NotFound
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens
+from orchestrator.search.keys import search_key
 from transcription.formats import from_json
 from transcription.merge import Transcript
 
@@ -44,6 +51,8 @@ async def index_transcript(
     Raises:
         NotFound: no such session.
         ValueError: an unknown case classification.
+        orchestrator.search.keys.KeyRangeError: a session the search key cannot hold (started
+            before 2000, or over 65,536 utterances).
     """
     if case_classification is not None and case_classification not in CASE_CLASSIFICATIONS:
         raise ValueError(f"unknown case classification {case_classification!r}")
@@ -52,6 +61,8 @@ async def index_transcript(
         raise NotFound(f"Không có phiên tiếp mã {session_id}.")
     agency = await db.get(Agency, session.agency_id)
     assert agency is not None  # a foreign key
+    province = await db.get(Province, agency.province_code)
+    assert province is not None  # a foreign key
     if case_classification is None:
         # Re-indexing (the pipeline run again) keeps a classification given earlier.
         case_classification = await db.scalar(
@@ -79,6 +90,8 @@ async def index_transcript(
             session_start=session.starts_at,
             session_kind=session.kind.value,
             case_classification=case_classification,
+            restricted=session.restricted,
+            search_key=search_key(session.starts_at, province.gso_code, session_id, seq),
         )
         for seq, u in enumerate(transcript.utterances)
         if u.text.strip()

@@ -1,26 +1,17 @@
 """Archive search: the query and filters, the caller's scope, and the same answers from SQLite
-FTS5 and PostgreSQL full-text search."""
+FTS5 and PostgreSQL full-text search, reading at most the newest matches
+(:mod:`orchestrator.search.keys`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel
-from sqlalchemy import (
-    ColumnElement,
-    TextClause,
-    and_,
-    func,
-    literal_column,
-    select,
-    table,
-    text,
-    true,
-)
+from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import sessions
@@ -30,10 +21,25 @@ from orchestrator.db.models import Province, ReceptionSession, TranscriptUtteran
 from orchestrator.domain import Role, Tier
 from orchestrator.errors import BadRequest, Forbidden
 from orchestrator.permissions import Action, Actor, can
-from orchestrator.search.folding import fold
-from orchestrator.search.query import Query, QueryError, parse_query, to_fts5, to_tsquery
+from orchestrator.search.folding import folded_tokens
+from orchestrator.search.keys import (
+    MAX_COUNTED,
+    RESTRICTED,
+    KeyRangeError,
+    date_key_range,
+    facet,
+    province_counts,
+)
+from orchestrator.search.query import (
+    MAX_TERMS,
+    Query,
+    QueryError,
+    parse_query,
+    to_fts5,
+    to_tsquery,
+)
+from orchestrator.search.ranking import RANKED, scores
 from orchestrator.search.snippets import highlight
-from orchestrator.timezone import VN_TZ
 
 __all__ = [
     "ArchiveScope",
@@ -125,7 +131,11 @@ class ProvinceCount(BaseModel):
 
 
 class SearchResult(BaseModel):
-    """One page of results, the total, and the counts per province."""
+    """One page of results, the total, and the counts per province.
+
+    ``capped``: more than ``total`` (= :data:`MAX_COUNTED`) utterances match; the counts per
+    province are then those of the newest :data:`MAX_COUNTED`.
+    """
 
     query: str
     exact: bool
@@ -133,68 +143,129 @@ class SearchResult(BaseModel):
     page: int
     per_page: int
     total: int
+    capped: bool
     hits: list[SearchHit]
     provinces: list[ProvinceCount]
 
+    def total_text(self) -> str:
+        """The total as people read it: ``7``, ``1.234``, or ``hơn 10.000``."""
+        return ("hơn " if self.capped else "") + _vn_number(self.total)
 
-def _conditions(scope: ArchiveScope, filters: SearchFilters) -> list[ColumnElement[bool]]:
+
+def _vn_number(n: int) -> str:
+    """``10000`` as Vietnamese writes it: ``10.000``."""
+    return f"{n:,}".replace(",", ".")
+
+
+def _conditions(
+    scope: ArchiveScope, filters: SearchFilters, keys: tuple[int, int] | None
+) -> list[ColumnElement[bool]]:
+    """The scope and filters as column conditions (PostgreSQL)."""
     where: list[ColumnElement[bool]] = []
     if not scope.restricted_visible:
-        where.append(S.restricted.is_(False))
-    if scope.province_code is not None:
-        where.append(U.province_code == scope.province_code)
-    if scope.agency_id is not None:
-        where.append(U.agency_id == scope.agency_id)
-    f = filters
-    if f.province:
-        where.append(U.province_code == f.province)
-    if f.agency_id is not None:
-        where.append(U.agency_id == f.agency_id)
-    if f.date_from:
-        where.append(U.session_start >= datetime.combine(f.date_from, time(), VN_TZ))
-    if f.date_to:
-        end = datetime.combine(f.date_to + timedelta(days=1), time(), VN_TZ)
-        where.append(U.session_start < end)
-    if f.kind:
-        where.append(U.session_kind == f.kind)
-    if f.role:
-        where.append(U.speaker_role == f.role)
-    if f.speaker:
-        pattern = "%" + fold(f.speaker).replace("\\", "").replace("%", "").replace("_", "") + "%"
-        where.append(U.speaker_folded.like(pattern))
-    if f.case_classification:
-        where.append(U.case_classification == f.case_classification)
-    if f.session_id is not None:
-        where.append(U.session_id == f.session_id)
+        where.append(U.restricted.is_(False))
+    for column, value in (
+        (U.province_code, scope.province_code), (U.agency_id, scope.agency_id),
+        (U.province_code, filters.province), (U.agency_id, filters.agency_id),
+        (U.session_kind, filters.kind), (U.speaker_role, filters.role),
+        (U.case_classification, filters.case_classification), (U.session_id, filters.session_id),
+    ):  # fmt: skip
+        if value is not None:
+            where.append(column == value)
+    for token in _speaker_tokens(filters):
+        where.append(U.speaker_folded.regexp_match(rf"\m{token}"))
+    if keys is not None:
+        where += [U.search_key >= keys[0], U.search_key < keys[1]]
     return where
 
 
-def _match(
-    dialect: str, query: Query, ranked: bool
-) -> tuple[Any, ColumnElement[bool] | TextClause | None, Any]:
-    """FROM clause, WHERE condition, and relevance ORDER BY expression for this backend."""
-    if dialect == "sqlite":
-        # The full-text match runs first, once (a materialized CTE): otherwise SQLite's planner may
-        # walk a filter's index and probe FTS5 row by row, hundreds of times slower.
-        columns: list[Any] = [literal_column("rowid").label("rowid")]
-        if ranked:
-            columns.append(literal_column("rank").label("rank"))
-        hits = (
-            select(*columns).select_from(table("transcript_fts"))
-            .where(text("transcript_fts MATCH :fts_query").bindparams(fts_query=to_fts5(query)))
-            .cte("fts_hits").prefix_with("MATERIALIZED")
-        )  # fmt: skip
-        from_ = hits.join(U, U.id == hits.c.rowid).join(S, S.id == U.session_id)
-        return from_, None, hits.c.rank.asc() if ranked else None
-    tsv = "tsv_exact" if query.exact else "tsv_folded"
+def _facets(scope: ArchiveScope, filters: SearchFilters) -> list[str]:
+    """The scope and filters as FTS5 facet words (SQLite); checks every value for both backends.
+
+    Raises:
+        BadRequest: a filter value that no indexed session can have.
+    """
+    words = []
+    for kind, value in (
+        ("p", scope.province_code), ("a", scope.agency_id), ("p", filters.province),
+        ("a", filters.agency_id), ("k", filters.kind), ("r", filters.role),
+        ("c", filters.case_classification), ("s", filters.session_id),
+    ):  # fmt: skip
+        if value is not None:
+            try:
+                words.append(facet(kind, value))
+            except KeyRangeError as e:
+                raise BadRequest(f"Giá trị lọc không hợp lệ: {value!r}.") from e
+    return words
+
+
+def _speaker_tokens(filters: SearchFilters) -> list[str]:
+    """The speaker filter's words: each must begin a word of the speaker's name."""
+    return folded_tokens(filters.speaker)[:MAX_TERMS] if filters.speaker else []
+
+
+def _fts5_match(query: Query, scope: ArchiveScope, filters: SearchFilters) -> str:
+    parts = [f"({to_fts5(query)})"]
+    parts += [f'facets : "{word}"' for word in _facets(scope, filters)]
+    parts += [f'speaker_folded : "{token}"*' for token in _speaker_tokens(filters)]
+    match = " AND ".join(parts)
+    return match if scope.restricted_visible else f'({match}) NOT facets : "{RESTRICTED}"'
+
+
+async def _candidates(
+    db: AsyncSession, query: Query, scope: ArchiveScope, filters: SearchFilters
+) -> list[int]:
+    """Search keys of the newest :data:`MAX_COUNTED` + 1 matches, by date (on SQLite read from
+    the full-text index alone)."""
+    keys = date_key_range(filters.date_from, filters.date_to)
+    limit = MAX_COUNTED + 1
+    if db.get_bind().dialect.name == "sqlite":
+        key_range = "AND rowid >= :low AND rowid <= :high" if keys else ""
+        sql = (
+            "SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH :match "
+            f"{key_range} ORDER BY rowid LIMIT :limit"
+        )
+        params: dict[str, Any] = {"match": _fts5_match(query, scope, filters), "limit": limit}
+        if keys:
+            params |= {"low": keys[0], "high": keys[1] - 1}
+        # Straight from the driver: SQLAlchemy's rows would cost more than the search itself.
+        driver = (await (await db.connection()).get_raw_connection()).driver_connection
+        assert driver is not None  # a checked-out aiosqlite connection
+        rows = await driver.execute_fetchall(sql, params)
+        return [key for (key,) in rows]
+    vector: ColumnElement[Any] = literal_column("tsv_exact" if query.exact else "tsv_folded")
     tsq = func.to_tsquery(literal_column("'simple'"), to_tsquery(query))
-    vector: ColumnElement[Any] = literal_column(f"transcript_utterances.{tsv}")
-    joined = U.__table__.join(S.__table__, S.id == U.session_id)
-    return joined, vector.op("@@")(tsq), func.ts_rank(vector, tsq).desc()
+    stmt = (
+        select(U.search_key)
+        .where(vector.op("@@")(tsq), *_conditions(scope, filters, keys))
+        .order_by(U.search_key).limit(limit)
+    )  # fmt: skip
+    return list((await db.scalars(stmt)).all())
+
+
+async def _by_relevance(db: AsyncSession, query: Query, keys: list[int]) -> list[int]:
+    """``keys`` (by date) with the newest :data:`RANKED` ordered by relevance, ties and the
+    older ones by date."""
+    pool = keys[:RANKED]
+    column = U.text_exact if query.exact else U.text_folded
+    rows = await db.execute(select(U.search_key, column).where(U.search_key.in_(pool)))
+    texts = dict(rows.all())
+    score = dict(zip(pool, scores(query, [texts[key] for key in pool]), strict=True))
+    return sorted(pool, key=lambda key: (-score[key], key)) + keys[RANKED:]
 
 
 def _playback_url(session_id: int, start_s: float) -> str:
     return f"/archive/sessions/{session_id}#t={start_s:.1f}"
+
+
+async def _province_counts(db: AsyncSession, keys: list[int]) -> list[ProvinceCount]:
+    provinces = await db.execute(select(Province.gso_code, Province.code, Province.name))
+    names = {gso: (code, name) for gso, code, name in provinces.all()}
+    counts = [
+        ProvinceCount(province_code=names[gso][0], province_name=names[gso][1], count=count)
+        for gso, count in province_counts(keys).items()
+    ]
+    return sorted(counts, key=lambda c: (-c.count, c.province_code))
 
 
 async def search(
@@ -212,8 +283,14 @@ async def search(
     """Search the archive as ``user``; the search is audited (in ``db``'s transaction, committed
     here) whatever its outcome.
 
+    At most the newest :data:`MAX_COUNTED` matches are read: beyond that the result says
+    ``capped`` and the counts per province are those of the newest :data:`MAX_COUNTED`. The
+    relevance order ranks the newest :data:`~orchestrator.search.ranking.RANKED`; older matches
+    follow by date. So a search costs the same on any size of archive.
+
     Raises:
-        BadRequest: a query or a paging value that cannot be searched (Vietnamese message).
+        BadRequest: a query, a filter or a paging value that cannot be searched (Vietnamese
+            message).
         Forbidden: the user may not search the archive.
     """
     # Control characters (NUL included, which PostgreSQL's JSON refuses) only separate words.
@@ -228,47 +305,34 @@ async def search(
         scope = archive_scope(actor)
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise BadRequest(f"Trang phải từ 1, mỗi trang từ 1 đến {MAX_PER_PAGE} kết quả.")
+        if (page - 1) * per_page >= MAX_COUNTED:
+            raise BadRequest(
+                f"Chỉ xem được {_vn_number(MAX_COUNTED)} kết quả mới nhất; hãy thêm từ hoặc bộ "
+                "lọc để thu hẹp tìm kiếm."
+            )
         try:
             query = parse_query(text_query, exact=exact)
         except QueryError as e:
             raise BadRequest(str(e)) from e
+        _facets(scope, filters)
     except (BadRequest, Forbidden) as e:
         outcome = "denied" if isinstance(e, Forbidden) else "failed"
         _audit(db, user, outcome, request, detail, reason=e.detail)
         await db.commit()
         raise
-    dialect = db.get_bind().dialect.name
-    if dialect == "sqlite":
+    if db.get_bind().dialect.name == "sqlite":
         # The index is read in large runs: SQLite's 2 MB default page cache thrashes on it.
         await db.execute(text(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}"))
         await db.execute(text(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}"))
-    conditions = _conditions(scope, filters)
-    from_, match, rank = _match(dialect, query, ranked=sort == "relevance")
-    where = and_(true(), *conditions, *([match] if match is not None else []))
-    order: list[Any] = (
-        [rank, U.session_start.desc(), U.id]
-        if sort == "relevance"
-        else [U.session_start.desc(), U.session_id.desc(), U.start_s, U.id]
-    )
-    # Sort narrow rows (id, title), then read the page's whole rows: the text stays out of the sort.
-    page_q = (
-        select(U.id, S.title).select_from(from_).where(where).order_by(*order)
-        .limit(per_page).offset((page - 1) * per_page)
-    )  # fmt: skip
-    titles: dict[int, str] = dict((await db.execute(page_q)).all())
-    by_id = {u.id: u for u in await db.scalars(select(U).where(U.id.in_(list(titles))))}
-    rows = [(by_id[i], title) for i, title in titles.items()]
-    # Every indexed row has a province, so the counts per province add up to the total.
-    from_, match, _rank = _match(dialect, query, ranked=False)
-    where = and_(true(), *conditions, *([match] if match is not None else []))
-    counts_q = (
-        select(U.province_code, Province.name, func.count())
-        .select_from(from_.join(Province.__table__, Province.code == U.province_code))
-        .where(where).group_by(U.province_code, Province.name)
-        .order_by(func.count().desc(), U.province_code)
-    )  # fmt: skip
-    counts = (await db.execute(counts_q)).all()
-    total = sum(count for _code, _name, count in counts)
+    candidates = await _candidates(db, query, scope, filters)
+    capped = len(candidates) > MAX_COUNTED
+    candidates = candidates[:MAX_COUNTED]
+    # Keys ascending are by date: newest session first, in the order spoken.
+    ordered = await _by_relevance(db, query, candidates) if sort == "relevance" else candidates
+    page_keys = ordered[(page - 1) * per_page :][:per_page]
+    found = {u.search_key: (u, title) for u, title in (await db.execute(
+        select(U, S.title).join(S, S.id == U.session_id).where(U.search_key.in_(page_keys))
+    )).all()}  # fmt: skip
     hits = [
         SearchHit(
             session_id=u.session_id,
@@ -285,14 +349,15 @@ async def search(
             snippet_html=highlight(u.text, query),
             playback_url=_playback_url(u.session_id, u.start_s),
         )  # fmt: skip
-        for u, title in rows
+        for u, title in (found[key] for key in page_keys)
     ]
-    _audit(db, user, "allowed", request, detail, results=total)
+    total = len(candidates)
+    _audit(db, user, "allowed", request, detail, results=total, capped=capped)
+    provinces = await _province_counts(db, candidates)
     await db.commit()
     return SearchResult(
         query=text_query, exact=exact, sort=sort, page=page, per_page=per_page, total=total,
-        hits=hits, provinces=[ProvinceCount(province_code=c, province_name=n, count=k)
-                              for c, n, k in counts],
+        capped=capped, hits=hits, provinces=provinces,
     )  # fmt: skip
 
 

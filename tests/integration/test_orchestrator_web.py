@@ -93,7 +93,7 @@ async def test_malformed_ics_is_a_400_naming_the_line(
     assert after == before
 
 
-FULL_TEXT_OBJECTS = ("transcript_fts", "tsv_", "ix_transcript_utterances_tsv_")
+FULL_TEXT_OBJECTS = ("transcript_fts", "tsv_", "ix_transcript_utterances_tsv_", "facets")
 
 
 async def test_reference_data_and_migrations_match_the_models(
@@ -107,8 +107,9 @@ async def test_reference_data_and_migrations_match_the_models(
     assert len({p.gso_code for p in provinces}) == len(provinces)
 
     def in_the_models(_obj: object, name: str | None, *_rest: object) -> bool:
-        # The full-text machinery differs per backend and exists only in migration 0007: the
-        # FTS5 table and its shadow tables (SQLite), generated tsvector columns under GIN (PG).
+        # The full-text machinery differs per backend and exists only in migrations 0007 and
+        # 0009: the FTS5 table, its shadow tables and the generated facets column (SQLite),
+        # generated tsvector columns under GIN (PG).
         return not (name or "").startswith(FULL_TEXT_OBJECTS)
 
     def diff(connection: Connection) -> list[object]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from orchestrator.db.models import AuditEntry, RecordingRequest, TranscriptUtterance
 from orchestrator.jobs.index import INDEX_SESSION_TASK, index_session_job
+from orchestrator.search import service as search_service
 from tests.integration.conftest import World
 from tests.search_corpus import CORPUS, transcript_of
 from transcription import create_celery
@@ -109,6 +110,8 @@ async def test_snippets_mark_the_match(
         ({"role": "chair"}, {"nb_land"}),
         ({"speaker": "le van dong"}, {"commune_dyke"}),
         ({"speaker": "Đức"}, {"nb_land"}),
+        ({"speaker": "van d"}, {"nb_land", "commune_dyke"}),  # each word begins a name's word
+        ({"speaker": "uc"}, set()),  # not the inside of a word
         ({"case": "kien_nghi"}, {"commune_dyke"}),
         ({"case": "to_cao"}, {"nb_secret"}),
     ],
@@ -239,6 +242,9 @@ async def test_every_search_is_audited(
         ({"q": "'; SELECT * FROM users; --"}, 200, ""),
         ({"q": "\\ % _ \x00"}, 400, "không có từ nào"),
         ({"q": "đất", "speaker": "%_\\"}, 200, ""),
+        ({"q": "đất", "province": "Ninh Bình"}, 400, "Giá trị lọc không hợp lệ"),
+        ({"q": "đất", "role": 'chair" OR "x'}, 400, "Giá trị lọc không hợp lệ"),
+        ({"q": "đất", "page": "501"}, 400, "10.000 kết quả mới nhất"),
     ],
 )
 async def test_bad_input_is_a_clear_400_or_a_sane_search(
@@ -258,8 +264,9 @@ async def test_bad_input_is_a_clear_400_or_a_sane_search(
 
 
 async def test_search_page_in_vietnamese(
-    world: World, http: aiohttp.ClientSession, corpus: dict[str, int]
-) -> None:
+    world: World, http: aiohttp.ClientSession, corpus: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     url = f"{world.base_url}/archive/search"
     async with http.get(url, params={"q": "da nang", **WINDOW},
                         headers=world.headers("admin")) as r:  # fmt: skip
@@ -269,6 +276,13 @@ async def test_search_page_in_vietnamese(
     assert f"/archive/sessions/{corpus['hn_noise']}#t=1.0" in page
     async with http.get(url, params={"q": '"đất'}, headers=world.headers("admin")) as r:
         assert r.status == 400 and "Thiếu dấu ngoặc kép" in await r.text()
+    monkeypatch.setattr(search_service, "MAX_COUNTED", 2)
+    async with http.get(url, params={"q": "tôi OR đề OR ghi OR cong OR kiến", **WINDOW},
+                        headers=world.headers("admin")) as r:  # fmt: skip
+        page = await r.text()
+        assert r.status == 200
+    assert "Tìm thấy hơn 2 đoạn phát biểu." in page and "các đoạn mới nhất" in page
+    assert page.count('class="hit"') == 2
     async with http.get(url, params={"q": "đất"}, headers=world.headers("officer")) as r:
         assert r.status == 403 and "lưu trữ" in await r.text()
     async with http.get(url, params={"q": "đất"}, allow_redirects=False) as r:
