@@ -295,7 +295,7 @@ class Transcriber:
             )
             segments = []
             for raw in raw_segments:
-                segments.append(_segment(raw))
+                segments.append(to_segment(raw))
                 if progress is not None:
                     progress(min(raw.end, total), total)
         except RuntimeError as e:
@@ -317,7 +317,7 @@ def _check_samples(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.asarray(samples, dtype=np.float32)
 
 
-def _segment(raw: Any) -> TranscribedSegment:
+def to_segment(raw: Any) -> TranscribedSegment:
     """Our frozen copy of a ``faster_whisper.transcribe.Segment``."""
     return TranscribedSegment(
         start=round(raw.start, 3),
