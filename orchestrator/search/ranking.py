@@ -18,7 +18,7 @@ from orchestrator.search.query import Query, Term
 
 __all__ = ["RANKED", "scores"]
 
-RANKED: Final = 1_000
+RANKED: Final = 500
 """How many of the newest matches are ordered by relevance; older ones follow by date."""
 
 K1, B = 1.2, 0.75

@@ -145,6 +145,11 @@ async def test_only_the_newest_matches_are_read(
             assert sum(p.count for p in capped.provinces) == 3
             ranked = await search(db, admin, EVERY_LINE, per_page=100)
             assert {h.utterance_id for h in ranked.hits} == {h.utterance_id for h in capped.hits}
+            # Relevance orders only the newest RANKED; the older ones follow by date.
+            monkeypatch.setattr(search_service, "RANKED", 2)
+            partly = [h.utterance_id for h in (await search(db, admin, EVERY_LINE)).hits]
+            by_date = [h.utterance_id for h in capped.hits]
+            assert set(partly[:2]) == set(by_date[:2]) and partly[2] == by_date[2]
             # Pages past the newest MAX_COUNTED: a clear refusal, not an empty page.
             with pytest.raises(BadRequest, match="thu hẹp"):
                 await search(db, admin, EVERY_LINE, page=2, per_page=3)
