@@ -157,21 +157,28 @@ def _vn_number(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
+def _filters(scope: ArchiveScope, filters: SearchFilters) -> list[tuple[str, Any, str | int]]:
+    """The scope and the equality filters that are set: ``(facet kind, column, value)``."""
+    return [
+        (kind, column, value) for kind, column, value in (
+            ("p", U.province_code, scope.province_code), ("a", U.agency_id, scope.agency_id),
+            ("p", U.province_code, filters.province), ("a", U.agency_id, filters.agency_id),
+            ("k", U.session_kind, filters.kind), ("r", U.speaker_role, filters.role),
+            ("c", U.case_classification, filters.case_classification),
+            ("s", U.session_id, filters.session_id),
+        ) if value is not None
+    ]  # fmt: skip
+
+
 def _conditions(
     scope: ArchiveScope, filters: SearchFilters, keys: tuple[int, int] | None
 ) -> list[ColumnElement[bool]]:
     """The scope and filters as column conditions (PostgreSQL)."""
-    where: list[ColumnElement[bool]] = []
+    where: list[ColumnElement[bool]] = [
+        column == value for _kind, column, value in _filters(scope, filters)
+    ]
     if not scope.restricted_visible:
         where.append(U.restricted.is_(False))
-    for column, value in (
-        (U.province_code, scope.province_code), (U.agency_id, scope.agency_id),
-        (U.province_code, filters.province), (U.agency_id, filters.agency_id),
-        (U.session_kind, filters.kind), (U.speaker_role, filters.role),
-        (U.case_classification, filters.case_classification), (U.session_id, filters.session_id),
-    ):  # fmt: skip
-        if value is not None:
-            where.append(column == value)
     for token in _speaker_tokens(filters):
         where.append(U.speaker_folded.regexp_match(rf"\m{token}"))
     if keys is not None:
@@ -186,16 +193,11 @@ def _facets(scope: ArchiveScope, filters: SearchFilters) -> list[str]:
         BadRequest: a filter value that no indexed session can have.
     """
     words = []
-    for kind, value in (
-        ("p", scope.province_code), ("a", scope.agency_id), ("p", filters.province),
-        ("a", filters.agency_id), ("k", filters.kind), ("r", filters.role),
-        ("c", filters.case_classification), ("s", filters.session_id),
-    ):  # fmt: skip
-        if value is not None:
-            try:
-                words.append(facet(kind, value))
-            except KeyRangeError as e:
-                raise BadRequest(f"Giá trị lọc không hợp lệ: {value!r}.") from e
+    for kind, _column, value in _filters(scope, filters):
+        try:
+            words.append(facet(kind, value))
+        except KeyRangeError as e:
+            raise BadRequest(f"Giá trị lọc không hợp lệ: {value!r}.") from e
     return words
 
 
@@ -204,19 +206,22 @@ def _speaker_tokens(filters: SearchFilters) -> list[str]:
     return folded_tokens(filters.speaker)[:MAX_TERMS] if filters.speaker else []
 
 
-def _fts5_match(query: Query, scope: ArchiveScope, filters: SearchFilters) -> str:
+def _fts5_match(
+    query: Query, scope: ArchiveScope, filters: SearchFilters, facets: list[str]
+) -> str:
     parts = [f"({to_fts5(query)})"]
-    parts += [f'facets : "{word}"' for word in _facets(scope, filters)]
+    parts += [f'facets : "{word}"' for word in facets]
     parts += [f'speaker_folded : "{token}"*' for token in _speaker_tokens(filters)]
     match = " AND ".join(parts)
     return match if scope.restricted_visible else f'({match}) NOT facets : "{RESTRICTED}"'
 
 
 async def _candidates(
-    db: AsyncSession, query: Query, scope: ArchiveScope, filters: SearchFilters
-) -> list[int]:
+    db: AsyncSession, query: Query, scope: ArchiveScope, filters: SearchFilters,
+    facets: list[str],
+) -> list[int]:  # fmt: skip
     """Search keys of the newest :data:`MAX_COUNTED` + 1 matches, by date (on SQLite read from
-    the full-text index alone)."""
+    the full-text index alone, ``facets`` being the filters as its words)."""
     keys = date_key_range(filters.date_from, filters.date_to)
     limit = MAX_COUNTED + 1
     if db.get_bind().dialect.name == "sqlite":
@@ -225,7 +230,8 @@ async def _candidates(
             "SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH :match "
             f"{key_range} ORDER BY rowid LIMIT :limit"
         )
-        params: dict[str, Any] = {"match": _fts5_match(query, scope, filters), "limit": limit}
+        match = _fts5_match(query, scope, filters, facets)
+        params: dict[str, Any] = {"match": match, "limit": limit}
         if keys:
             params |= {"low": keys[0], "high": keys[1] - 1}
         # Straight from the driver: SQLAlchemy's rows would cost more than the search itself.
@@ -314,7 +320,7 @@ async def search(
             query = parse_query(text_query, exact=exact)
         except QueryError as e:
             raise BadRequest(str(e)) from e
-        _facets(scope, filters)
+        facets = _facets(scope, filters)
     except (BadRequest, Forbidden) as e:
         outcome = "denied" if isinstance(e, Forbidden) else "failed"
         _audit(db, user, outcome, request, detail, reason=e.detail)
@@ -324,7 +330,7 @@ async def search(
         # The index is read in large runs: SQLite's 2 MB default page cache thrashes on it.
         await db.execute(text(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}"))
         await db.execute(text(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}"))
-    candidates = await _candidates(db, query, scope, filters)
+    candidates = await _candidates(db, query, scope, filters, facets)
     capped = len(candidates) > MAX_COUNTED
     candidates = candidates[:MAX_COUNTED]
     # Keys ascending are by date: newest session first, in the order spoken.
