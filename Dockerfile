@@ -6,7 +6,7 @@ WORKDIR /web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/src ./src
-RUN mkdir -p /orchestrator/static && npm run build
+RUN mkdir -p /orchestrator/web/static && npm run build
 
 FROM python:3.11-slim-bookworm
 
@@ -27,7 +27,7 @@ COPY orchestrator ./orchestrator
 COPY media ./media
 COPY transcription ./transcription
 COPY storage ./storage
-COPY --from=web /orchestrator/static/join.js ./orchestrator/static/join.js
+COPY --from=web /orchestrator/web/static/join.js ./orchestrator/web/static/join.js
 RUN pip install -c constraints.txt '.[model]'
 
 RUN useradd --system --create-home --home-dir /var/lib/tiepdan --shell /usr/sbin/nologin tiepdan

@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 TIEPDAN := $(VENV)/bin/tiepdan
 STAMP   := $(VENV)/.installed
 # The join page script: livekit-client from npm, bundled by esbuild, served by the orchestrator.
-JOIN_JS := orchestrator/static/join.js
+JOIN_JS := orchestrator/web/static/join.js
 # Debian packages: media tools, the local broker, speech for tests and the demo, the browser for
 # the join page tests, PostgreSQL for the database tests (SQLite needs nothing).
 DEBS    := ffmpeg redis-server espeak-ng chromium postgresql

@@ -1,7 +1,7 @@
 """Archive throughput against the local stack's SeaweedFS: the archive path vs plain put_object.
 
 Builds a session directory of random "recordings" (default 8 files x 24 MiB: multipart above
-16 MiB), archives it with :func:`orchestrator.archive.archive_directory` (SHA-256, retention,
+16 MiB), archives it with :func:`storage.archive.archive_directory` (SHA-256, retention,
 size+checksum confirmation, signed manifest, local deletion) and uploads the same bytes with one
 plain ``fput_object`` each into a plain bucket; then verifies the archive (re-reading every
 byte). Prints MB/s for each and the ratio archive / plain (target >= 80 %), all from one run.
@@ -22,8 +22,8 @@ import uuid
 from pathlib import Path
 
 from config import load_settings
-from orchestrator.archive import SessionPlace, archive_directory, signing_key, verify_archive
 from storage import make_s3_client
+from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
 
 
 def _make_dir(root: Path, files: int, mib: int) -> Path:

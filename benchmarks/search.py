@@ -33,14 +33,14 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config import load_settings
+from orchestrator.accounts.schemas import UserCreate
+from orchestrator.accounts.service import new_user
+from orchestrator.core.vocabulary import Role, SessionKind, SessionStatus, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import Agency, Province, ReceptionSession, TranscriptUtterance, User
-from orchestrator.domain import Role, SessionKind, SessionStatus, Tier
-from orchestrator.schemas import UserCreate
 from orchestrator.search import SearchFilters, search
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens
 from orchestrator.search.keys import search_key
-from orchestrator.users import new_user
 
 TARGET_P95_MS = 50.0
 WORDS_PER_HOUR = 9000

@@ -15,20 +15,48 @@ from livekit import api
 from pydantic import ValidationError
 
 from config import Settings
-from orchestrator import api_routes, central, home, pages
-from orchestrator.app_events import session_ended
-from orchestrator.auth import authenticate, setup_auth
+from orchestrator import home
+from orchestrator.accounts import routes as accounts_routes
+from orchestrator.core.errors import OrchestratorError
 from orchestrator.db import create_engine, migrate, session_factory
-from orchestrator.errors import OrchestratorError
-from orchestrator.join_page import STATIC_DIR
-from orchestrator.keys import DB, ENGINE, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
-from orchestrator.reconciler import reconcile_once
-from orchestrator.search import web as search_web
+from orchestrator.live import agent_routes, central_routes
+from orchestrator.live import routes as live_routes
+from orchestrator.live.board import board_ctx, stop_streams
+from orchestrator.live.reconciler import reconcile_once
+from orchestrator.live.session_end import session_ended
+from orchestrator.pipeline import routes as pipeline_routes
+from orchestrator.scheduling import routes as scheduling_routes
+from orchestrator.search import playback
+from orchestrator.search import routes as search_routes
+from orchestrator.web.app_keys import DB, ENGINE, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
+from orchestrator.web.auth import authenticate, setup_auth
+from orchestrator.web.html import STATIC_DIR
+from orchestrator.web.router import mount
 from transcription import create_celery
 
 log = logging.getLogger(__name__)
 JSON_DUMPS = functools.partial(json.dumps, ensure_ascii=False)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+API_ROUTES = [
+    *accounts_routes.ROUTES,
+    *scheduling_routes.ROUTES,
+    *live_routes.ROUTES,
+    *agent_routes.ROUTES,
+    *central_routes.ROUTES,
+    *pipeline_routes.ROUTES,
+    *search_routes.ROUTES,
+    *playback.ROUTES,
+]
+"""Every operation of the JSON API, in the order the OpenAPI document lists them."""
+PAGES = [
+    *home.PAGES,
+    *accounts_routes.PAGES,
+    *scheduling_routes.PAGES,
+    *live_routes.PAGES,
+    *central_routes.PAGES,
+    *search_routes.PAGES,
+]
 
 
 def problem(status: int, title: str, detail: str) -> web.Response:
@@ -135,11 +163,9 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     app.cleanup_ctx.extend([database, livekit, broker])
     if reconcile_interval_s is not None:
         app.cleanup_ctx.append(functools.partial(reconciler, interval_s=reconcile_interval_s))
-    api_routes.add_routes(app)
-    pages.add_routes(app)
-    home.add_routes(app)
-    search_web.add_page_routes(app)
-    central.setup(app)  # after the database and LiveKit contexts it uses
+    app.cleanup_ctx.append(board_ctx)  # after the database and LiveKit contexts it uses
+    app.on_shutdown.append(stop_streams)
+    mount(app, API_ROUTES, PAGES)
     app.router.add_static("/static", STATIC_DIR)
     return app
 

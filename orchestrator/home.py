@@ -10,17 +10,17 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
-from orchestrator import sessions as svc
-from orchestrator.auth import actor_of, csrf_token
+from orchestrator.core.lifecycle import status_vi
+from orchestrator.core.permissions import Action, can, may_join
+from orchestrator.core.timezone import format_local
+from orchestrator.core.vocabulary import Role, SessionStatus
 from orchestrator.db.models import Invitation, ReceptionSession, User
-from orchestrator.domain import Role, SessionStatus
-from orchestrator.html import html_page
-from orchestrator.keys import DB, SETTINGS, USER
-from orchestrator.launch_links import launch_window
-from orchestrator.lifecycle import status_vi
-from orchestrator.pages import launch_url
-from orchestrator.permissions import Action, can, may_join
-from orchestrator.timezone import format_local
+from orchestrator.scheduling import service as svc
+from orchestrator.scheduling.launch_links import launch_url, launch_window
+from orchestrator.web.app_keys import DB, SETTINGS, USER
+from orchestrator.web.auth import actor_of, csrf_token
+from orchestrator.web.html import html_page
+from orchestrator.web.router import Page
 
 ROLES_VI = {
     Role.ADMIN: "Quản trị viên",
@@ -121,6 +121,4 @@ async def home(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the start page."""
-    app.router.add_get("/", home)
+PAGES = [Page("GET", "/", home)]

@@ -1,264 +1,466 @@
-"""The archive's pure logic: object layout, retention classes, signed manifests, the chain.
+"""The archive service: write a session's files to the locked S3 bucket and verify them.
 
-No I/O here: :mod:`orchestrator.archive` reads files, talks to S3 and the database, and uses
-these functions to decide what to write and whether what it reads back is intact.
-
-Layout: ``{year}/{province-code}/{session-id}/{name}``, ``name`` being the file's path in the
-session directory (``recording.json``, ``transcript.json``, ``minutes.docx``, ...), except that
-audio goes under ``audio/`` (``audio/mixed.opus``, ``audio/tracks/<identity>/<file>.opus``) and
-cameras under ``video/`` (``video/tracks/<identity>/<file>.mp4``).
-Each archive (or revision) writes ``.../manifest-r{revision}.json``: the signed list of every
-object with its size, SHA-256 and S3 version, and a link to the previous manifest of the same
-province, so removing or rewriting one breaks the chain.
+Pure decisions (keys, retention class, manifest, signatures, chain) are in
+:mod:`storage.records`; this module does the I/O with the minio client. Every write is
+idempotent: an object already stored with the same size and SHA-256 is not written again, so a
+job interrupted (S3 down, worker killed) is simply run again and resumes where it stopped. The
+local copy of a file is deleted only once S3 reports the recorded size and checksum.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.error import S3Error
+from minio.retention import Retention
 
-MANIFEST_PREFIX = "manifest-r"
-# Files the pipeline leaves in a session directory, besides the per-speaker tracks.
-EXPECTED_FILES = (
-    "recording.json",
-    "transcript.json",
-    "transcript.vtt",
-    "transcript.srt",
-    "transcript.txt",
-    "mixed.opus",
-    "minutes.docx",
+from config import Settings
+from config.settings import S3Settings
+from storage.records import (
+    ArchivedObject,
+    ArchiveFormatError,
+    Manifest,
+    SignedManifest,
+    chain_head,
+    chain_problems,
+    is_manifest_key,
+    manifest_key,
+    missing_files,
+    object_key,
+    read_signed_manifest,
+    record_type,
+    retain_until_iso,
+    session_prefix,
+    sign_manifest,
 )
 
+log = logging.getLogger(__name__)
 
-class ArchiveFormatError(ValueError):
-    """A manifest that cannot be read (not JSON, fields missing)."""
-
-
-def session_prefix(year: int, province_code: str, session_id: int) -> str:
-    """``{year}/{province}/{session}/``: where every object of one session lives."""
-    if not province_code or "/" in province_code:
-        raise ValueError(f"invalid province code {province_code!r}")
-    return f"{year:04d}/{province_code}/{session_id}/"
+SHA256_META = "sha256"
+# Large files go up in parts of this size (minio switches to multipart above it).
+PART_SIZE = 16 * 1024 * 1024
+_CHUNK = 1024 * 1024
 
 
-def object_key(prefix: str, name: str) -> str:
-    """The key of the session file ``name`` (a relative POSIX path without ``..``)."""
-    parts = name.split("/")
-    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"invalid archive file name {name!r}")
-    if name == "mixed.opus" or (parts[0] == "tracks" and name.endswith(".opus")):
-        return f"{prefix}audio/{name}"
-    if parts[0] == "tracks" and name.endswith(".mp4"):
-        return f"{prefix}video/{name}"
-    return prefix + name
+class ArchiveError(RuntimeError):
+    """The archive could not be written; ``retryable`` when trying again may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
-def manifest_key(prefix: str, revision: int) -> str:
-    """The key of the session's manifest of ``revision`` (1 for the first archive)."""
-    return f"{prefix}{MANIFEST_PREFIX}{revision}.json"
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The Ed25519 key that signs manifests (``security.archive_signing_key``)."""
+    return Ed25519PrivateKey.from_private_bytes(settings.security.archive_signing_seed)
 
 
-def is_manifest_key(key: str) -> bool:
-    """Whether ``key`` names a manifest."""
-    last = key.rsplit("/", 1)[-1]
-    return last.startswith(MANIFEST_PREFIX) and last.endswith(".json")
+def ensure_bucket(client: Minio, bucket: str) -> None:
+    """Create the archive bucket with object lock (and so versioning) if it does not exist."""
+    if not client.bucket_exists(bucket):
+        try:
+            client.make_bucket(bucket, object_lock=True)
+            return
+        except S3Error as e:
+            # Another worker created it a moment ago: check its object lock like any other.
+            if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+    try:
+        client.get_object_lock_config(bucket)
+    except S3Error as e:
+        # Without object lock nothing stops an overwrite: refuse rather than archive there.
+        raise ArchiveError(
+            f"bucket {bucket} exists without object lock; the archive needs a bucket created "
+            "with object lock (a new bucket name, or recreate it)",
+            retryable=False,
+        ) from e
 
 
-def record_type(name: str) -> str:
-    """The retention class of a session file: media, transcript, minutes or metadata."""
-    if name.endswith((".opus", ".mp4")):  # speakers' audio, the mix, cameras
-        return "media"
-    if name.startswith("transcript."):
-        return "transcript"
-    if name == "minutes.docx":
-        return "minutes"
-    return "metadata"
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def session_files(directory: Path) -> list[str]:
+    """Every file of a session directory, as sorted relative POSIX names."""
+    return sorted(
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def _stored(client: Minio, bucket: str, key: str) -> tuple[int, str, str | None] | None:
+    """Size, recorded SHA-256 and version of the object at ``key``, or None if absent."""
+    try:
+        stat = client.stat_object(bucket, key)
+    except S3Error as e:
+        if e.code in ("NoSuchKey", "NoSuchVersion", "ResourceNotFound"):
+            return None
+        raise
+    meta = {k.lower(): v for k, v in (stat.metadata or {}).items()}
+    return stat.size or 0, meta.get(f"x-amz-meta-{SHA256_META}", ""), stat.version_id
+
+
+def _retention(s3: S3Settings, kind: str, now: datetime) -> Retention:
+    until = (now + timedelta(days=s3.retention_days(kind))).replace(microsecond=0)
+    return Retention(COMPLIANCE, until)
 
 
 @dataclass(frozen=True)
-class ArchivedObject:
-    """One object written to the archive, as the manifest records it."""
-
-    name: str
-    key: str
-    size: int
-    sha256: str
-    record_type: str
-    version_id: str | None
-    retain_until: str
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What was archived for one session, and its place in the province's chain."""
+class SessionPlace:
+    """Where a session belongs in the archive, and facts its manifest records."""
 
     session_id: int
     province_code: str
     year: int
-    revision: int
-    created_at: str
-    objects: tuple[ArchivedObject, ...]
-    missing: tuple[str, ...] = ()
-    # The previous manifest of the same province (key and SHA-256 of its signed bytes).
-    previous_key: str | None = None
-    previous_sha256: str | None = None
-    # The manifest this revision replaces (same session, revision - 1).
-    supersedes: str | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def key(self) -> str:
-        """Where this manifest is stored."""
-        return manifest_key(
-            session_prefix(self.year, self.province_code, self.session_id), self.revision
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The manifest as plain JSON data (what is signed)."""
-        return {
-            "session_id": self.session_id,
-            "province_code": self.province_code,
-            "year": self.year,
-            "revision": self.revision,
-            "created_at": self.created_at,
-            "objects": [o.__dict__ for o in self.objects],
-            "missing": list(self.missing),
-            "previous_key": self.previous_key,
-            "previous_sha256": self.previous_sha256,
-            "supersedes": self.supersedes,
-            "facts": dict(self.facts),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
-        """Read a manifest written by :meth:`to_json`."""
-        try:
-            return cls(
-                session_id=int(data["session_id"]),
-                province_code=str(data["province_code"]),
-                year=int(data["year"]),
-                revision=int(data["revision"]),
-                created_at=str(data["created_at"]),
-                objects=tuple(ArchivedObject(**o) for o in data["objects"]),
-                missing=tuple(data["missing"]),
-                previous_key=data["previous_key"],
-                previous_sha256=data["previous_sha256"],
-                supersedes=data["supersedes"],
-                facts=dict(data["facts"]),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ArchiveFormatError(f"unreadable manifest: {e}") from e
+    def prefix(self) -> str:
+        """The session's key prefix."""
+        return session_prefix(self.year, self.province_code, self.session_id)
 
 
-def missing_files(present: Iterable[str]) -> tuple[str, ...]:
-    """The expected session files that are not among ``present`` (a failed pipeline step)."""
-    have = set(present)
-    return tuple(name for name in EXPECTED_FILES if name not in have)
+def _put_file(
+    client: Minio, bucket: str, key: str, path: Path, name: str, sha: str, retention: Retention
+) -> ArchivedObject | None:
+    """Write one file unless S3 already has it; return it as stored (None: upload mismatch)."""
+    size = path.stat().st_size
+    existing = _stored(client, bucket, key)
+    if existing is None:
+        client.fput_object(
+            bucket, key, str(path), metadata={SHA256_META: sha}, retention=retention,
+            part_size=PART_SIZE,
+        )  # fmt: skip
+        existing = _stored(client, bucket, key)
+    if existing is None or existing[0] != size or existing[1] != sha:
+        return None
+    assert retention.retain_until_date is not None
+    return ArchivedObject(
+        name=name, key=key, size=size, sha256=sha, record_type=record_type(name),
+        version_id=existing[2],
+        retain_until=retain_until_iso(retention.retain_until_date),
+    )  # fmt: skip
 
 
-def _canonical(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def province_manifests(
+    client: Minio, bucket: str, province_code: str, verify_key: Ed25519PublicKey
+) -> list[SignedManifest]:
+    """Every manifest of one province found in the bucket, read and signature-checked."""
+    found = []
+    for key in _manifest_keys(client, bucket):
+        if key.split("/")[1] == province_code:
+            found.append(_read_manifest(client, bucket, key, verify_key))
+    return found
 
 
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """A short name for a public key: the start of the SHA-256 of its raw bytes."""
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+def _manifest_keys(client: Minio, bucket: str) -> Iterator[str]:
+    for obj in client.list_objects(bucket, recursive=True):
+        if obj.object_name and is_manifest_key(obj.object_name):
+            yield obj.object_name
 
 
-def public_key_pem(private_key: Ed25519PrivateKey) -> str:
-    """The PEM (SubjectPublicKeyInfo) of the key that signs manifests."""
-    pem = private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    return pem.decode()
+def _read_manifest(
+    client: Minio, bucket: str, key: str, verify_key: Ed25519PublicKey
+) -> SignedManifest:
+    response = client.get_object(bucket, key)
+    try:
+        raw = response.read()
+    finally:
+        response.close()
+        response.release_conn()
+    return read_signed_manifest(raw, verify_key)
 
 
-def sign_manifest(manifest: Manifest, private_key: Ed25519PrivateKey) -> bytes:
-    """The manifest object's bytes: the manifest, its Ed25519 signature and the key id."""
-    body = manifest.to_json()
-    signature = private_key.sign(_canonical(body))
-    envelope = {
-        "manifest": body,
-        "signature": base64.b64encode(signature).decode(),
-        "key_id": key_id(private_key.public_key()),
-        "algorithm": "Ed25519",
-    }
-    return json.dumps(envelope, sort_keys=True, ensure_ascii=False, indent=1).encode()
+def archive_directory(
+    client: Minio,
+    s3: S3Settings,
+    key: Ed25519PrivateKey,
+    place: SessionPlace,
+    directory: Path,
+    *,
+    now: datetime | None = None,
+    on_stored: Callable[[str], None] | None = None,
+    delete_local: bool = True,
+    chain_lock: AbstractContextManager[object] | None = None,
+) -> Manifest:
+    """Archive every file of ``directory``, sign the manifest, then delete the local copies.
+
+    Run again after any failure it resumes; run after success (nothing left locally, or the
+    same files) it changes nothing and returns the current manifest. Files that differ from the
+    archived ones make a new revision that supersedes the previous manifest. ``on_stored`` is
+    called with each file name once S3 has confirmed it (progress reporting). With
+    ``delete_local`` false the local files stay (a later step still reads them).
+
+    ``chain_lock`` is held from reading the province's chain head to writing the manifest that
+    links to it: two sessions of one province archived at once by two workers would otherwise
+    link to the same head, a fork that ``verify`` reports as tampering. Workers share one (the
+    pipeline's archive step takes a database lock per province); one writer needs none.
+    """
+    now = now or datetime.now(UTC)
+    bucket = s3.bucket
+    ensure_bucket(client, bucket)
+    names = session_files(directory) if directory.is_dir() else []
+    # Only the session's own prefix: the province's chain is read once, under the lock.
+    newest = _newest_revision(client, bucket, key.public_key(), place.prefix)
+    current = newest.manifest if newest else None
+    archived = {o.name: o for o in current.objects} if current else {}
+    hashes = {name: file_sha256(directory / name) for name in names}
+    changed = [n for n in names if n not in archived or archived[n].sha256 != hashes[n]]
+    if current is not None and not changed:
+        if delete_local:
+            _delete_local(directory, names, archived)
+        return current
+
+    revision = current.revision + 1 if current else 1
+    # A revision writes changed files beside the first ones: archived keys are never rewritten.
+    base = place.prefix if revision == 1 else f"{place.prefix}r{revision}/"
+    objects = dict(archived)
+    for name in changed:
+        stored = _put_file(
+            client, bucket, object_key(base, name), directory / name, name, hashes[name],
+            _retention(s3, record_type(name), now),
+        )  # fmt: skip
+        if stored is None:
+            raise ArchiveError(f"S3 does not hold {name} as sent", retryable=True)
+        objects[name] = stored
+        if on_stored is not None:
+            on_stored(name)
+    with chain_lock or nullcontext():
+        # Read again under the lock: another session of the province may have been archived
+        # while these files were uploading.
+        head = chain_head(province_manifests(client, bucket, place.province_code, key.public_key()))
+        manifest = _write_manifest(client, s3, key, place, revision, objects, head, current, now)
+    if delete_local:
+        _delete_local(directory, names, objects)
+    log.info("session %s archived as %s (%d objects)", place.session_id, manifest.key, len(objects))
+    return manifest
+
+
+def _write_manifest(
+    client: Minio,
+    s3: S3Settings,
+    key: Ed25519PrivateKey,
+    place: SessionPlace,
+    revision: int,
+    objects: Mapping[str, ArchivedObject],
+    head: SignedManifest | None,
+    current: Manifest | None,
+    now: datetime,
+) -> Manifest:
+    manifest = Manifest(
+        session_id=place.session_id,
+        province_code=place.province_code,
+        year=place.year,
+        revision=revision,
+        created_at=now.isoformat(),
+        objects=tuple(objects[n] for n in sorted(objects)),
+        missing=missing_files(objects),
+        previous_key=head.manifest.key if head else None,
+        previous_sha256=head.sha256 if head else None,
+        supersedes=current.key if current else None,
+        facts=dict(place.facts),
+    )
+    body = sign_manifest(manifest, key)
+    client.put_object(
+        s3.bucket,
+        manifest_key(place.prefix, revision),
+        io.BytesIO(body),
+        len(body),
+        content_type="application/json",
+        retention=_retention(s3, "metadata", now),
+    )
+    return manifest
+
+
+def _delete_local(
+    directory: Path, names: list[str], archived: Mapping[str, ArchivedObject]
+) -> None:
+    """Delete the local files S3 holds with the same checksum (never anything else)."""
+    for name in names:
+        path = directory / name
+        if name in archived and file_sha256(path) == archived[name].sha256:
+            path.unlink()
+    for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
 
 
 @dataclass(frozen=True)
-class SignedManifest:
-    """A manifest read back from the archive, and whether its signature holds."""
+class SessionReport:
+    """The verification of one session's latest manifest: empty ``problems`` means intact."""
 
-    manifest: Manifest
-    sha256: str
-    signature_ok: bool
+    session_id: int
+    province_code: str
+    manifest_key: str
+    objects: int
+    problems: tuple[str, ...]
 
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong."""
+        return not self.problems
 
-def read_signed_manifest(raw: bytes, public_key: Ed25519PublicKey) -> SignedManifest:
-    """Parse a manifest object and check its signature against ``public_key``."""
-    try:
-        envelope = json.loads(raw)
-        body = envelope["manifest"]
-        signature = base64.b64decode(envelope["signature"], validate=True)
-    except (ValueError, KeyError, TypeError) as e:
-        raise ArchiveFormatError(f"unreadable manifest: {e}") from e
-    try:
-        public_key.verify(signature, _canonical(body))
-        ok = True
-    except InvalidSignature:
-        ok = False
-    return SignedManifest(Manifest.from_json(body), hashlib.sha256(raw).hexdigest(), ok)
-
-
-def chain_head(manifests: Sequence[SignedManifest]) -> SignedManifest | None:
-    """The newest manifest of one province's chain (the one the next archive links to)."""
-    if not manifests:
-        return None
-    return max(manifests, key=lambda m: (m.manifest.created_at, m.manifest.key))
+    def to_json(self) -> dict[str, object]:
+        """The report as plain JSON data."""
+        return {
+            "session_id": self.session_id,
+            "province_code": self.province_code,
+            "manifest": self.manifest_key,
+            "objects": self.objects,
+            "ok": self.ok,
+            "problems": list(self.problems),
+        }
 
 
-def chain_problems(manifests: Sequence[SignedManifest]) -> dict[str, list[str]]:
-    """Per manifest key, what is wrong with its link into one province's chain.
-
-    Each manifest but the first must name a previous manifest that exists with the recorded
-    SHA-256; no two may name the same previous one (a fork, or a manifest rewritten); exactly
-    one manifest starts the chain.
-    """
-    by_key = {m.manifest.key: m for m in manifests}
-    problems: dict[str, list[str]] = {}
-    roots = [m for m in manifests if m.manifest.previous_key is None]
-    if len(roots) > 1:
-        for m in sorted(roots, key=lambda r: r.manifest.created_at)[1:]:
-            problems.setdefault(m.manifest.key, []).append("second start of the chain")
-    successors: dict[str, str] = {}
-    for m in manifests:
-        prev = m.manifest.previous_key
-        if prev is None:
-            continue
-        target = by_key.get(prev)
-        if target is None:
-            problems.setdefault(m.manifest.key, []).append(f"previous manifest {prev} is missing")
-        elif target.sha256 != m.manifest.previous_sha256:
-            problems.setdefault(m.manifest.key, []).append(
-                f"previous manifest {prev} was altered (SHA-256 differs)"
-            )
-        if prev in successors:
-            problems.setdefault(m.manifest.key, []).append(
-                f"chain forks: {successors[prev]} also follows {prev}"
-            )
-        successors[prev] = m.manifest.key
+def _object_problems(client: Minio, bucket: str, obj: ArchivedObject, full: bool) -> list[str]:
+    versions = [
+        v
+        for v in client.list_objects(bucket, prefix=obj.key, include_version=True)
+        if v.object_name == obj.key
+    ]
+    if not versions:
+        return [f"{obj.name}: missing from S3"]
+    problems = []
+    others = [v.version_id for v in versions if v.version_id != obj.version_id]
+    if others:
+        problems.append(f"{obj.name}: {len(others)} other version(s) written on the archived key")
+    if obj.version_id not in {v.version_id for v in versions}:
+        problems.append(f"{obj.name}: archived version {obj.version_id} is gone")
+        return problems
+    stored = client.stat_object(bucket, obj.key, version_id=obj.version_id)
+    if stored.size != obj.size:
+        problems.append(f"{obj.name}: size {stored.size} != {obj.size}")
+    elif full:
+        response = client.get_object(bucket, obj.key, version_id=obj.version_id)
+        digest = hashlib.sha256()
+        try:
+            for chunk in response.stream(_CHUNK):
+                digest.update(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        if digest.hexdigest() != obj.sha256:
+            problems.append(f"{obj.name}: content differs (SHA-256)")
     return problems
 
 
-def retain_until_iso(when: datetime) -> str:
-    """A retention date as the manifest records it (UTC, seconds)."""
-    return when.replace(microsecond=0).isoformat()
+def verify_archive(
+    client: Minio,
+    bucket: str,
+    public_key: Ed25519PublicKey,
+    *,
+    province_code: str | None = None,
+    session_id: int | None = None,
+    full: bool = True,
+) -> list[SessionReport]:
+    """Check signatures, the per-province chains and every object of the selected sessions."""
+    manifests: dict[str, list[SignedManifest]] = {}
+    reports: list[SessionReport] = []
+    for mkey in _manifest_keys(client, bucket):
+        province = mkey.split("/")[1]
+        if province_code is not None and province != province_code:
+            continue
+        try:
+            manifests.setdefault(province, []).append(
+                _read_manifest(client, bucket, mkey, public_key)
+            )
+        except ArchiveFormatError as e:
+            reports.append(SessionReport(int(mkey.split("/")[2]), province, mkey, 0, (str(e),)))
+    for province, chain in sorted(manifests.items()):
+        links = chain_problems(chain)
+        superseded = {m.manifest.supersedes for m in chain if m.manifest.supersedes}
+        for signed in sorted(chain, key=lambda m: m.manifest.key):
+            m = signed.manifest
+            if session_id is not None and m.session_id != session_id:
+                continue
+            problems = list(links.get(m.key, []))
+            versions = [
+                v
+                for v in client.list_objects(bucket, prefix=m.key, include_version=True)
+                if v.object_name == m.key
+            ]
+            if len(versions) > 1:
+                problems.append(f"manifest has {len(versions)} versions (rewritten)")
+            if not signed.signature_ok:
+                problems.append("manifest signature does not verify")
+            if m.key not in superseded:
+                for obj in m.objects:
+                    problems.extend(_object_problems(client, bucket, obj, full))
+            reports.append(
+                SessionReport(m.session_id, province, m.key, len(m.objects), tuple(problems))
+            )
+    if session_id is not None and not any(r.session_id == session_id for r in reports):
+        reports.append(
+            SessionReport(session_id, province_code or "?", "", 0, ("no manifest in the archive",))
+        )
+    return reports
+
+
+def report_lines(reports: list[SessionReport]) -> Iterator[str]:
+    """One JSON line per session report (what ``tiepdan archive verify`` prints)."""
+    for report in reports:
+        yield json.dumps(report.to_json(), ensure_ascii=False)
+
+
+def _newest_revision(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
+) -> SignedManifest | None:
+    """The newest revision's manifest under the session ``prefix``, read and signature-checked."""
+    keys = [
+        o.object_name
+        for o in client.list_objects(bucket, prefix=prefix)
+        if o.object_name and is_manifest_key(o.object_name)
+    ]
+    signed = [_read_manifest(client, bucket, k, public_key) for k in keys]
+    return max(signed, key=lambda m: m.manifest.revision, default=None)
+
+
+def latest_manifest(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
+) -> Manifest | None:
+    """The newest revision's manifest of the session at ``prefix`` (None: never archived, the
+    bucket included, which the first archive job creates).
+
+    Raises:
+        ArchiveError: that manifest fails its signature.
+    """
+    try:
+        latest = _newest_revision(client, bucket, public_key, prefix)
+    except S3Error as e:
+        if e.code == "NoSuchBucket":
+            return None
+        raise
+    if latest is None:
+        return None
+    if not latest.signature_ok:
+        raise ArchiveError(f"manifest {latest.manifest.key} fails its signature", retryable=False)
+    return latest.manifest
+
+
+def find_archived(
+    client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str, name: str
+) -> ArchivedObject | None:
+    """The archived object ``name`` of the session at ``prefix``, per its latest manifest."""
+    manifest = latest_manifest(client, bucket, public_key, prefix)
+    if manifest is None:
+        return None
+    return next((o for o in manifest.objects if o.name == name), None)
+
+
+def presigned_url(client: Minio, bucket: str, obj: ArchivedObject, expires: timedelta) -> str:
+    """A GET URL for exactly the archived version of ``obj``, valid for ``expires``."""
+    return client.presigned_get_object(bucket, obj.key, expires=expires, version_id=obj.version_id)

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from orchestrator.core.vocabulary import SessionKind, SessionStatus
 from orchestrator.db.models import ReceptionSession
-from orchestrator.domain import SessionKind, SessionStatus
 from orchestrator.search import index_transcript
 from transcription.merge import Speaker, Transcript, Utterance
 

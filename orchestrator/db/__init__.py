@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from orchestrator.db.engine import create_engine, migrate, session_factory
+from orchestrator.db.connection import create_engine, migrate, session_factory
 
 __all__ = ["create_engine", "migrate", "session_factory"]

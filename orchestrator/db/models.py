@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from orchestrator.domain import ParticipantKind, Role, SessionKind, SessionStatus, Tier
+from orchestrator.core.vocabulary import ParticipantKind, Role, SessionKind, SessionStatus, Tier
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING = {

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.core.errors import NotFound
 from orchestrator.db.models import (
     Agency,
     Province,
@@ -16,7 +17,6 @@ from orchestrator.db.models import (
     RecordingRequest,
     TranscriptUtterance,
 )
-from orchestrator.errors import NotFound
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens
 from orchestrator.search.keys import search_key
 from transcription.formats import from_json

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from orchestrator.timezone import VN_TZ, require_aware
+from orchestrator.core.timezone import VN_TZ, require_aware
 
 __all__ = [
     "EPOCH",

@@ -14,13 +14,12 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import sessions
-from orchestrator.audit import audit
-from orchestrator.auth import actor_of
+from orchestrator.core.errors import BadRequest, Forbidden
+from orchestrator.core.permissions import Action, Actor, can
+from orchestrator.core.vocabulary import Role, Tier
+from orchestrator.db.audit import audit
 from orchestrator.db.models import Province, ReceptionSession, TranscriptUtterance, User
-from orchestrator.domain import Role, Tier
-from orchestrator.errors import BadRequest, Forbidden
-from orchestrator.permissions import Action, Actor, can
+from orchestrator.scheduling import service as sessions
 from orchestrator.search.folding import folded_tokens
 from orchestrator.search.keys import (
     MAX_COUNTED,
@@ -40,6 +39,7 @@ from orchestrator.search.query import (
 )
 from orchestrator.search.ranking import RANKED, scores
 from orchestrator.search.snippets import highlight
+from orchestrator.web.auth import actor_of
 
 __all__ = [
     "ArchiveScope",
@@ -90,7 +90,7 @@ class ArchiveScope:
 
 
 def archive_scope(actor: Actor) -> ArchiveScope:
-    """The scope :func:`orchestrator.permissions.can` grants for searching, as filters.
+    """The scope :func:`orchestrator.core.permissions.can` grants for searching, as filters.
 
     Raises:
         Forbidden: the user may not search the archive at all.

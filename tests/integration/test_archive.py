@@ -23,17 +23,10 @@ from minio.error import S3Error
 from sqlalchemy import select
 
 from config import Settings
-from orchestrator.archive import (
-    ArchiveError,
-    SessionPlace,
-    archive_directory,
-    signing_key,
-    verify_archive,
-)
-from orchestrator.archive_cli import verify_command
+from orchestrator.cli.archive_commands import verify_command
+from orchestrator.core.vocabulary import SessionKind, SessionStatus
 from orchestrator.db.models import ArchiveOutbox, AuditEntry, ReceptionSession, RecordingRequest
-from orchestrator.domain import SessionKind, SessionStatus
-from orchestrator.jobs.archive import (
+from orchestrator.pipeline.archive_step import (
     archive_session_job,
     due_for_archive,
     province_chain_lock,
@@ -41,7 +34,14 @@ from orchestrator.jobs.archive import (
     verify_archive_job,
 )
 from storage import make_s3_client
-from storage.archive import public_key_pem
+from storage.archive import (
+    ArchiveError,
+    SessionPlace,
+    archive_directory,
+    signing_key,
+    verify_archive,
+)
+from storage.records import public_key_pem
 from tests.integration.conftest import World
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ from minio import Minio
 
 from config import Settings
 from config.local_stack.parts import _s3_part
-from orchestrator.archive import SessionPlace, archive_directory, signing_key, verify_archive
 from storage import make_s3_client
+from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
 
 S3_PORT = 22333  # away from the shared stack (8333) and the stack tests' second one (21333)
 

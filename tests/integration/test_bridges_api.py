@@ -13,8 +13,8 @@ import pytest_asyncio
 from livekit import api, rtc
 from sqlalchemy import select
 
-from orchestrator.api_routes import PREFIX
 from orchestrator.db.models import AuditEntry
+from orchestrator.web.router import API_PREFIX as PREFIX
 from tests.audio import dominant_frequency, sine
 from tests.bridge_rooms import RATE, Ear, create_room, play_forever, rms, voice
 from tests.integration.conftest import World

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from sqlalchemy import update
 
+from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import ReceptionSession
-from orchestrator.domain import SessionStatus
 from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_launch import launch
 from tests.integration.test_orchestrator_api import call, session_body

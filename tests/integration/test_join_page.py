@@ -23,7 +23,8 @@ from playwright.async_api import Browser, Page, expect
 
 from config import Settings
 from media import mint_token
-from orchestrator.join_page import STATIC_DIR, JoinPageConfig, render_join_page
+from orchestrator.live.join_page import JoinPageConfig, render_join_page
+from orchestrator.web.html import STATIC_DIR
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -22,10 +22,10 @@ import redis.asyncio as aioredis
 from livekit import api, rtc
 from sqlalchemy import select
 
+from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import AuditEntry, ReceptionSession, RecordingRequest
-from orchestrator.domain import SessionStatus
-from orchestrator.join_page import read_join_config
-from orchestrator.launch_links import LaunchClaims, launch_window, sign_launch_token
+from orchestrator.live.join_page import read_join_config
+from orchestrator.scheduling.launch_links import LaunchClaims, launch_window, sign_launch_token
 from tests.integration.conftest import World
 from tests.integration.test_orchestrator_api import call, session_body
 

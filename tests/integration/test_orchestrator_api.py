@@ -8,7 +8,8 @@ from typing import Any
 import aiohttp
 import icalendar
 
-from orchestrator.api_routes import PREFIX, ROUTES
+from orchestrator.app import API_ROUTES as ROUTES
+from orchestrator.web.router import API_PREFIX as PREFIX
 from tests.integration.conftest import World
 
 

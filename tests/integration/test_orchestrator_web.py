@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.api_routes import PREFIX
 from orchestrator.db.models import AuditEntry, Base, Province
+from orchestrator.web.router import API_PREFIX as PREFIX
 from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_orchestrator_api import call, session_body
 

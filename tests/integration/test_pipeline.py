@@ -25,6 +25,7 @@ import webvtt
 from docx import Document
 from sqlalchemy import select
 
+from orchestrator.core.vocabulary import ParticipantKind, SessionKind, SessionStatus, Tier
 from orchestrator.db.models import (
     Attendance,
     ConnectionPoint,
@@ -33,11 +34,10 @@ from orchestrator.db.models import (
     ReceptionSession,
     RecordingRequest,
 )
-from orchestrator.domain import ParticipantKind, SessionKind, SessionStatus, Tier
 from tests.audio import word_error_rate
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
-from tests.recordings import SpokenTrack, write_recording
+from tests.recording_fixtures import SpokenTrack, write_recording
 from transcription import create_celery
 from transcription.celery_app import SESSION_ENDED_TASK
 from transcription.engine import decode

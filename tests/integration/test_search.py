@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from orchestrator.db.models import AuditEntry, RecordingRequest, TranscriptUtterance
-from orchestrator.jobs.index import INDEX_SESSION_TASK, index_session_job
+from orchestrator.pipeline.index_step import INDEX_SESSION_TASK, index_session_job
 from orchestrator.search import service as search_service
 from tests.integration.conftest import World
 from tests.search_corpus import CORPUS, transcript_of

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from config import Settings
+from orchestrator.core.errors import BadRequest
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import TranscriptUtterance, User
-from orchestrator.errors import BadRequest
 from orchestrator.search import SearchFilters, fold, search
 from orchestrator.search import service as search_service
 from orchestrator.search.folding import exact_tokens, folded_tokens

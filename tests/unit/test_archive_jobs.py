@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from config import Settings
-from orchestrator.jobs import archive
+from orchestrator.pipeline import archive_step as archive
 
 
 def test_register_names_tasks_and_schedules_them_on_the_archive_queue() -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from storage.archive import (
+from storage.records import (
     ArchivedObject,
     ArchiveFormatError,
     Manifest,
@@ -152,6 +152,6 @@ def test_fork_and_second_root() -> None:
     ("attempts", "seconds"), [(1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (20, 3600)]
 )
 def test_outbox_backoff(attempts: int, seconds: int) -> None:
-    from orchestrator.jobs.archive import backoff
+    from orchestrator.pipeline.archive_step import backoff
 
     assert backoff(attempts).total_seconds() == seconds

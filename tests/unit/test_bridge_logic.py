@@ -11,10 +11,10 @@ from livekit import rtc
 
 from media.audio_mix import FRAME_SAMPLES, RATE, JitterMixer
 from media.bridge_video import fit_720p, speaker_order
-from orchestrator.bridges import RUNNING_FRESH, to_out
-from orchestrator.central import merged_metadata
-from orchestrator.central_schemas import BridgeState
 from orchestrator.db.models import Bridge
+from orchestrator.live.board import merged_metadata
+from orchestrator.live.bridges import RUNNING_FRESH, to_out
+from orchestrator.live.schemas import BridgeState
 
 MS = RATE // 1000
 

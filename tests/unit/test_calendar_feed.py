@@ -8,8 +8,8 @@ import icalendar
 import pytest
 import vobject  # the second, independent parser
 
-from orchestrator.calendar_feed import PRODID, FeedEvent, occurrence_uid, render_feed
-from orchestrator.timezone import VN_TZ
+from orchestrator.core.timezone import VN_TZ
+from orchestrator.scheduling.calendar_feed import PRODID, FeedEvent, occurrence_uid, render_feed
 
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
 MONTHLY = datetime(2026, 12, 15, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội

@@ -7,8 +7,8 @@ from dataclasses import fields
 import pytest
 from livekit.api import VideoGrants
 
-from orchestrator.domain import ParticipantKind
-from orchestrator.grants import GRANTS, Grant, grant_for, promoted_observer_grant, video_grants
+from media.grants import GRANTS, Grant, grant_for, promoted_observer_grant, video_grants
+from orchestrator.core.vocabulary import ParticipantKind
 
 K = ParticipantKind
 STAFF_SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.ics_import import IcsImportError, ImportedEvent, parse_ics
-from orchestrator.recurrence import Recurrence, expand
+from orchestrator.scheduling.ics_import import IcsImportError, ImportedEvent, parse_ics
+from orchestrator.scheduling.recurrence import Recurrence, expand
 
 
 def crlf(text: str) -> bytes:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from orchestrator.launch_links import (
+from orchestrator.core.timezone import VN_TZ
+from orchestrator.scheduling.launch_links import (
     AUDIENCE,
     LaunchClaims,
     LaunchLinkError,
@@ -18,7 +19,6 @@ from orchestrator.launch_links import (
     sign_launch_token,
     verify_launch_token,
 )
-from orchestrator.timezone import VN_TZ
 
 SECRET = "k" * 48  # PyJWT warns below 32 bytes, and warnings are errors here
 START = datetime(2026, 12, 15, 8, 0, tzinfo=VN_TZ)

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from orchestrator.domain import SessionStatus as S
-from orchestrator.errors import Conflict
-from orchestrator.lifecycle import can_move, check_move
+from orchestrator.core.errors import Conflict
+from orchestrator.core.lifecycle import can_move, check_move
+from orchestrator.core.vocabulary import SessionStatus as S
 
 ALLOWED = {
     (S.SCHEDULED, S.LIVE),

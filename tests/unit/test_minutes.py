@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from docx import Document
 
+from orchestrator.core.timezone import VN_TZ
+from orchestrator.core.vocabulary import ParticipantKind, Tier
 from orchestrator.db.models import (
     Agency,
     Attendance,
@@ -19,9 +21,7 @@ from orchestrator.db.models import (
     ReceptionSession,
     User,
 )
-from orchestrator.domain import ParticipantKind, Tier
-from orchestrator.jobs.minutes_data import assemble_minutes
-from orchestrator.timezone import VN_TZ
+from orchestrator.pipeline.minutes_data import assemble_minutes
 from transcription.merge import Speaker, Transcript, Utterance
 from transcription.minutes import MinutesData, Turn, render_minutes, speaking_turns
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from orchestrator.domain import Role, Tier
-from orchestrator.permissions import Action, Actor, SessionScope, can
+from orchestrator.core.permissions import Action, Actor, SessionScope, can
+from orchestrator.core.vocabulary import Role, Tier
 
 # Geography: province "01" holds province office 10 and communes 11 and 12; province "79" holds
 # commune 21; agency 1 is the central office (no province).

@@ -9,7 +9,7 @@ from celery import Celery
 from celery.canvas import Signature, _chain, _chord
 
 from config import Settings
-from orchestrator.jobs.pipeline import pipeline_chain, time_limits
+from orchestrator.pipeline.tasks import pipeline_chain, time_limits
 
 TAIL = [
     ("tiepdan.merge_transcript", "media"),

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.recurrence import (
+from orchestrator.core.timezone import VN_TZ
+from orchestrator.scheduling.recurrence import (
     MAX_OCCURRENCES,
     Occurrence,
     Recurrence,
@@ -14,7 +15,6 @@ from orchestrator.recurrence import (
     expand,
     validate_rrule,
 )
-from orchestrator.timezone import VN_TZ
 
 MONTHLY_15TH = Recurrence("FREQ=MONTHLY;BYMONTHDAY=15")
 FIRST = datetime(2026, 1, 15, 8, 0, tzinfo=VN_TZ)  # 01:00Z

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from orchestrator.core.timezone import VN_TZ
 from orchestrator.search.keys import (
     KeyRangeError,
     date_key_range,
@@ -13,7 +14,6 @@ from orchestrator.search.keys import (
     province_counts,
     search_key,
 )
-from orchestrator.timezone import VN_TZ
 
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from orchestrator.domain import Role, Tier
-from orchestrator.errors import Forbidden
-from orchestrator.permissions import Action, Actor, SessionScope, can
+from orchestrator.core.errors import Forbidden
+from orchestrator.core.permissions import Action, Actor, SessionScope, can
+from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens, token_spans
 from orchestrator.search.query import (
     MAX_QUERY_CHARS,

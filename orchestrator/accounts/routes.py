@@ -1,0 +1,149 @@
+"""Accounts over HTTP: sign-in and sign-out pages, users and reception offices (admins), and
+``/me``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
+from orchestrator.accounts.service import new_user
+from orchestrator.core.errors import (
+    Forbidden,
+    Unprocessable,
+)
+from orchestrator.core.permissions import Action, can
+from orchestrator.db.audit import audit
+from orchestrator.db.models import (
+    Agency,
+    Province,
+    User,
+)
+from orchestrator.web.api import Route, parse, reply, user_of
+from orchestrator.web.app_keys import DB
+from orchestrator.web.auth import actor_of, csrf_token, log_in, log_out, password_matches
+from orchestrator.web.html import html_page
+from orchestrator.web.router import Page
+
+
+def _admin(request: web.Request, action: Action) -> User:
+    user = user_of(request)
+    if not can(actor_of(user), action):
+        raise Forbidden("Chỉ quản trị viên được thực hiện thao tác này.")
+    return user
+
+
+async def create_user(request: web.Request) -> web.Response:
+    admin = _admin(request, Action.MANAGE_USERS)
+    body = await parse(request, UserCreate)
+    async with request.app[DB]() as db:
+        if await db.get(Agency, body.agency_id) is None:
+            raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
+        if await db.scalar(select(User).where(User.username == body.username)):
+            raise Unprocessable(f"Tên đăng nhập {body.username!r} đã có người dùng.")
+        user = new_user(body)
+        db.add(user)
+        await db.flush()
+        audit(db, action="user.create", target=f"user:{user.id}", user=admin, request=request)
+        await db.commit()
+        return reply(UserOut.model_validate(user, from_attributes=True), status=201)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    _admin(request, Action.MANAGE_USERS)
+    async with request.app[DB]() as db:
+        rows = await db.scalars(select(User).order_by(User.id))
+        return reply([UserOut.model_validate(u, from_attributes=True) for u in rows])
+
+
+async def create_agency(request: web.Request) -> web.Response:
+    admin = _admin(request, Action.MANAGE_AGENCIES)
+    body = await parse(request, AgencyCreate)
+    async with request.app[DB]() as db:
+        if await db.get(Province, body.province_code) is None:
+            raise Unprocessable(f"Không có tỉnh, thành phố mã {body.province_code!r}.")
+        agency = Agency(**body.model_dump())
+        db.add(agency)
+        await db.flush()
+        audit(db, action="agency.create", target=f"agency:{agency.id}", user=admin,
+              request=request)  # fmt: skip
+        await db.commit()
+        return reply(AgencyOut.model_validate(agency, from_attributes=True), status=201)
+
+
+async def list_agencies(request: web.Request) -> web.Response:
+    user_of(request)
+    async with request.app[DB]() as db:
+        rows = await db.scalars(select(Agency).order_by(Agency.id))
+        return reply([AgencyOut.model_validate(a, from_attributes=True) for a in rows])
+
+
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in; cookie sessions also get the CSRF token for their X-CSRF-Token header."""
+    user = user_of(request)
+    bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+    return reply(
+        MeOut(
+            user=UserOut.model_validate(user, from_attributes=True),
+            csrf_token=None if bearer else await csrf_token(request),
+        )
+    )
+
+
+async def _login_form(
+    request: web.Request, next_url: str, message: str = "", username: str = "", status: int = 200
+) -> web.Response:
+    return html_page(
+        "login.html", status, next_url=next_url, csrf=await csrf_token(request),
+        message=message, username=username,
+    )  # fmt: skip
+
+
+def _safe_next(value: str) -> str:
+    # Only local paths: a login form must not bounce people to another site.
+    return value if value.startswith("/") and not value.startswith("//") else "/"
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return await _login_form(request, _safe_next(request.query.get("next", "/")))
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    next_url = _safe_next(str(form.get("next", "/")))
+    async with request.app[DB]() as db:
+        user = await db.scalar(select(User).where(User.username == username, User.active))
+        ok = user is not None and password_matches(user.password_hash, password)
+        audit(db, action="login", target=f"username:{username[:100]}",
+              outcome="allowed" if ok else "denied", user=user if ok else None,
+              request=request)  # fmt: skip
+        await db.commit()
+    if not ok or user is None:
+        return await _login_form(
+            request, next_url, "Sai tên đăng nhập hoặc mật khẩu.", username[:100], status=401
+        )
+    await log_in(request, user)
+    raise web.HTTPSeeOther(next_url)
+
+
+async def logout(request: web.Request) -> web.Response:
+    await log_out(request)
+    raise web.HTTPSeeOther("/login")
+
+
+ROUTES = [
+    Route("GET", "/users", list_users, "All users (admin)", response=list[UserOut]),
+    Route("POST", "/users", create_user, "Create a user (admin)", body=UserCreate,
+          response=UserOut, status=201),
+    Route("GET", "/agencies", list_agencies, "Reception offices", response=list[AgencyOut]),
+    Route("POST", "/agencies", create_agency, "Create a reception office (admin)",
+          body=AgencyCreate, response=AgencyOut, status=201),
+    Route("GET", "/me", me, "The signed-in user and the session's CSRF token", response=MeOut),
+]  # fmt: skip
+
+PAGES = [
+    Page("GET", "/login", login_page),
+    Page("POST", "/login", login),
+    Page("POST", "/logout", logout),
+]

@@ -1,0 +1,57 @@
+"""Bodies of the accounts API: users, reception offices, the signed-in user."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from orchestrator.core.vocabulary import Role, Tier
+from orchestrator.web.api import RequestBody
+
+
+class UserCreate(RequestBody):
+    """A new user account (admin only)."""
+
+    username: str = Field(min_length=3, max_length=100, pattern=r"^[a-z0-9._-]+$")
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=10, max_length=200)
+    role: Role
+    agency_id: int
+    cleared: bool = False
+
+
+class UserOut(BaseModel):
+    """A user account, without secrets."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    agency_id: int
+    cleared: bool
+    active: bool
+
+
+class MeOut(BaseModel):
+    """The signed-in user, and the CSRF token a cookie-authenticated page must send back."""
+
+    user: UserOut
+    csrf_token: str | None
+
+
+class AgencyCreate(RequestBody):
+    """A new reception office (admin only)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    tier: Tier
+    province_code: str = Field(min_length=2, max_length=32)
+    parent_id: int | None = None
+
+
+class AgencyOut(BaseModel):
+    """A reception office."""
+
+    id: int
+    name: str
+    tier: Tier
+    province_code: str
+    parent_id: int | None

@@ -1,8 +1,0 @@
-"""`tiepdan demo`: a whole reception session end to end on the embedded stack."""
-
-from __future__ import annotations
-
-from orchestrator.demo.client import DemoError
-from orchestrator.demo.run import DemoRun, Spoken, run_demo, until_interrupted
-
-__all__ = ["DemoError", "DemoRun", "Spoken", "run_demo", "until_interrupted"]

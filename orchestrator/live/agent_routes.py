@@ -1,0 +1,82 @@
+"""What media agents call: the heartbeat that renews leases and hands out rooms and bridges, and
+the report that a recording is finalized (which starts the pipeline once).
+
+Only a caller holding the shared agent token (``X-Tiepdan-Agent``) gets in."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from media.assignments import AGENT_HEADER
+from orchestrator.core.errors import (
+    Unauthenticated,
+)
+from orchestrator.db.audit import audit
+from orchestrator.live import bridges, recordings
+from orchestrator.live.schemas import (
+    AgentHeartbeat,
+    AssignmentOut,
+    HeartbeatOut,
+    RecordingComplete,
+    RecordingCompleteOut,
+)
+from orchestrator.live.session_end import session_ended
+from orchestrator.web.api import Route, parse, path_int, reply
+from orchestrator.web.app_keys import DB, SETTINGS
+from orchestrator.web.auth import now_utc
+
+
+def _agent(request: web.Request) -> None:
+    sent = request.headers.get(AGENT_HEADER, "")
+    expected = request.app[SETTINGS].security.media_agent_token
+    if not hmac.compare_digest(sent, expected):
+        raise Unauthenticated("Chỉ tác tử ghi âm (media agent) được gọi địa chỉ này.")
+
+
+async def agent_heartbeat(request: web.Request) -> web.Response:
+    _agent(request)
+    body = await parse(request, AgentHeartbeat)
+    async with request.app[DB]() as db:
+        assignments = await recordings.heartbeat(db, body.agent_id, body.capacity, now_utc())
+        bridged = await bridges.heartbeat(
+            db, body.agent_id, body.capacity, body.bridges_running, now_utc()
+        )
+        await db.commit()
+    return reply(
+        HeartbeatOut(
+            assignments=[
+                AssignmentOut.model_validate(a, from_attributes=True) for a in assignments
+            ],
+            lease_seconds=recordings.LEASE_TTL.total_seconds(),
+            bridges=bridged,
+        )  # fmt: skip
+    )
+
+
+async def recording_complete(request: web.Request) -> web.Response:
+    _agent(request)
+    body = await parse(request, RecordingComplete)
+    session_id = path_int(request, "id")
+    async with request.app[DB]() as db:
+        completed = await recordings.complete_recording(
+            db, body.agent_id, session_id, body.manifest_path, now_utc()
+        )
+        started = completed and await recordings.claim_pipeline_start(db, session_id)
+        audit(db, action="recording.complete", target=f"session:{session_id}",
+              outcome="allowed" if completed else "failed", agent=body.agent_id)  # fmt: skip
+        await db.commit()
+    if started:
+        await session_ended(request.app, session_id)
+    return reply(RecordingCompleteOut(completed=completed, pipeline_started=started))
+
+
+ROUTES = [
+    Route("POST", "/media/heartbeat", agent_heartbeat,
+          "Media agent: renew leases, take free rooms, list assignments", body=AgentHeartbeat,
+          response=HeartbeatOut),
+    Route("POST", "/media/recordings/{id}/complete", recording_complete,
+          "Media agent: a recording is finalized (starts the pipeline once)",
+          body=RecordingComplete, response=RecordingCompleteOut),
+]  # fmt: skip

@@ -1,0 +1,102 @@
+"""Recorders: leases held by media agents, and the start of the pipeline, exactly once.
+
+The pipeline starts when a session has ended *and* its recording is complete, whichever is
+noticed last (webhook, reconciler or the recorder's own report): the move from ``ended`` to
+``processing`` is a compare-and-set in the database, so only one caller enqueues it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from media.assignments import Assignment
+from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db.models import ReceptionSession, RecordingRequest
+
+# Agents renew every few seconds; a dead agent's rooms are taken over after this.
+LEASE_TTL = timedelta(seconds=10)
+
+
+async def heartbeat(
+    db: AsyncSession, agent_id: str, capacity: int, now: datetime
+) -> list[Assignment]:
+    """Renew ``agent_id``'s leases, take free or expired ones up to ``capacity``, list them."""
+    lease_until = now + LEASE_TTL
+    pending = RecordingRequest.completed_at.is_(None)
+    await db.execute(
+        update(RecordingRequest)
+        .where(RecordingRequest.agent_id == agent_id, pending)
+        .values(lease_expires_at=lease_until)
+    )
+    held = await db.scalar(
+        select(func.count())
+        .select_from(RecordingRequest)
+        .where(RecordingRequest.agent_id == agent_id, pending)
+    )
+    free = or_(RecordingRequest.agent_id.is_(None), RecordingRequest.lease_expires_at < now)
+    candidates = await db.scalars(
+        select(RecordingRequest.session_id)
+        .where(pending, free)
+        .order_by(RecordingRequest.requested_at)
+        .limit(max(capacity - (held or 0), 0))
+    )
+    for session_id in list(candidates):
+        # Compare-and-set: of two agents racing for the same room, one updates a row.
+        await db.execute(
+            update(RecordingRequest)
+            .where(RecordingRequest.session_id == session_id, pending, free)
+            .values(agent_id=agent_id, lease_expires_at=lease_until)
+        )
+    rows = await db.execute(
+        select(RecordingRequest, ReceptionSession.status)
+        .join(ReceptionSession, ReceptionSession.id == RecordingRequest.session_id)
+        .where(RecordingRequest.agent_id == agent_id, pending)
+        .order_by(RecordingRequest.session_id)
+    )
+    return [
+        Assignment(r.session_id, r.room_name, r.requested_at, status == SessionStatus.LIVE)
+        for r, status in rows
+    ]
+
+
+async def complete_recording(
+    db: AsyncSession, agent_id: str, session_id: int, manifest_path: str, now: datetime
+) -> bool:
+    """Mark the recording complete if ``agent_id`` holds it; False if it was not its to finish."""
+    result = await db.execute(
+        update(RecordingRequest)
+        .where(
+            RecordingRequest.session_id == session_id,
+            RecordingRequest.agent_id == agent_id,
+            RecordingRequest.completed_at.is_(None),
+        )
+        .values(completed_at=now, manifest_path=manifest_path)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+async def claim_pipeline_start(db: AsyncSession, session_id: int) -> bool:
+    """Move an ended session whose recording is complete (or was never asked for) to
+    ``processing``; True for the one caller that did, which then enqueues the pipeline."""
+    recording_pending = exists().where(
+        and_(
+            RecordingRequest.session_id == session_id,
+            RecordingRequest.completed_at.is_(None),
+        )
+    )
+    result = await db.execute(
+        update(ReceptionSession)
+        .where(
+            ReceptionSession.id == session_id,
+            ReceptionSession.status == SessionStatus.ENDED,
+            ~recording_pending,
+        )
+        .values(status=SessionStatus.PROCESSING)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)

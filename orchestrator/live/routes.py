@@ -1,0 +1,259 @@
+"""What browsers and calendar apps reach: login, launch links, the join page, calendar feeds,
+and LiveKit's webhook."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import select
+
+from orchestrator.core.errors import (
+    Conflict,
+    OrchestratorError,
+)
+from orchestrator.core.lifecycle import status_vi
+from orchestrator.core.permissions import Action, may_join
+from orchestrator.core.timezone import format_local
+from orchestrator.core.vocabulary import ParticipantKind, Role, SessionStatus
+from orchestrator.db.audit import audit
+from orchestrator.db.models import (
+    Attendance,
+    ConnectionPoint,
+    Invitation,
+    ReceptionSession,
+    RecordingRequest,
+    User,
+)
+from orchestrator.live import recordings
+from orchestrator.live.join_page import JoinPageConfig, render_join_page
+from orchestrator.live.rooms import close_room, ensure_room, participant_token
+from orchestrator.live.schemas import AttendanceOut
+from orchestrator.live.session_end import session_ended
+from orchestrator.live.webhooks import apply_event, end_session, parse_event, webhook_receiver
+from orchestrator.scheduling import service as svc
+from orchestrator.scheduling.launch_links import (
+    LaunchLinkError,
+    verify_launch_token,
+)
+from orchestrator.scheduling.schemas import SessionOut
+from orchestrator.web.api import Route, path_int, reply, user_of
+from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS, USER
+from orchestrator.web.auth import actor_of
+from orchestrator.web.html import error_page
+from orchestrator.web.router import Page
+
+log = logging.getLogger(__name__)
+
+
+async def launch(request: web.Request) -> web.StreamResponse:
+    """A click on a calendar event's link: room up, session live, recorder asked for, join."""
+    settings = request.app[SETTINGS]
+    user: User | None = request[USER]
+    if user is None:
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path)}")
+    try:
+        claims = verify_launch_token(
+            settings.security.secret_key.get_secret_value(),
+            request.match_info["token"],
+            datetime.now(UTC),
+        )
+    except LaunchLinkError as e:
+        return await _launch_refused(request, user, e.reason.value, e.message_vi)
+    if claims.user_id != user.id:
+        return await _launch_refused(
+            request, user, "other_user",
+            "Liên kết này được cấp cho người khác. Hãy dùng liên kết trong lịch của chính bạn.",
+        )  # fmt: skip
+    async with request.app[DB]() as db:
+        try:
+            session = await svc.get_session(
+                db, actor_of(user), claims.session_id, Action.LAUNCH_SESSION
+            )
+        except OrchestratorError:
+            await db.rollback()
+            return await _launch_refused(
+                request, user, "not_allowed", "Bạn không có quyền mở phiên tiếp này."
+            )
+        if session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+            await db.rollback()
+            return await _launch_refused(
+                request, user, "status",
+                f"Phiên tiếp này {status_vi(session.status)}, không thể vào phòng.",
+            )  # fmt: skip
+        session.room_name = await ensure_room(request.app[LIVEKIT], session)
+        if session.status == SessionStatus.SCHEDULED:
+            session.status = SessionStatus.LIVE
+        if await db.get(RecordingRequest, session.id) is None:
+            db.add(RecordingRequest(session_id=session.id, room_name=session.room_name))
+        audit(db, action="session.launch", target=f"session:{session.id}", user=user,
+              request=request, room=session.room_name)  # fmt: skip
+        await db.commit()
+    raise web.HTTPSeeOther(f"/sessions/{session.id}/join")
+
+
+async def _launch_refused(
+    request: web.Request, user: User, reason: str, message: str
+) -> web.Response:
+    async with request.app[DB]() as db:
+        audit(db, action="session.launch", target=request.path[:100], outcome="denied",
+              user=user, request=request, reason=reason)  # fmt: skip
+        await db.commit()
+    return error_page(403, "Không vào được phiên tiếp", message)
+
+
+def _participant_kind(user: User, session: ReceptionSession) -> ParticipantKind:
+    if session.chair_id == user.id or user.role == Role.CHAIR:
+        return ParticipantKind.CHAIR
+    if user.role == Role.CENTRAL_OBSERVER:
+        return ParticipantKind.CENTRAL_OBSERVER
+    return ParticipantKind.OFFICER
+
+
+async def join(request: web.Request) -> web.StreamResponse:
+    """The join page of a live session, with a token for the signed-in user."""
+    user: User | None = request[USER]
+    if user is None:
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path)}")
+    async with request.app[DB]() as db:
+        try:
+            session = await svc.get_session(db, actor_of(user), int(request.match_info["id"]))
+        except (OrchestratorError, ValueError):
+            return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
+        invited = await db.scalar(
+            select(Invitation).where(
+                Invitation.session_id == session.id, Invitation.user_id == user.id
+            )
+        )
+        if not may_join(actor_of(user), svc.scope_of(session), invited is not None):
+            return error_page(403, "Không vào được phiên tiếp", "Bạn không được mời vào phiên này.")
+        if session.status != SessionStatus.LIVE or session.room_name is None:
+            return error_page(
+                409, "Phiên chưa mở",
+                f"Phiên tiếp này {status_vi(session.status)}. "
+                "Hãy mở phiên bằng liên kết trong lịch của bạn.",
+            )  # fmt: skip
+        kind = invited.kind if invited else _participant_kind(user, session)
+        audit(db, action="session.join", target=f"session:{session.id}", user=user,
+              request=request, kind=kind.value)  # fmt: skip
+        await db.commit()
+    return _join_page(
+        request, session, identity=f"user-{user.id}", display_name=user.display_name,
+        kind=kind, connection_point=user.agency.name,
+    )  # fmt: skip
+
+
+def _join_page(
+    request: web.Request,
+    session: ReceptionSession,
+    *,
+    identity: str,
+    display_name: str,
+    kind: ParticipantKind,
+    connection_point: str,
+) -> web.Response:
+    assert session.room_name is not None
+    settings = request.app[SETTINGS]
+    token = participant_token(
+        settings, session, identity=identity, display_name=display_name, kind=kind,
+        connection_point=connection_point,
+    )  # fmt: skip
+    page = render_join_page(
+        JoinPageConfig(
+            livekit_url=settings.livekit.url,
+            token=token,
+            room_name=session.room_name,
+            display_name=display_name,
+            connection_point=connection_point,
+            session_title=session.title,
+            leave_url="/",
+        )  # fmt: skip
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+async def guest_join(request: web.Request) -> web.Response:
+    """``/join/{token}``: an invited citizen's or connection point's personal link."""
+    async with request.app[DB]() as db:
+        invitation = await db.scalar(
+            select(Invitation).where(Invitation.join_token == request.match_info["token"])
+        )
+        if invitation is None:
+            return error_page(404, "Liên kết không đúng",
+                              "Liên kết vào phiên không đúng hoặc đã bị thu hồi.")  # fmt: skip
+        session = await db.get(ReceptionSession, invitation.session_id)
+        assert session is not None
+        if session.status != SessionStatus.LIVE or session.room_name is None:
+            return error_page(
+                409, "Phiên chưa mở",
+                f"Phiên tiếp này {status_vi(session.status)}. Phiên bắt đầu lúc "
+                f"{format_local(session.starts_at)}; hãy mở lại liên kết khi phiên đã bắt đầu.",
+            )  # fmt: skip
+        point = await db.get(ConnectionPoint, invitation.connection_point_id or -1)
+        audit(db, action="session.join", target=f"session:{session.id}", request=request,
+              kind=invitation.kind.value, identity=invitation.identity)  # fmt: skip
+        await db.commit()
+    return _join_page(
+        request, session, identity=invitation.identity, display_name=invitation.display_name,
+        kind=invitation.kind, connection_point=point.name if point else invitation.display_name,
+    )  # fmt: skip
+
+
+async def livekit_webhook(request: web.Request) -> web.Response:
+    """Signed room events from LiveKit (forged → 401, duplicate → 200 without change)."""
+    receiver = webhook_receiver(request.app[SETTINGS])
+    event = parse_event(receiver, await request.text(), request.headers.get("Authorization", ""))
+    ended = await apply_event(request.app[DB], event)
+    if ended is not None:
+        await session_ended(request.app, ended)
+    return web.json_response({"ok": True})
+
+
+async def end_live_session(request: web.Request) -> web.Response:
+    """The chair (or an officer of the office) closes a live session: everyone leaves the room,
+    the recorder finalizes, and the pipeline starts once the recording is complete."""
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(
+            db, actor_of(user), path_int(request, "id"), Action.LAUNCH_SESSION
+        )
+        if not end_session(session, f"ended by {user.username}"):
+            raise Conflict(f"Phiên tiếp này {status_vi(session.status)}, không thể kết thúc.")
+        started = await recordings.claim_pipeline_start(db, session.id)
+        audit(db, action="session.end", target=f"session:{session.id}", user=user,
+              request=request)  # fmt: skip
+        await db.commit()
+    if session.room_name:
+        await close_room(request.app[LIVEKIT], session.room_name)
+    if started:
+        await session_ended(request.app, session.id)
+    return reply(svc.to_out(session))
+
+
+async def list_attendance(request: web.Request) -> web.Response:
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(
+            db, actor_of(user), path_int(request, "id"), Action.VIEW_ATTENDANCE
+        )
+        rows = await db.scalars(
+            select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.id)
+        )
+        return reply([AttendanceOut.model_validate(r, from_attributes=True) for r in rows])
+
+
+ROUTES = [
+    Route("POST", "/sessions/{id}/end", end_live_session, "End a live session (chair or officer)",
+          response=SessionOut),
+    Route("GET", "/sessions/{id}/attendance", list_attendance, "Who joined and left, when",
+          response=list[AttendanceOut]),
+]  # fmt: skip
+
+PAGES = [
+    Page("GET", "/launch/{token}", launch),
+    Page("GET", "/sessions/{id}/join", join),
+    Page("GET", "/join/{token}", guest_join),
+    Page("POST", "/livekit/webhook", livekit_webhook),
+]

@@ -1,0 +1,126 @@
+"""Bodies of the central observers' API: bridges, requests to speak, the live dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from media.bridge import BridgeAssignment
+from orchestrator.web.api import RequestBody
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+ROOM_NAME = r"^[a-z0-9][a-z0-9-]{0,99}$"
+
+
+class BridgeCreate(RequestBody):
+    """Bridge a live session's room into a hub room (the central hall's connection point).
+
+    ``exclusive`` (with ``talk_back``): switch talk-back off on the hub's other bridges, so the
+    hall talks to one session at a time while it listens to several.
+    """
+
+    central_room: str = Field(pattern=ROOM_NAME)
+    session_id: int
+    video: bool = False
+    talk_back: bool = False
+    exclusive: bool = True
+
+
+class BridgeUpdate(RequestBody):
+    """Talk-back on or off for one bridge."""
+
+    talk_back: bool
+    exclusive: bool = True
+
+
+class BridgeState(StrEnum):
+    """``waiting`` for a media agent, ``running`` (both sides in their rooms), or ``ended``."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+class BridgeOut(BaseModel):
+    """A bridge as the API and the dashboard show it."""
+
+    id: int
+    session_id: int
+    central_room: str
+    session_room: str
+    hub_name: str
+    session_name: str
+    video: bool
+    talk_back: bool
+    state: BridgeState
+    created_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+class SpeakRequestOut(BaseModel):
+    """A central observer's request to speak in a session."""
+
+    id: int
+    session_id: int
+    user_id: int
+    display_name: str
+    identity: str
+    state: str
+    requested_at: datetime
+    decided_at: datetime | None
+
+
+class AttendanceOut(BaseModel):
+    """One stay of a participant in the room."""
+
+    identity: str
+    display_name: str
+    joined_at: datetime | None
+    left_at: datetime | None
+
+
+class AgentHeartbeat(RequestBody):
+    """A media agent's periodic report: who it is and how many rooms it can record."""
+
+    agent_id: str = Field(min_length=1, max_length=100)
+    capacity: int = Field(default=50, ge=0, le=10_000)
+    # Bridges whose both sides are in their rooms now (see orchestrator.live.bridges).
+    bridges_running: list[int] = Field(default_factory=list, max_length=10_000)
+
+
+class AssignmentOut(BaseModel):
+    """A room the agent must record (until ``live`` turns false: then finalize)."""
+
+    session_id: int
+    room_name: str
+    started_at: datetime
+    live: bool
+
+
+class HeartbeatOut(BaseModel):
+    """The agent's current assignments; a room missing from here is no longer its to record."""
+
+    assignments: list[AssignmentOut]
+    lease_seconds: float
+    bridges: list[BridgeAssignment] = Field(default_factory=list)
+
+
+class RecordingComplete(RequestBody):
+    """The recorder finalized a session's recording."""
+
+    agent_id: str = Field(min_length=1, max_length=100)
+    manifest_path: str = Field(min_length=1, max_length=500)
+
+
+class RecordingCompleteOut(BaseModel):
+    """Whether this report completed the recording, and whether it started the pipeline."""
+
+    completed: bool
+    pipeline_started: bool

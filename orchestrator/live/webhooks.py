@@ -1,0 +1,122 @@
+"""LiveKit webhooks → attendance and session state, exactly once per event, in any order."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from livekit import api
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config import Settings
+from media.speaker_watch import MONITOR_KIND
+from orchestrator.core.errors import Unauthenticated
+from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db.models import Attendance, ReceptionSession, WebhookEvent
+from orchestrator.live.recordings import claim_pipeline_start
+
+log = logging.getLogger(__name__)
+
+
+def webhook_receiver(settings: Settings) -> api.WebhookReceiver:
+    """Verifies the signature LiveKit puts in the Authorization header."""
+    lk = settings.livekit
+    return api.WebhookReceiver(api.TokenVerifier(lk.api_key, lk.api_secret.get_secret_value()))
+
+
+def parse_event(receiver: api.WebhookReceiver, body: str, auth: str) -> api.WebhookEvent:
+    """The verified event, or :class:`Unauthenticated` (forged, altered or unsigned)."""
+    try:
+        return receiver.receive(body, auth)
+    except Exception as e:  # noqa: BLE001 - the SDK raises bare Exception for a bad signature
+        raise Unauthenticated("Chữ ký webhook không hợp lệ.") from e
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC) if seconds else datetime.now(UTC)
+
+
+async def session_of_room(db: AsyncSession, room: str) -> ReceptionSession | None:
+    """The session whose room this is."""
+    return await db.scalar(select(ReceptionSession).where(ReceptionSession.room_name == room))
+
+
+async def record_attendance(
+    db: AsyncSession,
+    session_id: int,
+    *,
+    sid: str,
+    identity: str,
+    name: str,
+    joined_at: datetime | None = None,
+    left_at: datetime | None = None,
+) -> None:
+    """Create or complete the attendance row of one participant stay (keyed by its sid)."""
+    row = await db.scalar(
+        select(Attendance).where(
+            Attendance.session_id == session_id, Attendance.participant_sid == sid
+        )
+    )
+    if row is None:
+        row = Attendance(
+            session_id=session_id, participant_sid=sid, identity=identity, display_name=name
+        )
+        db.add(row)
+    # Out of order is fine: each event fills its own field, and only once.
+    if joined_at is not None and row.joined_at is None:
+        row.joined_at = joined_at
+    if left_at is not None and row.left_at is None:
+        row.left_at = left_at
+
+
+def end_session(session: ReceptionSession, reason: str) -> bool:
+    """Move a live session to ended; False when it was not live (nothing to do)."""
+    if session.status != SessionStatus.LIVE:
+        return False
+    session.status = SessionStatus.ENDED
+    session.status_reason = reason
+    return True
+
+
+async def apply_event(
+    db_factory: async_sessionmaker[AsyncSession], event: api.WebhookEvent
+) -> int | None:
+    """Apply one verified event; return the id of a session whose pipeline it may start.
+
+    A redelivered event (same id) changes nothing.
+    """
+    async with db_factory() as db:
+        db.add(WebhookEvent(event_id=event.id, event=event.event))
+        try:
+            await db.flush()
+        except IntegrityError:
+            log.info("duplicate webhook %s ignored", event.id)
+            return None
+        session = await session_of_room(db, event.room.name) if event.room.name else None
+        ended = None
+        if session is None:
+            log.info("webhook %s for unknown room %r", event.event, event.room.name)
+        elif event.participant.attributes.get("kind") == MONITOR_KIND:
+            pass  # the central dashboard's hidden speaker watch attends nothing
+        elif event.event == "participant_joined":
+            p = event.participant
+            await record_attendance(
+                db, session.id, sid=p.sid, identity=p.identity, name=p.name,
+                joined_at=_at(p.joined_at or event.created_at),
+            )  # fmt: skip
+        elif event.event == "participant_left":
+            p = event.participant
+            await record_attendance(
+                db, session.id, sid=p.sid, identity=p.identity, name=p.name,
+                left_at=_at(event.created_at),
+            )  # fmt: skip
+        elif (
+            event.event == "room_finished"
+            and end_session(session, "room_finished")
+            and await claim_pipeline_start(db, session.id)
+        ):
+            ended = session.id
+        await db.commit()
+    return ended

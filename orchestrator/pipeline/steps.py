@@ -1,0 +1,285 @@
+"""The post-session pipeline's steps as plain functions of (settings, session id).
+
+Each step is idempotent: its output already in place means it was done, and it returns at once.
+Outputs go next to the recording's ``recording.json`` (names in :class:`SessionFiles`) and are
+written under a temporary name first, so a file with its final name is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config import Settings
+from media.manifest import RecordingManifest, TrackRecord
+from orchestrator.pipeline import progress
+from orchestrator.pipeline.minutes_data import minutes_data
+from transcription.engine import Transcriber, choose_model
+from transcription.errors import AudioError
+from transcription.formats import FORMATS, from_json, to_json
+from transcription.merge import Speaker, Transcript, combine, merge
+from transcription.minutes import render_minutes
+from transcription.mix import PlacedFile, mix_files
+from transcription.track import transcribe_track
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S: Final = 2.0
+"""Seconds between two progress writes while a track is transcribed."""
+TRACK_RESULT_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class SessionFiles:
+    """Where a session's recording and the pipeline's outputs are (one directory)."""
+
+    directory: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / "recording.json"
+
+    def track_result(self, track_sid: str) -> Path:
+        """One track's transcript (or failure), kept until the session's transcript is made."""
+        return self.directory / "pipeline" / f"{track_sid}.json"
+
+    def transcript(self, suffix: str) -> Path:
+        """``transcript.json``, ``.vtt``, ``.srt`` or ``.txt``."""
+        return self.directory / f"transcript{suffix}"
+
+    @property
+    def mixed(self) -> Path:
+        return self.directory / "mixed.opus"
+
+    @property
+    def minutes(self) -> Path:
+        return self.directory / "minutes.docx"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` never holds a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def session_files(settings: Settings, session_id: int) -> SessionFiles:
+    """The session's recording directory.
+
+    Raises:
+        AudioError: the session has no finished recording to process.
+    """
+    directory = progress.run_db(settings, lambda db: progress.recording_dir(db, session_id))
+    if directory is None:
+        raise AudioError(f"session {session_id}", "no recording manifest for this session")
+    return SessionFiles(directory)
+
+
+def load_manifest(files: SessionFiles) -> RecordingManifest:
+    """The recording's manifest (``AudioError`` if it cannot be read)."""
+    try:
+        return RecordingManifest.from_json(files.manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise AudioError(files.manifest, f"cannot read the recording manifest: {e}") from e
+
+
+def speaker_of(track: TrackRecord) -> Speaker:
+    """Who spoke on a recorded track."""
+    return Speaker(
+        display_name=track.display_name,
+        role=track.role,
+        connection_point=track.connection_point,
+        identity=track.participant_identity,
+    )
+
+
+# --- start -------------------------------------------------------------------------------------
+
+
+def plan_session(settings: Settings, session_id: int) -> list[str] | None:
+    """Create the session's progress rows; the track ids to transcribe, or None when there is
+    nothing to enqueue: the pipeline already was (a redelivered start), or the session has no
+    recording (recorded as processed with a warning)."""
+    directory = progress.run_db(settings, lambda db: progress.recording_dir(db, session_id))
+    if directory is None:
+
+        async def nothing_recorded(db: AsyncSession) -> None:
+            if await progress.plan(db, session_id, []):
+                await progress.add_warnings(db, session_id, "Phiên không có bản ghi âm để xử lý.")
+                await progress.set_state(db, session_id, progress.DONE_WITH_WARNINGS)
+
+        progress.run_db(settings, nothing_recorded)
+        return None
+    manifest = load_manifest(SessionFiles(directory))
+    tracks = [
+        progress.TrackPlan(t.track_sid, t.participant_identity, t.display_name, t.duration_s)
+        for t in manifest.tracks
+    ]
+    todo = progress.run_db(settings, lambda db: progress.plan(db, session_id, tracks))
+    return [t.track_sid for t in tracks] if todo else None
+
+
+# --- transcribe --------------------------------------------------------------------------------
+
+_transcriber: Transcriber | None = None
+
+
+def check_model(settings: Settings) -> None:
+    """Locate the Whisper model without loading it (``ModelLoadError`` names what is wrong)."""
+    choose_model(settings.whisper, settings.paths)
+
+
+def worker_transcriber(settings: Settings) -> Transcriber:
+    """The process's recogniser, loaded on first use and kept."""
+    global _transcriber
+    if _transcriber is None:
+        _transcriber = Transcriber(settings.whisper, settings.paths)
+    return _transcriber
+
+
+def _track_result(state: str, **fields: Any) -> bytes:
+    body = {"version": TRACK_RESULT_VERSION, "state": state, **fields}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def transcribe_session_track(settings: Settings, session_id: int, track_sid: str) -> None:
+    """Transcribe one speaker track to its result file; a track whose audio is unusable is
+    recorded as failed (with the reason) rather than raising, so the others go on."""
+    files = session_files(settings, session_id)
+    result_path = files.track_result(track_sid)
+    if result_path.exists():
+        # Done before; a worker that died between writing it and recording it left the
+        # database behind, so it is brought level (recording is idempotent).
+        log.info("session %s track %s: already transcribed", session_id, track_sid)
+        saved = json.loads(result_path.read_text(encoding="utf-8"))
+        if saved["state"] == progress.TRACK_DONE:
+            progress.run_db(settings, lambda db: progress.track_done(db, session_id, track_sid))
+        else:
+            reason = str(saved.get("reason", ""))
+            progress.run_db(
+                settings, lambda db: progress.track_failed(db, session_id, track_sid, reason)
+            )
+        return
+    track = next((t for t in load_manifest(files).tracks if t.track_sid == track_sid), None)
+    if track is None:
+        raise AudioError(files.manifest, f"no track {track_sid} in the recording manifest")
+    language = progress.run_db(settings, lambda db: progress.session_language(db, session_id))
+    progress.run_db(settings, lambda db: progress.track_started(db, session_id, track_sid))
+    last_write = time.monotonic()
+
+    def report(done_s: float, _total_s: float) -> None:
+        nonlocal last_write
+        if time.monotonic() - last_write >= PROGRESS_EVERY_S:
+            last_write = time.monotonic()
+            progress.run_db(
+                settings, lambda db: progress.track_progress(db, session_id, track_sid, done_s)
+            )
+
+    try:
+        result = transcribe_track(
+            worker_transcriber(settings),
+            [(s.start_s, files.directory / s.path) for s in track.segments],
+            track_id=track_sid,
+            speaker=speaker_of(track),
+            language=language,
+            progress=report,
+        )
+    except AudioError as e:
+        reason = e.reason
+        log.warning("session %s track %s failed: %s", session_id, track_sid, reason)
+        write_atomically(result_path, _track_result(progress.TRACK_FAILED, reason=reason))
+        progress.run_db(
+            settings, lambda db: progress.track_failed(db, session_id, track_sid, reason)
+        )
+        warning = f"Không nhận dạng được tiếng của {track.display_name} ({track_sid}): {reason}"
+        progress.run_db(settings, lambda db: progress.add_warnings(db, session_id, warning))
+        return
+    transcript = merge([result.transcript], language=language)
+    failed = [{"path": str(f.path.relative_to(files.directory)), "reason": f.reason}
+              for f in result.failed]  # fmt: skip
+    write_atomically(
+        result_path,
+        _track_result(
+            progress.TRACK_DONE, failed_files=failed, transcript=json.loads(to_json(transcript))
+        ),
+    )
+    warnings = [
+        f"Bỏ qua tệp hỏng của {track.display_name}: {f['path']} ({f['reason']})" for f in failed
+    ]
+
+    async def done(db: AsyncSession) -> None:
+        await progress.track_done(db, session_id, track_sid)
+        await progress.add_warnings(db, session_id, *warnings)
+
+    progress.run_db(settings, done)
+
+
+def _track_results(files: SessionFiles) -> dict[str, dict[str, Any]]:
+    results = {}
+    for path in sorted((files.directory / "pipeline").glob("*.json")):
+        results[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+    return results
+
+
+# --- merge, mix, minutes -----------------------------------------------------------------------
+
+
+def merge_session(settings: Settings, session_id: int) -> None:
+    """The session transcript in every format, from the tracks' results."""
+    files = session_files(settings, session_id)
+    progress.run_db(settings, lambda db: progress.step_done(db, session_id, "transcribe"))
+    if not files.transcript(".json").exists():
+        language = progress.run_db(settings, lambda db: progress.session_language(db, session_id))
+        parts = [
+            from_json(json.dumps(r["transcript"]))
+            for r in _track_results(files).values()
+            if r["state"] == progress.TRACK_DONE
+        ]
+        transcript = combine(parts, language=language)
+        # transcript.json last: it marks the step done.
+        for suffix, render in sorted(FORMATS.values(), key=lambda f: f[0] == ".json"):
+            write_atomically(files.transcript(suffix), render(transcript).encode())
+    progress.run_db(settings, lambda db: progress.step_done(db, session_id, "merge"))
+
+
+def mix_session(settings: Settings, session_id: int) -> None:
+    """``mixed.opus``: every usable segment file placed at its time, mixed, normalized."""
+    files = session_files(settings, session_id)
+    if not files.mixed.exists():
+        results = _track_results(files)
+        placed = []
+        for track in load_manifest(files).tracks:
+            result = results.get(track.track_sid, {})
+            if result.get("state") != progress.TRACK_DONE:
+                continue
+            bad = {f["path"] for f in result.get("failed_files", [])}
+            placed += [PlacedFile(s.start_s, files.directory / s.path)
+                       for s in track.segments if s.path not in bad]  # fmt: skip
+        if placed:
+            mix_files(placed, files.mixed)
+        else:
+            warning = "Không có âm thanh nào để trộn thành mixed.opus."
+            progress.run_db(settings, lambda db: progress.add_warnings(db, session_id, warning))
+    progress.run_db(settings, lambda db: progress.step_done(db, session_id, "mix"))
+
+
+def minutes_session(settings: Settings, session_id: int) -> str:
+    """``minutes.docx``, then the session's processing state (done, or with warnings)."""
+    files = session_files(settings, session_id)
+    if not files.minutes.exists():
+        transcript: Transcript = from_json(files.transcript(".json").read_text(encoding="utf-8"))
+        data = progress.run_db(settings, lambda db: minutes_data(db, session_id, transcript))
+        write_atomically(files.minutes, render_minutes(data))
+
+    async def done(db: AsyncSession) -> str:
+        await progress.step_done(db, session_id, "minutes")
+        return await progress.finish(db, session_id)
+
+    return progress.run_db(settings, done)

@@ -1,0 +1,85 @@
+"""Archive endpoints: the manifest public key, and audited playback/download of archived files.
+
+``GET /api/v1/sessions/{id}/media/{name}``: ``name`` is a file of the session directory as the
+manifest records it (``mixed.opus``, ``transcript.vtt``, ``minutes.docx``, ...); a speaker
+track is ``.../media/tracks/{identity}/{file}``. The caller needs ``play_recording`` on the session;
+every attempt, allowed or denied, leaves an audit row; allowed ones get a 302 to a presigned
+S3 URL of the archived version, valid 10 minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiohttp import web
+
+from orchestrator.core.errors import Forbidden, NotFound
+from orchestrator.core.permissions import Action, can
+from orchestrator.core.timezone import VN_TZ
+from orchestrator.db.audit import audit
+from orchestrator.db.models import ReceptionSession
+from orchestrator.scheduling.service import scope_of
+from orchestrator.web.api import Route, user_of
+from orchestrator.web.api import path_int as _int
+from orchestrator.web.app_keys import DB, SETTINGS
+from orchestrator.web.auth import actor_of
+from storage import make_s3_client
+from storage.archive import SessionPlace, find_archived, presigned_url, signing_key
+from storage.records import public_key_pem
+
+URL_VALID_FOR = timedelta(minutes=10)
+
+
+async def public_key(request: web.Request) -> web.Response:
+    """The PEM public key that verifies every manifest's Ed25519 signature."""
+    pem = public_key_pem(signing_key(request.app[SETTINGS]))
+    return web.Response(text=pem, content_type="application/x-pem-file")
+
+
+async def session_media(request: web.Request) -> web.Response:
+    """302 to a short-lived URL of one archived file, after the permission check and audit."""
+    user = user_of(request)
+    session_id = _int(request, "id")
+    info = request.match_info
+    name = f"tracks/{info['identity']}/{info['file']}" if "identity" in info else info["name"]
+    target = f"session:{session_id}/{name}"
+    settings = request.app[SETTINGS]
+    async with request.app[DB]() as db:
+        session = await db.get(ReceptionSession, session_id)
+        if session is None:
+            raise NotFound(f"Không tìm thấy phiên tiếp số {session_id}.")
+        if not can(actor_of(user), Action.PLAY_RECORDING, scope_of(session)):
+            audit(db, action="archive.media", target=target, outcome="denied", user=user,
+                  request=request)  # fmt: skip
+            await db.commit()
+            raise Forbidden("Bạn không có quyền nghe hoặc tải bản ghi của phiên tiếp này.")
+        place = SessionPlace(
+            session_id, session.agency.province_code, session.starts_at.astimezone(VN_TZ).year
+        )
+        client = make_s3_client(settings.s3)
+        key = signing_key(settings).public_key()
+        obj = await asyncio.to_thread(
+            find_archived, client, settings.s3.bucket, key, place.prefix, name
+        )
+        if obj is None:
+            audit(db, action="archive.media", target=target, outcome="not_found", user=user,
+                  request=request)  # fmt: skip
+            await db.commit()
+            raise NotFound(f"Kho lưu trữ chưa có tệp {name} của phiên tiếp số {session_id}.")
+        url = await asyncio.to_thread(presigned_url, client, settings.s3.bucket, obj, URL_VALID_FOR)
+        audit(db, action="archive.media", target=target, user=user, request=request,
+              key=obj.key, version_id=obj.version_id)  # fmt: skip
+        await db.commit()
+    raise web.HTTPFound(url)
+
+
+ROUTES = [
+    Route("GET", "/archive/public-key", public_key,
+          "PEM Ed25519 public key that verifies archive manifests"),
+    Route("GET", "/sessions/{id}/media/{name}", session_media,
+          "302 to a 10-minute URL of an archived session file (audited; 403 if not allowed)",
+          status=302),
+    Route("GET", "/sessions/{id}/media/tracks/{identity}/{file}", session_media,
+          "302 to a 10-minute URL of one archived speaker-track file (audited)", status=302),
+]  # fmt: skip

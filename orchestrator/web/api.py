@@ -1,0 +1,78 @@
+"""What every JSON API handler uses: the route record, the signed-in user, the body, the reply.
+
+Every stage's ``routes`` modules list their operations as :class:`Route` records in ``ROUTES``;
+:mod:`orchestrator.app` joins those tables and :mod:`orchestrator.web.router` mounts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from orchestrator.core.errors import BadRequest, NotFound, Unauthenticated
+from orchestrator.db.models import User
+from orchestrator.web.app_keys import USER
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: unknown fields are refused, text is stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API operation: the router and the OpenAPI document are both built from these."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    body_media_type: str = "application/json"
+
+
+def user_of(request: web.Request) -> User:
+    """The signed-in user, or 401."""
+    user: User | None = request[USER]
+    if user is None:
+        raise Unauthenticated("Cần đăng nhập (cookie phiên hoặc mã truy cập API).")
+    return user
+
+
+async def parse(request: web.Request, model: type[M]) -> M:
+    """The JSON body as ``model``; 400 when it is not JSON, 422 when it does not fit."""
+    try:
+        raw = await request.json()
+    except ValueError as e:
+        raise BadRequest("Nội dung yêu cầu không phải JSON hợp lệ.") from e
+    return model.model_validate(raw)
+
+
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def reply(data: Any, status: int = 200) -> web.Response:
+    """JSON of pydantic models (or lists of them), Vietnamese kept readable."""
+    return web.Response(
+        body=_ANY.dump_json(data),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """An integer path parameter; 404 when it is not one."""
+    try:
+        return int(request.match_info[name])
+    except ValueError as e:
+        raise NotFound("Không tìm thấy.") from e

@@ -1,0 +1,153 @@
+"""Who is asking: password login with an encrypted cookie, CSRF tokens, and bearer API tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+from aiohttp_session import setup as setup_sessions
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config import Settings
+from orchestrator.core.errors import Forbidden, Unauthenticated
+from orchestrator.core.permissions import Actor
+from orchestrator.db.models import ApiToken, User
+from orchestrator.web.app_keys import DB
+
+_hasher = PasswordHasher()
+COOKIE = "tiepdan_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+API_TOKEN_PREFIX = "tdn_"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches; constant-time, never raises for a wrong password."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except VerificationError:
+        return False
+
+
+def new_api_token() -> tuple[str, str]:
+    """A fresh bearer token and the SHA-256 that is stored in its place."""
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    """The stored form of a bearer token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_of(user: User) -> Actor:
+    """The permission subject for ``user``."""
+    agency = user.agency
+    return Actor(
+        user_id=user.id,
+        role=user.role,
+        agency_id=user.agency_id,
+        province_code=None if agency.province_code == "tw" else agency.province_code,
+        tier=agency.tier,
+        cleared=user.cleared,
+    )
+
+
+def setup_auth(app: web.Application, settings: Settings) -> None:
+    """Encrypted, HTTP-only, SameSite=Lax session cookies keyed by the configured secret."""
+    key = hashlib.sha256(
+        b"tiepdan-cookie:" + settings.security.secret_key.get_secret_value().encode()
+    )
+    setup_sessions(
+        app,
+        EncryptedCookieStorage(
+            Fernet(base64.urlsafe_b64encode(key.digest())),
+            cookie_name=COOKIE,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.web.public_url.startswith("https://"),
+            max_age=12 * 3600,
+        ),
+    )
+
+
+async def log_in(request: web.Request, user: User) -> str:
+    """Start a fresh browser session for ``user`` (no fixation); return its CSRF token."""
+    session = await new_session(request)
+    session["user_id"] = user.id
+    session[CSRF_FIELD] = secrets.token_urlsafe(24)
+    return str(session[CSRF_FIELD])
+
+
+async def log_out(request: web.Request) -> None:
+    """End the browser session."""
+    (await get_session(request)).invalidate()
+
+
+async def csrf_token(request: web.Request) -> str:
+    """The session's CSRF token, created on first use (forms embed it)."""
+    session = await get_session(request)
+    if CSRF_FIELD not in session:
+        session[CSRF_FIELD] = secrets.token_urlsafe(24)
+    return str(session[CSRF_FIELD])
+
+
+async def _user_by_id(db: AsyncSession, user_id: int) -> User | None:
+    user = await db.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+async def authenticate(request: web.Request) -> User | None:
+    """The user behind a bearer token or the session cookie, or None.
+
+    Cookie-authenticated requests that change state must carry the session's CSRF token (form
+    field or header); bearer requests need none, as browsers never add that header by themselves.
+    """
+    header = request.headers.get("Authorization", "")
+    async with request.app[DB]() as db:
+        if header.startswith("Bearer "):
+            row = await db.scalar(
+                select(ApiToken).where(
+                    ApiToken.token_sha256 == token_digest(header[7:].strip()),
+                    ApiToken.revoked_at.is_(None),
+                )
+            )
+            user = await _user_by_id(db, row.user_id) if row else None
+            if user is None:
+                raise Unauthenticated("Mã truy cập API không hợp lệ hoặc đã bị thu hồi.")
+            return user
+        session = await get_session(request)
+        if "user_id" not in session:
+            return None
+        user = await _user_by_id(db, int(session["user_id"]))
+    if user is not None and request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sent = str((await request.post()).get(CSRF_FIELD, ""))
+        if not sent or not hmac.compare_digest(sent, str(session.get(CSRF_FIELD, ""))):
+            raise Forbidden("Thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang.")
+    return user
+
+
+def now_utc() -> datetime:
+    """The current time, aware, UTC."""
+    return datetime.now(UTC)

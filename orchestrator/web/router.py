@@ -1,0 +1,36 @@
+"""The router: API operations under ``/api/v1`` with their OpenAPI document, and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from orchestrator.web.api import Handler, Route
+from orchestrator.web.openapi import openapi_document
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One route outside the JSON API: an HTML page, a feed, a webhook."""
+
+    method: str
+    path: str
+    handler: Handler
+
+
+def mount(app: web.Application, api: Iterable[Route], pages: Iterable[Page]) -> None:
+    """Register every API operation, the OpenAPI document built from them, and every page."""
+    routes = list(api)
+    for route in routes:
+        app.router.add_route(route.method, API_PREFIX + route.path, route.handler)
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(openapi_document(routes, API_PREFIX))
+
+    app.router.add_get(API_PREFIX + "/openapi.json", openapi)
+    for page in pages:
+        app.router.add_route(page.method, page.path, page.handler)

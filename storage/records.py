@@ -1,0 +1,264 @@
+"""The archive's pure logic: object layout, retention classes, signed manifests, the chain.
+
+No I/O here: :mod:`storage.archive` reads files, talks to S3 and the database, and uses
+these functions to decide what to write and whether what it reads back is intact.
+
+Layout: ``{year}/{province-code}/{session-id}/{name}``, ``name`` being the file's path in the
+session directory (``recording.json``, ``transcript.json``, ``minutes.docx``, ...), except that
+audio goes under ``audio/`` (``audio/mixed.opus``, ``audio/tracks/<identity>/<file>.opus``) and
+cameras under ``video/`` (``video/tracks/<identity>/<file>.mp4``).
+Each archive (or revision) writes ``.../manifest-r{revision}.json``: the signed list of every
+object with its size, SHA-256 and S3 version, and a link to the previous manifest of the same
+province, so removing or rewriting one breaks the chain.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+MANIFEST_PREFIX = "manifest-r"
+# Files the pipeline leaves in a session directory, besides the per-speaker tracks.
+EXPECTED_FILES = (
+    "recording.json",
+    "transcript.json",
+    "transcript.vtt",
+    "transcript.srt",
+    "transcript.txt",
+    "mixed.opus",
+    "minutes.docx",
+)
+
+
+class ArchiveFormatError(ValueError):
+    """A manifest that cannot be read (not JSON, fields missing)."""
+
+
+def session_prefix(year: int, province_code: str, session_id: int) -> str:
+    """``{year}/{province}/{session}/``: where every object of one session lives."""
+    if not province_code or "/" in province_code:
+        raise ValueError(f"invalid province code {province_code!r}")
+    return f"{year:04d}/{province_code}/{session_id}/"
+
+
+def object_key(prefix: str, name: str) -> str:
+    """The key of the session file ``name`` (a relative POSIX path without ``..``)."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid archive file name {name!r}")
+    if name == "mixed.opus" or (parts[0] == "tracks" and name.endswith(".opus")):
+        return f"{prefix}audio/{name}"
+    if parts[0] == "tracks" and name.endswith(".mp4"):
+        return f"{prefix}video/{name}"
+    return prefix + name
+
+
+def manifest_key(prefix: str, revision: int) -> str:
+    """The key of the session's manifest of ``revision`` (1 for the first archive)."""
+    return f"{prefix}{MANIFEST_PREFIX}{revision}.json"
+
+
+def is_manifest_key(key: str) -> bool:
+    """Whether ``key`` names a manifest."""
+    last = key.rsplit("/", 1)[-1]
+    return last.startswith(MANIFEST_PREFIX) and last.endswith(".json")
+
+
+def record_type(name: str) -> str:
+    """The retention class of a session file: media, transcript, minutes or metadata."""
+    if name.endswith((".opus", ".mp4")):  # speakers' audio, the mix, cameras
+        return "media"
+    if name.startswith("transcript."):
+        return "transcript"
+    if name == "minutes.docx":
+        return "minutes"
+    return "metadata"
+
+
+@dataclass(frozen=True)
+class ArchivedObject:
+    """One object written to the archive, as the manifest records it."""
+
+    name: str
+    key: str
+    size: int
+    sha256: str
+    record_type: str
+    version_id: str | None
+    retain_until: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What was archived for one session, and its place in the province's chain."""
+
+    session_id: int
+    province_code: str
+    year: int
+    revision: int
+    created_at: str
+    objects: tuple[ArchivedObject, ...]
+    missing: tuple[str, ...] = ()
+    # The previous manifest of the same province (key and SHA-256 of its signed bytes).
+    previous_key: str | None = None
+    previous_sha256: str | None = None
+    # The manifest this revision replaces (same session, revision - 1).
+    supersedes: str | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Where this manifest is stored."""
+        return manifest_key(
+            session_prefix(self.year, self.province_code, self.session_id), self.revision
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as plain JSON data (what is signed)."""
+        return {
+            "session_id": self.session_id,
+            "province_code": self.province_code,
+            "year": self.year,
+            "revision": self.revision,
+            "created_at": self.created_at,
+            "objects": [o.__dict__ for o in self.objects],
+            "missing": list(self.missing),
+            "previous_key": self.previous_key,
+            "previous_sha256": self.previous_sha256,
+            "supersedes": self.supersedes,
+            "facts": dict(self.facts),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
+        """Read a manifest written by :meth:`to_json`."""
+        try:
+            return cls(
+                session_id=int(data["session_id"]),
+                province_code=str(data["province_code"]),
+                year=int(data["year"]),
+                revision=int(data["revision"]),
+                created_at=str(data["created_at"]),
+                objects=tuple(ArchivedObject(**o) for o in data["objects"]),
+                missing=tuple(data["missing"]),
+                previous_key=data["previous_key"],
+                previous_sha256=data["previous_sha256"],
+                supersedes=data["supersedes"],
+                facts=dict(data["facts"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ArchiveFormatError(f"unreadable manifest: {e}") from e
+
+
+def missing_files(present: Iterable[str]) -> tuple[str, ...]:
+    """The expected session files that are not among ``present`` (a failed pipeline step)."""
+    have = set(present)
+    return tuple(name for name in EXPECTED_FILES if name not in have)
+
+
+def _canonical(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short name for a public key: the start of the SHA-256 of its raw bytes."""
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_key_pem(private_key: Ed25519PrivateKey) -> str:
+    """The PEM (SubjectPublicKeyInfo) of the key that signs manifests."""
+    pem = private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    return pem.decode()
+
+
+def sign_manifest(manifest: Manifest, private_key: Ed25519PrivateKey) -> bytes:
+    """The manifest object's bytes: the manifest, its Ed25519 signature and the key id."""
+    body = manifest.to_json()
+    signature = private_key.sign(_canonical(body))
+    envelope = {
+        "manifest": body,
+        "signature": base64.b64encode(signature).decode(),
+        "key_id": key_id(private_key.public_key()),
+        "algorithm": "Ed25519",
+    }
+    return json.dumps(envelope, sort_keys=True, ensure_ascii=False, indent=1).encode()
+
+
+@dataclass(frozen=True)
+class SignedManifest:
+    """A manifest read back from the archive, and whether its signature holds."""
+
+    manifest: Manifest
+    sha256: str
+    signature_ok: bool
+
+
+def read_signed_manifest(raw: bytes, public_key: Ed25519PublicKey) -> SignedManifest:
+    """Parse a manifest object and check its signature against ``public_key``."""
+    try:
+        envelope = json.loads(raw)
+        body = envelope["manifest"]
+        signature = base64.b64decode(envelope["signature"], validate=True)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArchiveFormatError(f"unreadable manifest: {e}") from e
+    try:
+        public_key.verify(signature, _canonical(body))
+        ok = True
+    except InvalidSignature:
+        ok = False
+    return SignedManifest(Manifest.from_json(body), hashlib.sha256(raw).hexdigest(), ok)
+
+
+def chain_head(manifests: Sequence[SignedManifest]) -> SignedManifest | None:
+    """The newest manifest of one province's chain (the one the next archive links to)."""
+    if not manifests:
+        return None
+    return max(manifests, key=lambda m: (m.manifest.created_at, m.manifest.key))
+
+
+def chain_problems(manifests: Sequence[SignedManifest]) -> dict[str, list[str]]:
+    """Per manifest key, what is wrong with its link into one province's chain.
+
+    Each manifest but the first must name a previous manifest that exists with the recorded
+    SHA-256; no two may name the same previous one (a fork, or a manifest rewritten); exactly
+    one manifest starts the chain.
+    """
+    by_key = {m.manifest.key: m for m in manifests}
+    problems: dict[str, list[str]] = {}
+    roots = [m for m in manifests if m.manifest.previous_key is None]
+    if len(roots) > 1:
+        for m in sorted(roots, key=lambda r: r.manifest.created_at)[1:]:
+            problems.setdefault(m.manifest.key, []).append("second start of the chain")
+    successors: dict[str, str] = {}
+    for m in manifests:
+        prev = m.manifest.previous_key
+        if prev is None:
+            continue
+        target = by_key.get(prev)
+        if target is None:
+            problems.setdefault(m.manifest.key, []).append(f"previous manifest {prev} is missing")
+        elif target.sha256 != m.manifest.previous_sha256:
+            problems.setdefault(m.manifest.key, []).append(
+                f"previous manifest {prev} was altered (SHA-256 differs)"
+            )
+        if prev in successors:
+            problems.setdefault(m.manifest.key, []).append(
+                f"chain forks: {successors[prev]} also follows {prev}"
+            )
+        successors[prev] = m.manifest.key
+    return problems
+
+
+def retain_until_iso(when: datetime) -> str:
+    """A retention date as the manifest records it (UTC, seconds)."""
+    return when.replace(microsecond=0).isoformat()
