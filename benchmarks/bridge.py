@@ -28,8 +28,9 @@ import psutil
 from livekit import api, rtc
 
 from config import load_settings
-from media import VoiceBot
-from media.bridge import BridgeAssignment, BridgeRunner
+from media.assignments import BridgeAssignment
+from media.bridge import BridgeRunner
+from media.voice_bot import VoiceBot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the same bots as the tests
 from tests.audio import sine  # noqa: E402

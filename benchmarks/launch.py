@@ -25,11 +25,11 @@ from config import load_settings
 from orchestrator.accounts.schemas import UserCreate
 from orchestrator.accounts.service import new_user
 from orchestrator.app import create_app
+from orchestrator.core.credentials import new_api_token
 from orchestrator.core.vocabulary import Role, SessionKind, SessionStatus, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import Agency, ApiToken, ReceptionSession
 from orchestrator.scheduling.launch_links import launch_url
-from orchestrator.web.auth import new_api_token
 
 TARGET_P95_MS = 100.0
 PORT = 18471

@@ -30,7 +30,9 @@ import psutil
 from livekit import api, rtc
 
 from config import Settings, load_settings
-from media import RoomRecorder, SessionClock, mint_token
+from media import mint_token
+from media.clock import SessionClock
+from media.recorder import RoomRecorder
 
 SPEAKERS = 3
 RATE = 48000

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 
 from config import Settings
-from media.assignments import AGENT_HEADER, Assignment
-from media.bridge import BridgeAssignment, BridgeRunner
+from media.assignments import AGENT_HEADER, Assignment, BridgeAssignment
+from media.bridge import BridgeRunner
 from media.clock import SessionClock
 from media.recorder import RoomRecorder
 

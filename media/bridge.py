@@ -14,17 +14,18 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from livekit import api, rtc
+from livekit import rtc
 
 from config.settings import LiveKitSettings
+from media.assignments import BridgeAssignment
 from media.audio_mix import FRAME_SAMPLES, RATE, JitterMixer
 from media.bridge_identity import BRIDGE_KIND, IDENTITY_PREFIX, is_bridge, stop_task
 from media.bridge_video import VideoRelay
-from media.tokens import mint_token, recorder_grants
+from media.grants import ParticipantKind, video_grants
+from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
 
@@ -34,39 +35,6 @@ LEAVE_TIMEOUT_S = 10.0
 TOKEN_TTL = timedelta(hours=1)
 # The outgoing track's queue: the pump runs this far ahead of real time, and no further.
 SOURCE_QUEUE_MS = 20
-
-
-@dataclass(frozen=True)
-class BridgeAssignment:
-    """A bridge an agent runs: which rooms, who each side is shown as, is talk-back on?
-
-    Attributes:
-        bridge_id: the bridge's id.
-        hub_room: the central hall's room (or a province's, for a commune session).
-        hub_name: how the hub is shown in the session room.
-        session_room: the bridged session's room.
-        session_name: how the session's side is shown in the hub room (its province or commune).
-        talk_back: whether the hub is heard in the session room.
-        video: whether the session room's active speaker is also seen in the hub.
-    """
-
-    bridge_id: int
-    hub_room: str
-    hub_name: str
-    session_room: str
-    session_name: str
-    talk_back: bool
-    video: bool = False
-
-
-def bridge_grants(room: str) -> api.VideoGrants:
-    """Grants of a bridge participant: it listens and watches, speaks and shows, in view."""
-    return dataclasses.replace(
-        recorder_grants(room),
-        can_publish=True,
-        can_publish_sources=["microphone", "camera"],
-        hidden=False,
-    )
 
 
 class RoomTap:
@@ -109,8 +77,8 @@ class RoomTap:
         room.on("track_unsubscribed", lambda track, *_: self._stop_reader(track.sid))
         room.on("disconnected", self._on_disconnected)
         token = mint_token(
-            self._lk, identity=self.identity, grants=bridge_grants(self.room_name),
-            ttl=TOKEN_TTL, name=self.name,
+            self._lk, identity=self.identity, ttl=TOKEN_TTL,
+            grants=video_grants(ParticipantKind.BRIDGE, self.room_name), name=self.name,
             attributes={"kind": BRIDGE_KIND, "connection_point": self.name},
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)

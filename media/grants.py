@@ -10,17 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 
 from livekit.api import VideoGrants
-
-from orchestrator.core.vocabulary import ParticipantKind
 
 # LiveKit's names for track sources, as VideoGrants.can_publish_sources wants them.
 CAMERA = "camera"
 MICROPHONE = "microphone"
 SCREEN_SHARE = "screen_share"
 SCREEN_SHARE_AUDIO = "screen_share_audio"
+
+
+class ParticipantKind(StrEnum):
+    """Who a LiveKit participant is, which decides its grants (:data:`GRANTS`)."""
+
+    OFFICER = "officer"
+    CHAIR = "chair"
+    CITIZEN = "citizen"
+    CONNECTION_POINT = "connection_point"
+    CENTRAL_OBSERVER = "central_observer"
+    RECORDER = "recorder"
+    BRIDGE = "bridge"
 
 
 @dataclass(frozen=True)

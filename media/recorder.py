@@ -16,10 +16,11 @@ from config.settings import LiveKitSettings
 from media.clock import SessionClock
 from media.errors import RecorderError
 from media.files import existing_files, write_text_atomic
+from media.grants import ParticipantKind, video_grants
 from media.manifest import RecordingManifest
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
-from media.tokens import mint_token, recorder_grants
+from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ class RoomRecorder:
         room.on("disconnected", self._on_disconnected)
         room.on("room_metadata_changed", self._on_metadata_changed)
         token = mint_token(
-            self._lk, identity=self._identity, grants=recorder_grants(self.room_name),
-            ttl=TOKEN_TTL, name="recorder", attributes={"kind": "recorder"},
+            self._lk, identity=self._identity, ttl=TOKEN_TTL, name="recorder",
+            grants=video_grants(ParticipantKind.RECORDER, self.room_name),
+            attributes={"kind": ParticipantKind.RECORDER},
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)  # video only when it is recorded
         try:

@@ -15,7 +15,8 @@ from datetime import timedelta
 from livekit import rtc
 
 from config.settings import LiveKitSettings
-from media.tokens import mint_token, recorder_grants
+from media.grants import ParticipantKind, video_grants
+from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class SpeakerWatch:
         room.on("track_published", self._subscribe)
         room.on("active_speakers_changed", self._speakers)
         token = mint_token(
-            self._lk, identity=IDENTITY, grants=recorder_grants(self.room_name), ttl=TOKEN_TTL,
+            self._lk, identity=IDENTITY, ttl=TOKEN_TTL,
+            grants=video_grants(ParticipantKind.RECORDER, self.room_name),
             name="speaker-watch", attributes={"kind": MONITOR_KIND},
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)

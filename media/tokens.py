@@ -37,32 +37,3 @@ def mint_token(
     if attributes:
         token = token.with_attributes(attributes)
     return token.to_jwt()
-
-
-def recorder_grants(room: str) -> api.VideoGrants:
-    """Grants of the hidden recorder in ``room``: it joins and listens, and nothing else.
-
-    Every field is set, so that no livekit-api default (``can_publish``, ``can_subscribe``) decides
-    what the recorder may do.
-    """
-    return api.VideoGrants(
-        room_create=False,
-        room_list=False,
-        room_record=False,
-        room_admin=False,
-        room_join=True,
-        room=room,
-        destination_room=None,
-        can_publish=False,
-        can_subscribe=True,
-        can_publish_data=False,
-        can_publish_sources=[],
-        can_update_own_metadata=False,
-        ingress_admin=False,
-        hidden=True,
-        # Deprecated in LiveKit; the room metadata's `recording` key is what clients show.
-        recorder=False,
-        agent=False,
-        can_manage_agent_session=False,
-        can_subscribe_metrics=False,
-    )

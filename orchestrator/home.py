@@ -10,25 +10,19 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
-from orchestrator.core.lifecycle import status_vi
+from orchestrator.core.labels import ROLES, STATUSES
 from orchestrator.core.permissions import Action, can, may_join
 from orchestrator.core.timezone import format_local
 from orchestrator.core.vocabulary import Role, SessionStatus
+from orchestrator.db.audit import actor_of
 from orchestrator.db.models import Invitation, ReceptionSession, User
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.launch_links import launch_url, launch_window
 from orchestrator.web.app_keys import DB, SETTINGS, USER
-from orchestrator.web.auth import actor_of, csrf_token
+from orchestrator.web.auth import csrf_token
 from orchestrator.web.html import html_page
 from orchestrator.web.router import Page
 
-ROLES_VI = {
-    Role.ADMIN: "Quản trị viên",
-    Role.OFFICER: "Cán bộ tiếp công dân",
-    Role.CHAIR: "Chủ trì",
-    Role.CENTRAL_OBSERVER: "Ban Tiếp công dân Trung ương",
-    Role.ARCHIVIST: "Cán bộ lưu trữ",
-}
 # How many sessions each list shows, and how far ahead "coming" looks.
 LIST_LIMIT = 10
 AHEAD = timedelta(days=62)
@@ -101,7 +95,7 @@ async def home(request: web.Request) -> web.Response:
         playable = s.status is SessionStatus.ARCHIVED and can(actor, Action.PLAY_RECORDING, scope)
         return SessionRow(
             title=s.title, agency=s.agency.name, starts=format_local(s.starts_at),
-            status=status_vi(s.status),
+            status=STATUSES[s.status],
             join_url=f"/sessions/{s.id}/join"
             if s.status is SessionStatus.LIVE and may_join(actor, scope, s.id in invited) else "",
             launch_url=launch_url(settings, user.id, s)
@@ -115,7 +109,7 @@ async def home(request: web.Request) -> web.Response:
         return [r for r in map(row, found) if r is not None]
 
     return html_page(
-        "home.html", user=user, role=ROLES_VI[user.role], csrf=await csrf_token(request),
+        "home.html", user=user, role=ROLES[user.role], csrf=await csrf_token(request),
         tools=_tools(user), live=rows(live), upcoming=rows(upcoming), recent=rows(recent),
         feed_url=f"{settings.web.public_url.rstrip('/')}/calendar/{user.feed_token}.ics",
     )  # fmt: skip

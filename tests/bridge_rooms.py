@@ -13,7 +13,8 @@ import numpy as np
 from livekit import api, rtc
 
 from config.settings import LiveKitSettings
-from media import VoiceBot, mint_token, recorder_grants
+from media import ParticipantKind, mint_token, video_grants
+from media.voice_bot import VoiceBot
 
 RATE = 48000
 JOIN_TIMEOUT_S = 20.0
@@ -58,7 +59,8 @@ class _Follower:
         follower = cls(room, speaker)
         room.on("track_subscribed", follower._on_track)
         token = mint_token(
-            lk, identity=f"follower-{uuid.uuid4().hex[:6]}", grants=recorder_grants(room_name),
+            lk, identity=f"follower-{uuid.uuid4().hex[:6]}",
+            grants=video_grants(ParticipantKind.RECORDER, room_name),
             ttl=timedelta(minutes=10),
         )  # fmt: skip
         await asyncio.wait_for(room.connect(lk.url, token), JOIN_TIMEOUT_S)

@@ -26,15 +26,6 @@ from transcription.merge import Speaker, Transcript
 TURN_JOIN_GAP_S: Final = 5.0
 """A speaker's utterances closer than this are one turn in the timeline."""
 
-ROLE_NAMES: Final = {
-    "chair": "Chủ trì",
-    "officer": "Cán bộ tiếp công dân",
-    "citizen": "Công dân",
-    "connection_point": "Điểm cầu",
-    "central_observer": "Ban Tiếp công dân Trung ương",
-    "bridge": "Điểm cầu kết nối",
-}
-
 
 @dataclass(frozen=True)
 class Attendee:
@@ -42,7 +33,7 @@ class Attendee:
 
     Attributes:
         name: display name.
-        role: participant kind (``chair``, ``officer``, ``citizen``, ...).
+        role: who they were, as the minutes show it (``Chủ trì``, ``Công dân``, ...).
         joined: when they joined (Vietnam time), if known.
         left: when they left (Vietnam time), if known.
     """
@@ -107,10 +98,6 @@ def speaking_turns(transcript: Transcript, join_gap_s: float = TURN_JOIN_GAP_S) 
         else:
             turns.append(Turn(u.start, u.end, u.speaker))
     return turns
-
-
-def _role(role: str) -> str:
-    return ROLE_NAMES.get(role, role)
 
 
 def _when(at: datetime | None) -> str:
@@ -180,7 +167,7 @@ def render_minutes(data: MinutesData) -> bytes:
         _table(
             doc,
             ("Họ và tên", "Vai trò", "Vào lúc", "Rời lúc"),
-            [(a.name, _role(a.role), _when(a.joined), _when(a.left)) for a in cp.attendees],
+            [(a.name, a.role, _when(a.joined), _when(a.left)) for a in cp.attendees],
         )
 
     section = 3

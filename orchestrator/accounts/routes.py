@@ -8,12 +8,13 @@ from sqlalchemy import select
 
 from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
 from orchestrator.accounts.service import new_user
+from orchestrator.core.credentials import password_matches
 from orchestrator.core.errors import (
     Forbidden,
     Unprocessable,
 )
 from orchestrator.core.permissions import Action, can
-from orchestrator.db.audit import audit
+from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import (
     Agency,
     Province,
@@ -21,7 +22,7 @@ from orchestrator.db.models import (
 )
 from orchestrator.web.api import Route, parse, reply, user_of
 from orchestrator.web.app_keys import DB
-from orchestrator.web.auth import actor_of, csrf_token, log_in, log_out, password_matches
+from orchestrator.web.auth import csrf_token, log_in, log_out
 from orchestrator.web.html import html_page
 from orchestrator.web.router import Page
 
@@ -44,7 +45,7 @@ async def create_user(request: web.Request) -> web.Response:
         user = new_user(body)
         db.add(user)
         await db.flush()
-        audit(db, action="user.create", target=f"user:{user.id}", user=admin, request=request)
+        audit(db, action="user.create", target=f"user:{user.id}", user=admin, remote=request.remote)
         await db.commit()
         return reply(UserOut.model_validate(user, from_attributes=True), status=201)
 
@@ -66,7 +67,7 @@ async def create_agency(request: web.Request) -> web.Response:
         db.add(agency)
         await db.flush()
         audit(db, action="agency.create", target=f"agency:{agency.id}", user=admin,
-              request=request)  # fmt: skip
+              remote=request.remote)  # fmt: skip
         await db.commit()
         return reply(AgencyOut.model_validate(agency, from_attributes=True), status=201)
 
@@ -117,7 +118,7 @@ async def login(request: web.Request) -> web.Response:
         ok = user is not None and password_matches(user.password_hash, password)
         audit(db, action="login", target=f"username:{username[:100]}",
               outcome="allowed" if ok else "denied", user=user if ok else None,
-              request=request)  # fmt: skip
+              remote=request.remote)  # fmt: skip
         await db.commit()
     if not ok or user is None:
         return await _login_form(

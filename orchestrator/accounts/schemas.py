@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from orchestrator.core.vocabulary import Role, Tier
-from orchestrator.web.api import RequestBody
+from orchestrator.web.bodies import RequestBody
 
 
 class UserCreate(RequestBody):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 
 from orchestrator.accounts.schemas import UserCreate
+from orchestrator.core.credentials import hash_password
 from orchestrator.db.models import User
-from orchestrator.web.auth import hash_password
 
 
 def new_user(body: UserCreate) -> User:

@@ -41,15 +41,3 @@ class SessionStatus(StrEnum):
     ARCHIVED = "archived"
     CANCELLED = "cancelled"
     FAILED = "failed"
-
-
-class ParticipantKind(StrEnum):
-    """Who a LiveKit participant is, which decides its grants (:mod:`media.grants`)."""
-
-    OFFICER = "officer"
-    CHAIR = "chair"
-    CITIZEN = "citizen"
-    CONNECTION_POINT = "connection_point"
-    CENTRAL_OBSERVER = "central_observer"
-    RECORDER = "recorder"
-    BRIDGE = "bridge"

@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from orchestrator.core.vocabulary import ParticipantKind, Role, SessionKind, SessionStatus, Tier
+from media.grants import ParticipantKind
+from orchestrator.core.vocabulary import Role, SessionKind, SessionStatus, Tier
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING = {

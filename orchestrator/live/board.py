@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
+from media.grants import ParticipantKind
 from media.speaker_watch import SpeakerWatch
 from orchestrator.core.permissions import SessionScope
 from orchestrator.core.timezone import format_local
-from orchestrator.core.vocabulary import ParticipantKind, SessionStatus
+from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import ReceptionSession, RecordingRequest
 from orchestrator.live import bridges
 from orchestrator.scheduling import service as svc

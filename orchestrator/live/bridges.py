@@ -2,7 +2,8 @@
 
 A media agent takes bridges under a lease, as it takes recordings
 (:mod:`orchestrator.live.recordings`): it renews them by heartbeat, reports which of them run,
-and another agent takes over a bridge whose lease has expired. A bridge ends when deleted or when its session is no longer live.
+and another agent takes over a bridge whose lease has expired. A bridge ends when deleted or
+when its session is no longer live.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from livekit import api
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from media.bridge import BridgeAssignment
+from media.assignments import BridgeAssignment
 from orchestrator.core.errors import Conflict, Unprocessable
 from orchestrator.core.vocabulary import SessionStatus, Tier
 from orchestrator.db.models import Bridge, ReceptionSession

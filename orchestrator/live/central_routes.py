@@ -11,7 +11,7 @@ from livekit import api
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from media.grants import grant_for, promoted_observer_grant
+from media.grants import ParticipantKind, grant_for, promoted_observer_grant
 from orchestrator.core.errors import (
     BadRequest,
     Conflict,
@@ -21,8 +21,8 @@ from orchestrator.core.errors import (
     UpstreamUnavailable,
 )
 from orchestrator.core.permissions import Action, Actor, can
-from orchestrator.core.vocabulary import ParticipantKind, Role, SessionStatus
-from orchestrator.db.audit import audit
+from orchestrator.core.vocabulary import Role, SessionStatus
+from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import (
     Bridge,
     Province,
@@ -42,7 +42,7 @@ from orchestrator.live.schemas import (
 from orchestrator.scheduling import service as svc
 from orchestrator.web.api import Route, parse, path_int, reply, user_of
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS, USER
-from orchestrator.web.auth import actor_of, now_utc
+from orchestrator.web.auth import now_utc
 from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
 
@@ -78,7 +78,7 @@ async def create_bridge(request: web.Request) -> web.Response:
         session = await svc.get_session(db, actor_of(user), body.session_id, Action.MANAGE_BRIDGES)
         bridge = await bridges.new_bridge(db, request.app[LIVEKIT], session, body, user.id, now)
         audit(db, action="bridge.create", target=f"bridge:{bridge.id}", user=user,
-              request=request, session=session.id, hub_room=bridge.hub_room,
+              remote=request.remote, session=session.id, hub_room=bridge.hub_room,
               talk_back=bridge.talk_back)  # fmt: skip
         await db.commit()
         return reply(bridges.to_out(bridge, session.room_name or "", now), status=201)
@@ -108,7 +108,7 @@ async def update_bridge(request: web.Request) -> web.Response:
             raise Conflict("Cầu nối đã kết thúc.")
         off = await bridges.set_talk_back(db, bridge, body.talk_back, exclusive=body.exclusive)
         audit(db, action="bridge.talk_back", target=f"bridge:{bridge.id}", user=user,
-              request=request, on=body.talk_back, switched_off=off)  # fmt: skip
+              remote=request.remote, on=body.talk_back, switched_off=off)  # fmt: skip
         await db.commit()
         return reply(bridges.to_out(bridge, session.room_name or "", now_utc()))
 
@@ -121,7 +121,7 @@ async def delete_bridge(request: web.Request) -> web.Response:
         if bridge.ended_at is None:
             bridges.end_bridge(bridge, f"deleted by {user.username}", now)
             audit(db, action="bridge.delete", target=f"bridge:{bridge.id}", user=user,
-                  request=request)  # fmt: skip
+                  remote=request.remote)  # fmt: skip
             await db.commit()
         return reply(bridges.to_out(bridge, session.room_name or "", now))
 
@@ -139,7 +139,7 @@ async def listen_in(request: web.Request) -> web.Response:
         if session.status is not SessionStatus.LIVE or session.room_name is None:
             raise Conflict("Phiên tiếp không đang diễn ra.")
         audit(db, action="session.listen_in", target=f"session:{session.id}", user=user,
-              request=request, room=session.room_name)  # fmt: skip
+              remote=request.remote, room=session.room_name)  # fmt: skip
         await db.commit()
     token = participant_token(
         request.app[SETTINGS], session, identity=observer_identity(user),
@@ -188,7 +188,7 @@ async def ask_to_speak(request: web.Request) -> web.Response:
         db.add(row)
         await db.flush()
         audit(db, action="speak.request", target=f"session:{session.id}", user=user,
-              request=request, request_id=row.id)  # fmt: skip
+              remote=request.remote, request_id=row.id)  # fmt: skip
         await db.commit()
         return reply(_speak_out(row, user), status=201)
 
@@ -248,7 +248,7 @@ async def _decide(request: web.Request, allowed_from: str, to: str) -> web.Respo
             await _set_permission(request, session.room_name, row.identity, to == APPROVED)
         row.state, row.decided_by, row.decided_at = to, user.id, datetime.now(UTC)
         audit(db, action=f"speak.{to}", target=f"session:{session.id}", user=user,
-              request=request, request_id=row.id, identity=row.identity)  # fmt: skip
+              remote=request.remote, request_id=row.id, identity=row.identity)  # fmt: skip
         await db.commit()
         asker = await db.get(User, row.user_id)
         return reply(_speak_out(row, asker))

@@ -9,8 +9,7 @@ from livekit import api
 
 from config import Settings
 from media import mint_token
-from media.grants import video_grants
-from orchestrator.core.vocabulary import ParticipantKind
+from media.grants import ParticipantKind, video_grants
 from orchestrator.db.models import ReceptionSession
 
 # A launched room with nobody in it closes after this long (then the session ends).

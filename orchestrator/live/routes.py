@@ -10,15 +10,16 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import select
 
+from media.grants import ParticipantKind
 from orchestrator.core.errors import (
     Conflict,
     OrchestratorError,
 )
-from orchestrator.core.lifecycle import status_vi
+from orchestrator.core.labels import STATUSES
 from orchestrator.core.permissions import Action, may_join
 from orchestrator.core.timezone import format_local
-from orchestrator.core.vocabulary import ParticipantKind, Role, SessionStatus
-from orchestrator.db.audit import audit
+from orchestrator.core.vocabulary import Role, SessionStatus
+from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import (
     Attendance,
     ConnectionPoint,
@@ -41,7 +42,6 @@ from orchestrator.scheduling.launch_links import (
 from orchestrator.scheduling.schemas import SessionOut
 from orchestrator.web.api import Route, path_int, reply, user_of
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS, USER
-from orchestrator.web.auth import actor_of
 from orchestrator.web.html import error_page
 from orchestrator.web.router import Page
 
@@ -81,7 +81,7 @@ async def launch(request: web.Request) -> web.StreamResponse:
             await db.rollback()
             return await _launch_refused(
                 request, user, "status",
-                f"Phiên tiếp này {status_vi(session.status)}, không thể vào phòng.",
+                f"Phiên tiếp này {STATUSES[session.status]}, không thể vào phòng.",
             )  # fmt: skip
         session.room_name = await ensure_room(request.app[LIVEKIT], session)
         if session.status == SessionStatus.SCHEDULED:
@@ -89,7 +89,7 @@ async def launch(request: web.Request) -> web.StreamResponse:
         if await db.get(RecordingRequest, session.id) is None:
             db.add(RecordingRequest(session_id=session.id, room_name=session.room_name))
         audit(db, action="session.launch", target=f"session:{session.id}", user=user,
-              request=request, room=session.room_name)  # fmt: skip
+              remote=request.remote, room=session.room_name)  # fmt: skip
         await db.commit()
     raise web.HTTPSeeOther(f"/sessions/{session.id}/join")
 
@@ -99,7 +99,7 @@ async def _launch_refused(
 ) -> web.Response:
     async with request.app[DB]() as db:
         audit(db, action="session.launch", target=request.path[:100], outcome="denied",
-              user=user, request=request, reason=reason)  # fmt: skip
+              user=user, remote=request.remote, reason=reason)  # fmt: skip
         await db.commit()
     return error_page(403, "Không vào được phiên tiếp", message)
 
@@ -132,12 +132,12 @@ async def join(request: web.Request) -> web.StreamResponse:
         if session.status != SessionStatus.LIVE or session.room_name is None:
             return error_page(
                 409, "Phiên chưa mở",
-                f"Phiên tiếp này {status_vi(session.status)}. "
+                f"Phiên tiếp này {STATUSES[session.status]}. "
                 "Hãy mở phiên bằng liên kết trong lịch của bạn.",
             )  # fmt: skip
         kind = invited.kind if invited else _participant_kind(user, session)
         audit(db, action="session.join", target=f"session:{session.id}", user=user,
-              request=request, kind=kind.value)  # fmt: skip
+              remote=request.remote, kind=kind.value)  # fmt: skip
         await db.commit()
     return _join_page(
         request, session, identity=f"user-{user.id}", display_name=user.display_name,
@@ -188,11 +188,11 @@ async def guest_join(request: web.Request) -> web.Response:
         if session.status != SessionStatus.LIVE or session.room_name is None:
             return error_page(
                 409, "Phiên chưa mở",
-                f"Phiên tiếp này {status_vi(session.status)}. Phiên bắt đầu lúc "
+                f"Phiên tiếp này {STATUSES[session.status]}. Phiên bắt đầu lúc "
                 f"{format_local(session.starts_at)}; hãy mở lại liên kết khi phiên đã bắt đầu.",
             )  # fmt: skip
         point = await db.get(ConnectionPoint, invitation.connection_point_id or -1)
-        audit(db, action="session.join", target=f"session:{session.id}", request=request,
+        audit(db, action="session.join", target=f"session:{session.id}", remote=request.remote,
               kind=invitation.kind.value, identity=invitation.identity)  # fmt: skip
         await db.commit()
     return _join_page(
@@ -220,10 +220,10 @@ async def end_live_session(request: web.Request) -> web.Response:
             db, actor_of(user), path_int(request, "id"), Action.LAUNCH_SESSION
         )
         if not end_session(session, f"ended by {user.username}"):
-            raise Conflict(f"Phiên tiếp này {status_vi(session.status)}, không thể kết thúc.")
+            raise Conflict(f"Phiên tiếp này {STATUSES[session.status]}, không thể kết thúc.")
         started = await recordings.claim_pipeline_start(db, session.id)
         audit(db, action="session.end", target=f"session:{session.id}", user=user,
-              request=request)  # fmt: skip
+              remote=request.remote)  # fmt: skip
         await db.commit()
     if session.room_name:
         await close_room(request.app[LIVEKIT], session.room_name)

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from media.bridge import BridgeAssignment
-from orchestrator.web.api import RequestBody
+from media.assignments import BridgeAssignment
+from orchestrator.web.bodies import RequestBody
 
 
 class _Body(BaseModel):

@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from media.grants import ParticipantKind
+from orchestrator.core.labels import participant_label
 from orchestrator.core.timezone import VN_TZ
-from orchestrator.core.vocabulary import ParticipantKind
 from orchestrator.db.models import (
     Attendance,
     Invitation,
@@ -74,7 +75,12 @@ def assemble_minutes(
         if stay.left_at:
             left.append(stay.left_at)
         groups[point].append(
-            Attendee(stay.display_name, role or "—", _local(stay.joined_at), _local(stay.left_at))
+            Attendee(
+                stay.display_name,
+                participant_label(role) if role else "—",
+                _local(stay.joined_at),
+                _local(stay.left_at),
+            )
         )
     starts = _local(clock_origin) or session.starts_at.astimezone(VN_TZ)
     return MinutesData(

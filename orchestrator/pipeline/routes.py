@@ -9,12 +9,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db.audit import actor_of
 from orchestrator.db.models import ProcessingTrack, SessionProcessing
 from orchestrator.scheduling import service as svc
 from orchestrator.web.api import Route, reply, user_of
 from orchestrator.web.api import path_int as _int
 from orchestrator.web.app_keys import DB
-from orchestrator.web.auth import actor_of
 
 NOT_STARTED = "not_started"
 

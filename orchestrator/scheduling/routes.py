@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from aiohttp import web
 from sqlalchemy import select
 
+from media.grants import ParticipantKind
 from orchestrator.core.errors import (
     BadRequest,
     Unprocessable,
 )
 from orchestrator.core.permissions import Action, can
-from orchestrator.core.vocabulary import ParticipantKind, SessionStatus
-from orchestrator.db.audit import audit
+from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import (
     Invitation,
     User,
@@ -35,7 +36,6 @@ from orchestrator.scheduling.schemas import (
 )
 from orchestrator.web.api import Route, parse, path_int, reply, user_of
 from orchestrator.web.app_keys import DB, SETTINGS
-from orchestrator.web.auth import actor_of
 from orchestrator.web.html import error_page
 from orchestrator.web.router import Page
 
@@ -59,7 +59,7 @@ async def create_sessions(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         created = await svc.create_sessions(db, actor_of(user), body)
         audit(db, action="session.create", target=f"session:{created[0].id}", user=user,
-              request=request, count=len(created))  # fmt: skip
+              remote=request.remote, count=len(created))  # fmt: skip
         await db.commit()
         return reply([svc.to_out(s) for s in created], status=201)
 
@@ -88,7 +88,7 @@ async def import_sessions(request: web.Request) -> web.Response:
             )
             created += await svc.create_sessions(db, actor_of(user), body)
         audit(db, action="session.import", target=f"agency:{agency_id}", user=user,
-              request=request, count=len(created))  # fmt: skip
+              remote=request.remote, count=len(created))  # fmt: skip
         await db.commit()
         return reply([svc.to_out(s) for s in created], status=201)
 
@@ -121,7 +121,7 @@ async def update_session(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await svc.update_session(db, actor_of(user), path_int(request, "id"), body)
         audit(db, action="session.update", target=f"session:{session.id}", user=user,
-              request=request, fields=sorted(body.model_fields_set))  # fmt: skip
+              remote=request.remote, fields=sorted(body.model_fields_set))  # fmt: skip
         await db.commit()
         return reply(svc.to_out(session))
 
@@ -132,7 +132,7 @@ async def cancel_session(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await svc.cancel_session(db, actor_of(user), path_int(request, "id"), body.reason)
         audit(db, action="session.cancel", target=f"session:{session.id}", user=user,
-              request=request, reason=body.reason)  # fmt: skip
+              remote=request.remote, reason=body.reason)  # fmt: skip
         await db.commit()
         return reply(svc.to_out(session))
 
@@ -170,7 +170,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         )  # fmt: skip
         db.add(inv)
         audit(db, action="invitation.create", target=f"session:{session.id}", user=user,
-              request=request, identity=identity)  # fmt: skip
+              remote=request.remote, identity=identity)  # fmt: skip
         await db.commit()
         return reply(_invitation_out(request, inv), status=201)
 
@@ -201,7 +201,9 @@ async def rotate_calendar(request: web.Request) -> web.Response:
         row = await db.get(User, user.id)
         assert row is not None
         row.feed_token = secrets.token_urlsafe(24)
-        audit(db, action="calendar.rotate", target=f"user:{user.id}", user=user, request=request)
+        audit(
+            db, action="calendar.rotate", target=f"user:{user.id}", user=user, remote=request.remote
+        )
         await db.commit()
         return reply(_feed_url(request, row))
 

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from media.grants import ParticipantKind
 from orchestrator.core.timezone import VN_TZ
-from orchestrator.core.vocabulary import ParticipantKind, SessionKind, SessionStatus, Tier
-from orchestrator.web.api import RequestBody
+from orchestrator.core.vocabulary import SessionKind, SessionStatus, Tier
+from orchestrator.web.bodies import RequestBody
 
 
 def _aware(value: datetime) -> datetime:

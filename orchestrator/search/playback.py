@@ -17,13 +17,12 @@ from aiohttp import web
 from orchestrator.core.errors import Forbidden, NotFound
 from orchestrator.core.permissions import Action, can
 from orchestrator.core.timezone import VN_TZ
-from orchestrator.db.audit import audit
+from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import ReceptionSession
 from orchestrator.scheduling.service import scope_of
 from orchestrator.web.api import Route, user_of
 from orchestrator.web.api import path_int as _int
 from orchestrator.web.app_keys import DB, SETTINGS
-from orchestrator.web.auth import actor_of
 from storage import make_s3_client
 from storage.archive import SessionPlace, find_archived, presigned_url, signing_key
 from storage.records import public_key_pem
@@ -51,7 +50,7 @@ async def session_media(request: web.Request) -> web.Response:
             raise NotFound(f"Không tìm thấy phiên tiếp số {session_id}.")
         if not can(actor_of(user), Action.PLAY_RECORDING, scope_of(session)):
             audit(db, action="archive.media", target=target, outcome="denied", user=user,
-                  request=request)  # fmt: skip
+                  remote=request.remote)  # fmt: skip
             await db.commit()
             raise Forbidden("Bạn không có quyền nghe hoặc tải bản ghi của phiên tiếp này.")
         place = SessionPlace(
@@ -64,11 +63,11 @@ async def session_media(request: web.Request) -> web.Response:
         )
         if obj is None:
             audit(db, action="archive.media", target=target, outcome="not_found", user=user,
-                  request=request)  # fmt: skip
+                  remote=request.remote)  # fmt: skip
             await db.commit()
             raise NotFound(f"Kho lưu trữ chưa có tệp {name} của phiên tiếp số {session_id}.")
         url = await asyncio.to_thread(presigned_url, client, settings.s3.bucket, obj, URL_VALID_FOR)
-        audit(db, action="archive.media", target=target, user=user, request=request,
+        audit(db, action="archive.media", target=target, user=user, remote=request.remote,
               key=obj.key, version_id=obj.version_id)  # fmt: skip
         await db.commit()
     raise web.HTTPFound(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Literal, cast
 from urllib.parse import quote, urlencode
@@ -10,8 +11,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from orchestrator.core.errors import BadRequest, OrchestratorError
+from orchestrator.core.labels import PARTICIPANTS, SESSION_KINDS
 from orchestrator.core.timezone import format_local
-from orchestrator.core.vocabulary import SessionKind
 from orchestrator.db.models import Agency, Province, User
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
 from orchestrator.search.service import (
@@ -24,16 +25,8 @@ from orchestrator.web.api import Route, reply, user_of
 from orchestrator.web.app_keys import DB, USER
 from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
-from transcription.minutes import ROLE_NAMES
 
 __all__ = ["PAGES", "ROUTES"]
-
-
-KINDS_VI = {
-    SessionKind.PERIODIC.value: "Định kỳ",
-    SessionKind.REGULAR.value: "Thường xuyên",
-    SessionKind.AD_HOC.value: "Đột xuất",
-}
 
 
 def _date(params: dict[str, str], name: str) -> date | None:
@@ -56,7 +49,7 @@ def _int(params: dict[str, str], name: str, default: int | None) -> int | None:
         raise BadRequest(f"Tham số {name} phải là số: {value!r}.") from e
 
 
-def _choice(params: dict[str, str], name: str, allowed: set[str] | dict[str, str]) -> str | None:
+def _choice(params: dict[str, str], name: str, allowed: Collection[str]) -> str | None:
     value = params.get(name, "").strip()
     if not value:
         return None
@@ -80,7 +73,7 @@ def parse_filters(params: dict[str, str]) -> SearchFilters:
         agency_id=_int(params, "agency_id", None),
         date_from=date_from,
         date_to=date_to,
-        kind=_choice(params, "kind", KINDS_VI),
+        kind=_choice(params, "kind", SESSION_KINDS),
         role=params.get("role", "").strip()[:32] or None,
         speaker=params.get("speaker", "").strip()[:200] or None,
         case_classification=_choice(params, "case", CASE_CLASSIFICATIONS),
@@ -100,7 +93,7 @@ async def _run(request: web.Request, user: User) -> SearchResult:
             db, user, text, filters, exact=params.get("exact", "") in ("1", "true", "on"),
             sort=cast(Literal["relevance", "date"], sort), page=1 if page is None else page,
             per_page=20 if per_page is None else per_page,
-            request=request,
+            remote=request.remote,
         )  # fmt: skip
 
 
@@ -146,7 +139,7 @@ async def search_page(request: web.Request) -> web.Response:
     return html_page(
         "archive_search.html", 400 if message else 200, user=user, params=params,
         result=result, message=message, provinces=provinces,
-        agencies=agencies, kinds=KINDS_VI, roles=ROLE_NAMES, cases=CASE_CLASSIFICATIONS,
+        agencies=agencies, kinds=SESSION_KINDS, roles=PARTICIPANTS, cases=CASE_CLASSIFICATIONS,
         page_url=page_url, format_local=format_local,
     )  # fmt: skip
 
@@ -160,11 +153,12 @@ async def player_page(request: web.Request) -> web.Response:
         return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
     async with request.app[DB]() as db:
         try:
-            session, utterances = await session_transcript(db, user, session_id, request)
+            session, utterances = await session_transcript(db, user, session_id, request.remote)
         except OrchestratorError:
             return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
     return html_page(
-        "archive_player.html", session=session, utterances=utterances, roles=ROLE_NAMES, user=user,
+        "archive_player.html", session=session, utterances=utterances, user=user,
+        roles=PARTICIPANTS,
         media=f"/api/v1/sessions/{session.id}/media",
         starts=format_local(session.starts_at),
     )  # fmt: skip

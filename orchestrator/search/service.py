@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.core.errors import BadRequest, Forbidden
 from orchestrator.core.permissions import Action, Actor, can
 from orchestrator.core.vocabulary import Role, Tier
-from orchestrator.db.audit import audit
+from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import Province, ReceptionSession, TranscriptUtterance, User
 from orchestrator.scheduling import service as sessions
 from orchestrator.search.folding import folded_tokens
@@ -39,7 +38,6 @@ from orchestrator.search.query import (
 )
 from orchestrator.search.ranking import RANKED, scores
 from orchestrator.search.snippets import highlight
-from orchestrator.web.auth import actor_of
 
 __all__ = [
     "ArchiveScope",
@@ -284,7 +282,7 @@ async def search(
     sort: Literal["relevance", "date"] = "relevance",
     page: int = 1,
     per_page: int = 20,
-    request: web.Request | None = None,
+    remote: str | None = None,
 ) -> SearchResult:
     """Search the archive as ``user``; the search is audited (in ``db``'s transaction, committed
     here) whatever its outcome.
@@ -323,7 +321,7 @@ async def search(
         facets = _facets(scope, filters)
     except (BadRequest, Forbidden) as e:
         outcome = "denied" if isinstance(e, Forbidden) else "failed"
-        _audit(db, user, outcome, request, detail, reason=e.detail)
+        _audit(db, user, outcome, remote, detail, reason=e.detail)
         await db.commit()
         raise
     if db.get_bind().dialect.name == "sqlite":
@@ -358,7 +356,7 @@ async def search(
         for u, title in (found[key] for key in page_keys)
     ]
     total = len(candidates)
-    _audit(db, user, "allowed", request, detail, results=total, capped=capped)
+    _audit(db, user, "allowed", remote, detail, results=total, capped=capped)
     provinces = await _province_counts(db, candidates)
     await db.commit()
     return SearchResult(
@@ -368,15 +366,15 @@ async def search(
 
 
 def _audit(
-    db: AsyncSession, user: User, outcome: str, request: web.Request | None,
+    db: AsyncSession, user: User, outcome: str, remote: str | None,
     detail: dict[str, Any], **extra: Any,
 ) -> None:  # fmt: skip
     audit(db, action="archive.search", target="archive", outcome=outcome, user=user,
-          request=request, **detail, **extra)  # fmt: skip
+          remote=remote, **detail, **extra)  # fmt: skip
 
 
 async def session_transcript(
-    db: AsyncSession, user: User, session_id: int, request: web.Request | None = None
+    db: AsyncSession, user: User, session_id: int, remote: str | None = None
 ) -> tuple[ReceptionSession, list[TranscriptUtterance]]:
     """A session's indexed utterances for its playback page; the access is audited.
 
@@ -389,6 +387,6 @@ async def session_transcript(
         await db.scalars(select(U).where(U.session_id == session_id).order_by(U.start_s, U.seq))
     )
     audit(db, action="transcript.view", target=f"session:{session_id}", user=user,
-          request=request, utterances=len(rows))  # fmt: skip
+          remote=remote, utterances=len(rows))  # fmt: skip
     await db.commit()
     return session, rows

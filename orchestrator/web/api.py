@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from orchestrator.core.errors import BadRequest, NotFound, Unauthenticated
 from orchestrator.db.models import User
@@ -19,12 +19,6 @@ from orchestrator.web.app_keys import USER
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class RequestBody(BaseModel):
-    """Base of every request body: unknown fields are refused, text is stripped."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 @dataclass(frozen=True)

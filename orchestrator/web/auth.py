@@ -12,61 +12,20 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
+from orchestrator.core.credentials import token_digest
 from orchestrator.core.errors import Forbidden, Unauthenticated
-from orchestrator.core.permissions import Actor
 from orchestrator.db.models import ApiToken, User
 from orchestrator.web.app_keys import DB
 
-_hasher = PasswordHasher()
 COOKIE = "tiepdan_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-API_TOKEN_PREFIX = "tdn_"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches; constant-time, never raises for a wrong password."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except VerificationError:
-        return False
-
-
-def new_api_token() -> tuple[str, str]:
-    """A fresh bearer token and the SHA-256 that is stored in its place."""
-    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, token_digest(token)
-
-
-def token_digest(token: str) -> str:
-    """The stored form of a bearer token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def actor_of(user: User) -> Actor:
-    """The permission subject for ``user``."""
-    agency = user.agency
-    return Actor(
-        user_id=user.id,
-        role=user.role,
-        agency_id=user.agency_id,
-        province_code=None if agency.province_code == "tw" else agency.province_code,
-        tier=agency.tier,
-        cleared=user.cleared,
-    )
 
 
 def setup_auth(app: web.Application, settings: Settings) -> None:

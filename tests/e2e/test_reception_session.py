@@ -32,9 +32,9 @@ from orchestrator.cli.demo.run import TALK_BACK_SETTLE_S
 from orchestrator.cli.demo.script import CENTRAL_HALL, CHAIR, CITIZEN, OFFICER, SCRIPT
 from orchestrator.cli.demo.seed import CITIZEN_NAME, DEMO_PASSWORD, DEMO_USERS
 from orchestrator.cli.demo.voices import PAUSE_S, speak
+from orchestrator.core.credentials import new_api_token
 from orchestrator.db import create_engine, session_factory
 from orchestrator.db.models import ApiToken, User
-from orchestrator.web.auth import new_api_token
 from tests.browser import open_signed_out
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 

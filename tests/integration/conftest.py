@@ -21,10 +21,10 @@ from config import Settings
 from orchestrator.accounts.schemas import UserCreate
 from orchestrator.accounts.service import new_user
 from orchestrator.app import create_app
+from orchestrator.core.credentials import new_api_token
 from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import Agency, ApiToken
-from orchestrator.web.auth import new_api_token
 from tests.search_corpus import seed_corpus
 
 PASSWORD = "mat-khau-thu-nghiem"

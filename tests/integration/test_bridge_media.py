@@ -17,7 +17,8 @@ from livekit import api
 
 from config import Settings
 from config.settings import LiveKitSettings
-from media.bridge import BridgeAssignment, BridgeLink
+from media.assignments import BridgeAssignment
+from media.bridge import BridgeLink
 from tests.audio import dominant_frequency, sine
 from tests.bridge_rooms import (
     RATE,

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from livekit import api
 
-from media import RecordingManifest, TrackRecord, VoiceBot, mint_token
+from media import RecordingManifest, TrackRecord, mint_token
+from media.voice_bot import VoiceBot
 from tests.audio import dominant_frequency, sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now

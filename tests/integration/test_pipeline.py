@@ -25,7 +25,8 @@ import webvtt
 from docx import Document
 from sqlalchemy import select
 
-from orchestrator.core.vocabulary import ParticipantKind, SessionKind, SessionStatus, Tier
+from media.grants import ParticipantKind
+from orchestrator.core.vocabulary import SessionKind, SessionStatus, Tier
 from orchestrator.db.models import (
     Attendance,
     ConnectionPoint,

@@ -19,7 +19,10 @@ from faster_whisper import WhisperModel
 from livekit import api, rtc
 
 from config import Settings, locate_model
-from media import RecordingManifest, RoomRecorder, SessionClock, TrackRecord, VoiceBot, mint_token
+from media import RecordingManifest, TrackRecord, mint_token
+from media.clock import SessionClock
+from media.recorder import RoomRecorder
+from media.voice_bot import VoiceBot
 from tests.audio import dominant_frequency, sine, speak, word_error_rate
 from tests.bridge_rooms import show_colour
 

@@ -7,8 +7,14 @@ from dataclasses import fields
 import pytest
 from livekit.api import VideoGrants
 
-from media.grants import GRANTS, Grant, grant_for, promoted_observer_grant, video_grants
-from orchestrator.core.vocabulary import ParticipantKind
+from media.grants import (
+    GRANTS,
+    Grant,
+    ParticipantKind,
+    grant_for,
+    promoted_observer_grant,
+    video_grants,
+)
 
 K = ParticipantKind
 STAFF_SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from docx import Document
 
+from media.grants import ParticipantKind
 from orchestrator.core.timezone import VN_TZ
-from orchestrator.core.vocabulary import ParticipantKind, Tier
+from orchestrator.core.vocabulary import Tier
 from orchestrator.db.models import (
     Agency,
     Attendance,
@@ -117,14 +118,14 @@ def test_minutes_data_groups_attendees_by_connection_point() -> None:
     vn = lambda s: (T0 + timedelta(seconds=s)).astimezone(VN_TZ)  # noqa: E731
     assert points == {
         "UBND xã Gia Viễn": [
-            ("Trần Thị Bình", "citizen", vn(10), vn(3000)),
-            ("Trần Thị Bình", "citizen", vn(3100), vn(3700)),
+            ("Trần Thị Bình", "Công dân", vn(10), vn(3000)),
+            ("Trần Thị Bình", "Công dân", vn(3100), vn(3700)),
         ],
         "UBND xã Nho Quan": [],  # invited, nobody joined: still listed
         # No connection point on the invitation: the one the speech was recorded under.
         "Ban TCD tỉnh Ninh Bình": [
-            ("Lê Văn Chủ", "chair", vn(0), vn(3800)),
-            ("Nguyễn Văn An", "officer", vn(5), None),
+            ("Lê Văn Chủ", "Chủ trì", vn(0), vn(3800)),
+            ("Nguyễn Văn An", "Cán bộ tiếp công dân", vn(5), None),
         ],
     }
     assert data.chair == "Lê Văn Chủ" and data.place == "Ninh Bình"

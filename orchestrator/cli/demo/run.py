@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from config import Settings
 from config.local_stack import LocalStack
-from media import VoiceBot, mint_token
+from media import ParticipantKind, mint_token, video_grants
+from media.voice_bot import VoiceBot
 from orchestrator.cli.demo.children import DemoProcesses
 from orchestrator.cli.demo.client import DemoClient, DemoError
 from orchestrator.cli.demo.script import (
@@ -331,11 +332,10 @@ async def _central_hall(settings: Settings) -> VoiceBot:
     """The central hall's own room (its connection point), with the hall's microphone in it."""
     async with _lkapi(settings) as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=CENTRAL_HALL_ROOM))
-    grants = api.VideoGrants(room_join=True, room=CENTRAL_HALL_ROOM, can_publish=True,
-                             can_subscribe=True)  # fmt: skip
     token = mint_token(
-        settings.livekit, identity="hoi-truong-tw", grants=grants, ttl=timedelta(hours=1),
-        name=CENTRAL_HALL, attributes={"kind": "officer", "connection_point": CENTRAL_HALL},
+        settings.livekit, identity="hoi-truong-tw", ttl=timedelta(hours=1),
+        grants=video_grants(ParticipantKind.OFFICER, CENTRAL_HALL_ROOM), name=CENTRAL_HALL,
+        attributes={"kind": ParticipantKind.OFFICER, "connection_point": CENTRAL_HALL},
     )  # fmt: skip
     return await VoiceBot.join(settings.livekit.url, token)
 

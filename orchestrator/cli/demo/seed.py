@@ -18,9 +18,9 @@ from orchestrator.cli.demo.script import (
     PROVINCE_CODE,
     PROVINCE_OFFICE,
 )
+from orchestrator.core.credentials import hash_password, new_api_token
 from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.db.models import Agency, ApiToken, User
-from orchestrator.web.auth import hash_password, new_api_token
 
 # Printed at the end so the person running the demo can sign in; only ever a local demo account.
 DEMO_PASSWORD = "tiepdan-demo-2026"
