@@ -1,17 +1,76 @@
-"""What the CLI does to the database: add users, list sessions."""
+"""``tiepdan users`` and ``tiepdan sessions``: what an administrator does from a terminal."""
 
 from __future__ import annotations
 
+import asyncio
+
+import click
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from config import Settings
 from orchestrator.accounts.schemas import UserCreate
 from orchestrator.accounts.service import new_user
-from orchestrator.core.errors import Unprocessable
+from orchestrator.core.errors import OrchestratorError, Unprocessable
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import Role, SessionStatus, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import Agency, ReceptionSession
+
+
+@click.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="Full name, as shown to others.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--agency-id", type=int, default=None, help="Default: the central committee.")
+@click.option("--cleared", is_flag=True, help="May see restricted (denunciation) sessions.")
+@click.password_option(help="Asked for when not given (at least 10 characters).")
+@click.pass_obj
+def users_add(
+    settings: Settings,
+    username: str,
+    display_name: str,
+    role: str,
+    agency_id: int | None,
+    cleared: bool,
+    password: str,
+) -> None:
+    """Create a user account."""
+    try:
+        user_id = asyncio.run(
+            add_user(
+                settings,
+                username=username,
+                display_name=display_name,
+                role=Role(role),
+                agency_id=agency_id,
+                cleared=cleared,
+                password=password,
+            )  # fmt: skip
+        )
+    except (ValidationError, OrchestratorError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"user {username} created (id {user_id})")
+
+
+@click.group()
+def sessions() -> None:
+    """Reception sessions."""
+
+
+@sessions.command("list")
+@click.option("--status", type=click.Choice([s.value for s in SessionStatus]), default=None)
+@click.pass_obj
+def sessions_list(settings: Settings, status: str | None) -> None:
+    """List sessions, soonest first (times in Asia/Ho_Chi_Minh)."""
+    rows = asyncio.run(list_sessions(settings, SessionStatus(status) if status else None))
+    for row in rows:
+        click.echo(row)
 
 
 async def add_user(
