@@ -1,0 +1,1 @@
+"""Accounts: users, reception offices, sign-in and sign-out."""

@@ -1,4 +1,4 @@
-"""User accounts."""
+"""User accounts: a new user from its validated body (the password hashed, a fresh feed token)."""
 
 from __future__ import annotations
 

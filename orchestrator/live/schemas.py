@@ -1,4 +1,5 @@
-"""Bodies of the central observers' API: bridges, requests to speak, the live dashboard."""
+"""Bodies of the live stage's API: attendance, the media agents' heartbeat and recording reports,
+and the central observers' bridges, requests to speak and live dashboard."""
 
 from __future__ import annotations
 

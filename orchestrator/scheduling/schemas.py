@@ -1,4 +1,5 @@
-"""Request and response bodies of the JSON API (pydantic), also the OpenAPI components."""
+"""Bodies of the scheduling API (pydantic, also the OpenAPI components): sessions and series,
+invitations, the calendar feed URL."""
 
 from __future__ import annotations
 
