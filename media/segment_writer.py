@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from media.clock import SessionClock
 from media.encoder import RATE, OpusEncoder, Pcm
 from media.errors import EncoderError
 from media.manifest import Gap, GapReason, Segment, TrackRecord
+from storage.spool import AUDIO_SEGMENT_SUFFIX, segment_name, track_dir
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +37,6 @@ SILENCE_CLOSE_S = 2.0
 def _micros(t: float) -> float:
     """Times are kept to the microsecond, so a gap ends exactly where its segment starts."""
     return round(t, 6)
-
-
-def track_dir_name(identity: str) -> str:
-    """A directory name for ``identity``: readable, with nothing a path could misread."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", identity) or "_"
-    if safe != identity:
-        # Two identities that map to the same safe name still get different directories.
-        safe += "-" + hashlib.sha256(identity.encode()).hexdigest()[:8]
-    return safe
 
 
 @dataclass
@@ -75,7 +65,7 @@ class TrackTimeline:
 
     Args:
         out_dir: the recording's directory; files go to
-            ``tracks/<identity>/<track_sid>-<index:05d>.<suffix>`` under it.
+            :func:`storage.spool.segment_name` under it.
         identity: the participant's identity.
         track_sid: the LiveKit track the first files are named after.
         clock: the session clock every sample is timed on.
@@ -107,7 +97,6 @@ class TrackTimeline:
     ) -> None:
         self._out_dir = out_dir
         self._identity = identity
-        self._dir = Path("tracks", track_dir_name(identity))
         self.track_sid = track_sid
         self._clock = clock
         self._on_segment = on_segment
@@ -143,7 +132,7 @@ class TrackTimeline:
         while True:
             index = self._next_index
             self._next_index += 1
-            relative = (self._dir / f"{self.track_sid}-{index:05d}{self.SUFFIX}").as_posix()
+            relative = segment_name(self._identity, self.track_sid, index, self.SUFFIX)
             if relative not in self._taken:
                 return index, relative
 
@@ -211,7 +200,7 @@ class SegmentWriter(TrackTimeline):
         **timeline: as for :class:`TrackTimeline` (files end in ``.opus``).
     """
 
-    SUFFIX = ".opus"
+    SUFFIX = AUDIO_SEGMENT_SUFFIX
 
     def __init__(self, *, max_segment_s: float = MAX_SEGMENT_S, **timeline: Any) -> None:
         if not 0 < max_segment_s <= MAX_SEGMENT_S:
@@ -307,7 +296,8 @@ class SegmentWriter(TrackTimeline):
 
     async def _open(self, start_s: float, *, continued: bool = False) -> None:
         if not self._dir_made:
-            await asyncio.to_thread((self._out_dir / self._dir).mkdir, parents=True, exist_ok=True)
+            directory = self._out_dir / track_dir(self._identity)
+            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
             self._dir_made = True
         index, relative = self._next_file()
         if not continued:

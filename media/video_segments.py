@@ -22,9 +22,10 @@ import numpy as np
 from livekit import rtc
 
 from media.errors import EncoderError
-from media.files import hash_file
 from media.manifest import GapReason, Segment
 from media.segment_writer import MAX_SEGMENT_S, TrackTimeline
+from storage.files import hash_file
+from storage.spool import VIDEO_SEGMENT_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class H264Encoder:
                 self._container.mux(packet)
         finally:
             self._container.close()
-        return hash_file(self.path)
+        return hash_file(self.path, sync=True)
 
     def discard(self) -> None:
         """Close and delete the file."""
@@ -130,7 +131,7 @@ class VideoSegmentWriter(TrackTimeline):
         **timeline: as for :class:`media.segment_writer.TrackTimeline`.
     """
 
-    SUFFIX = ".mp4"
+    SUFFIX = VIDEO_SEGMENT_SUFFIX
 
     def __init__(self, *, max_segment_s: float = MAX_SEGMENT_S, **timeline: Any) -> None:
         super().__init__(**timeline)
