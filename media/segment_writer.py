@@ -8,7 +8,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -59,9 +59,26 @@ class _Encoding:
         return self.start_s + self.encoder.samples / RATE
 
 
-class TrackTimeline:
+class InFlight(Protocol):
+    """What a track writer's segment in flight tells its timeline."""
+
+    relative: str  # the file, relative to the recording's directory
+
+    @property
+    def end_s(self) -> float:
+        """Where the segment ends on the session clock, so far."""
+        ...
+
+
+_Seg = TypeVar("_Seg", bound=InFlight)
+
+
+class TrackTimeline(Generic[_Seg]):
     """What every track writer keeps: its finished segments and gaps on the session clock, the
     gap still open, why recording is blocked, and how its files are named and reported.
+
+    Subclasses write one kind of media: they set :attr:`SUFFIX`, keep the segment being written
+    in ``_current`` and say in :meth:`_finish` how a segment is closed.
 
     Args:
         out_dir: the recording's directory; files go to
@@ -115,6 +132,7 @@ class TrackTimeline:
             self._open_gap = (self.first_audio_s, "recorder_restart")
         # Why nothing is wanted now, first reason first.
         self._blocks: dict[GapReason, None] = {}
+        self._current: _Seg | None = None
         self._finishing: asyncio.Task[None] | None = None
 
     @property
@@ -157,11 +175,21 @@ class TrackTimeline:
         self._open_gap = (_micros(end_s), reason)
         logger.info("gap on %s: %s from %.3f s", self._identity, reason, end_s, extra=self._extra)
 
-    def _finish_later(self, finish: Awaitable[Segment | None], relative: str) -> None:
-        """Finish a segment in the background; segments are reported in index order."""
+    def _close(self, gap: GapReason | None) -> None:
+        """Finish the segment in flight in the background (segments are reported in index
+        order); with ``gap``, open a gap after it."""
+        cur, self._current = self._current, None
+        if cur is None:
+            return
+        if gap is not None:
+            self._gap_after(cur.end_s, gap)
         self._finishing = asyncio.create_task(
-            self._report(finish, self._finishing), name=f"finish-segment:{relative}"
+            self._report(self._finish(cur), self._finishing), name=f"finish-segment:{cur.relative}"
         )
+
+    async def _finish(self, cur: _Seg) -> Segment | None:
+        """Close ``cur``'s file; the segment it holds (None: nothing, or lost)."""
+        raise NotImplementedError
 
     async def _report(
         self, finish: Awaitable[Segment | None], previous: asyncio.Task[None] | None
@@ -180,7 +208,7 @@ class TrackTimeline:
                                  extra=self._extra)  # fmt: skip
 
 
-class SegmentWriter(TrackTimeline):
+class SegmentWriter(TrackTimeline[_Encoding]):
     """Writes one speaker's track as Ogg/Opus segments of at most 10 s, with gaps between.
 
     Feed it every decoded frame with :meth:`write`; it starts a segment at the first audible
@@ -207,7 +235,6 @@ class SegmentWriter(TrackTimeline):
             raise ValueError(f"max_segment_s must be in (0, {MAX_SEGMENT_S}]")
         super().__init__(**timeline)
         self._max_samples = round(max_segment_s * RATE)
-        self._current: _Encoding | None = None
         self._pending_silence = 0
         self._grace_until: float | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
@@ -338,15 +365,9 @@ class SegmentWriter(TrackTimeline):
         self._grace_reason = None
 
     def _close(self, gap: GapReason | None) -> None:
-        """Hand the segment in flight to a finisher; with ``gap``, open a gap after it."""
         self._cancel_grace()
-        cur, self._current = self._current, None
         self._pending_silence = 0
-        if cur is None:
-            return
-        if gap is not None:
-            self._gap_after(cur.end_s, gap)
-        self._finish_later(self._finish(cur), cur.relative)
+        super()._close(gap)
 
     async def _finish(self, cur: _Encoding) -> Segment | None:
         try:

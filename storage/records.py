@@ -19,7 +19,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -108,20 +108,8 @@ class Manifest:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest as plain JSON data (what is signed)."""
-        return {
-            "session_id": self.session_id,
-            "province_code": self.province_code,
-            "year": self.year,
-            "revision": self.revision,
-            "created_at": self.created_at,
-            "objects": [o.__dict__ for o in self.objects],
-            "missing": list(self.missing),
-            "previous_key": self.previous_key,
-            "previous_sha256": self.previous_sha256,
-            "supersedes": self.supersedes,
-            "facts": dict(self.facts),
-        }
+        """The manifest as JSON data (what is signed; tuples stand for arrays)."""
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
