@@ -24,12 +24,13 @@ from pathlib import Path
 from config import load_settings
 from storage import make_s3_client
 from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
+from storage.spool import AUDIO_SEGMENT_SUFFIX, track_dir
 
 
 def _make_dir(root: Path, files: int, mib: int) -> Path:
     directory = root / "session"
     for i in range(files):
-        path = directory / "tracks" / f"speaker-{i}" / "0001.opus"
+        path = directory / track_dir(f"speaker-{i}") / f"0001{AUDIO_SEGMENT_SUFFIX}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(os.urandom(mib * 1024 * 1024))
     return directory
@@ -56,7 +57,7 @@ def main() -> None:
         plain_bucket = f"bench-plain-{run}"
         client.make_bucket(plain_bucket)
         started = time.perf_counter()
-        for path in sorted(copy.rglob("*.opus")):
+        for path in sorted(copy.rglob(f"*{AUDIO_SEGMENT_SUFFIX}")):
             client.fput_object(plain_bucket, path.relative_to(copy).as_posix(), str(path))
         plain_s = time.perf_counter() - started
 

@@ -24,6 +24,7 @@ from media.assignments import AGENT_HEADER, Assignment, BridgeAssignment
 from media.bridge import BridgeRunner
 from media.clock import SessionClock
 from media.recorder import RoomRecorder
+from storage.spool import SessionSpool
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -161,7 +162,7 @@ class MediaAgent:
             )  # fmt: skip
         await recorder.finalize()
         await recorder.aclose()
-        manifest = self._out_dir(a.session_id) / "recording.json"
+        manifest = SessionSpool(self._out_dir(a.session_id)).manifest
         body = {"agent_id": self.agent_id, "manifest_path": str(manifest)}
         async with http.post(f"{self._api}/recordings/{a.session_id}/complete", json=body) as r:
             r.raise_for_status()

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from media.errors import EncoderError
-from media.files import hash_file
+from storage.files import hash_file
 
 RATE = 48000
 BIT_RATE = 32000
@@ -97,7 +97,7 @@ class OpusEncoder:
             await asyncio.to_thread(self._flush_and_close)
         except (av.FFmpegError, OSError, ValueError) as e:
             raise EncoderError(f"closing {self.path.name} failed: {e}") from e
-        return await asyncio.to_thread(hash_file, self.path)
+        return await asyncio.to_thread(hash_file, self.path, sync=True)
 
     async def discard(self) -> None:
         """Close and delete the file (it holds no audio)."""

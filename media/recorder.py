@@ -15,17 +15,16 @@ from livekit import api, rtc
 from config.settings import LiveKitSettings
 from media.clock import SessionClock
 from media.errors import RecorderError
-from media.files import existing_files, write_text_atomic
 from media.grants import ParticipantKind, video_grants
 from media.manifest import RecordingManifest
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
 from media.tokens import mint_token
+from storage.files import write_atomic
+from storage.spool import PARTIAL_MANIFEST, SessionSpool
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "recording.json"
-PARTIAL_MANIFEST = "recording.partial.json"
 CONNECT_TIMEOUT_S = 20.0
 API_TIMEOUT_S = 10.0
 LEAVE_TIMEOUT_S = 10.0
@@ -69,6 +68,7 @@ class RoomRecorder:
         self._lk = lk
         self.room_name = room_name
         self.out_dir = out_dir
+        self._spool = SessionSpool(out_dir)
         self._clock = clock
         self._identity = identity
         self._video = video
@@ -221,9 +221,9 @@ class RoomRecorder:
                 return
             self._dirty = False
             manifest = self.snapshot()
-            path = self.out_dir / PARTIAL_MANIFEST
+            path = self._spool.partial_manifest
             # Serialised in the thread as well: a long session's manifest is large.
-            await asyncio.to_thread(lambda: write_text_atomic(path, manifest.to_json()))
+            await asyncio.to_thread(lambda: write_atomic(path, manifest.to_json()))
 
     async def _resume(self) -> None:
         """Take over the track sets of ``recording.partial.json``, if an earlier run left one."""
@@ -231,10 +231,10 @@ class RoomRecorder:
             return
         self._resumed = True
         await asyncio.to_thread(self.out_dir.mkdir, parents=True, exist_ok=True)
-        self._taken.update(await asyncio.to_thread(existing_files, self.out_dir))
+        self._taken.update(await asyncio.to_thread(self._spool.files))
         if PARTIAL_MANIFEST not in self._taken:
             return
-        partial = self.out_dir / PARTIAL_MANIFEST
+        partial = self._spool.partial_manifest
         previous = RecordingManifest.from_json(await asyncio.to_thread(partial.read_text, "utf-8"))
         if previous.room != self.room_name or previous.session_started_at != self._clock.started_at:
             raise RecorderError(
@@ -261,8 +261,8 @@ class RoomRecorder:
         await self._persist()
 
     def _write_final(self, manifest: RecordingManifest) -> None:
-        write_text_atomic(self.out_dir / MANIFEST, manifest.to_json())
-        (self.out_dir / PARTIAL_MANIFEST).unlink(missing_ok=True)
+        write_atomic(self._spool.manifest, manifest.to_json())
+        self._spool.partial_manifest.unlink(missing_ok=True)
 
     async def _set_recording_flag(self, on: bool) -> None:
         """Merge ``"recording": on`` into the room's JSON metadata, which every client shows."""

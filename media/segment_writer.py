@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -18,6 +16,7 @@ from media.clock import SessionClock
 from media.encoder import RATE, OpusEncoder, Pcm
 from media.errors import EncoderError
 from media.manifest import Gap, GapReason, Segment, TrackRecord
+from storage.spool import AUDIO_SEGMENT_SUFFIX, segment_name, track_dir
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +39,6 @@ def _micros(t: float) -> float:
     return round(t, 6)
 
 
-def track_dir_name(identity: str) -> str:
-    """A directory name for ``identity``: readable, with nothing a path could misread."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", identity) or "_"
-    if safe != identity:
-        # Two identities that map to the same safe name still get different directories.
-        safe += "-" + hashlib.sha256(identity.encode()).hexdigest()[:8]
-    return safe
-
-
 @dataclass
 class _Encoding:
     """The segment in flight."""
@@ -69,13 +59,30 @@ class _Encoding:
         return self.start_s + self.encoder.samples / RATE
 
 
-class TrackTimeline:
+class InFlight(Protocol):
+    """What a track writer's segment in flight tells its timeline."""
+
+    relative: str  # the file, relative to the recording's directory
+
+    @property
+    def end_s(self) -> float:
+        """Where the segment ends on the session clock, so far."""
+        ...
+
+
+_Seg = TypeVar("_Seg", bound=InFlight)
+
+
+class TrackTimeline(Generic[_Seg]):
     """What every track writer keeps: its finished segments and gaps on the session clock, the
     gap still open, why recording is blocked, and how its files are named and reported.
 
+    Subclasses write one kind of media: they set :attr:`SUFFIX`, keep the segment being written
+    in ``_current`` and say in :meth:`_finish` how a segment is closed.
+
     Args:
         out_dir: the recording's directory; files go to
-            ``tracks/<identity>/<track_sid>-<index:05d>.<suffix>`` under it.
+            :func:`storage.spool.segment_name` under it.
         identity: the participant's identity.
         track_sid: the LiveKit track the first files are named after.
         clock: the session clock every sample is timed on.
@@ -107,7 +114,6 @@ class TrackTimeline:
     ) -> None:
         self._out_dir = out_dir
         self._identity = identity
-        self._dir = Path("tracks", track_dir_name(identity))
         self.track_sid = track_sid
         self._clock = clock
         self._on_segment = on_segment
@@ -126,6 +132,7 @@ class TrackTimeline:
             self._open_gap = (self.first_audio_s, "recorder_restart")
         # Why nothing is wanted now, first reason first.
         self._blocks: dict[GapReason, None] = {}
+        self._current: _Seg | None = None
         self._finishing: asyncio.Task[None] | None = None
 
     @property
@@ -143,7 +150,7 @@ class TrackTimeline:
         while True:
             index = self._next_index
             self._next_index += 1
-            relative = (self._dir / f"{self.track_sid}-{index:05d}{self.SUFFIX}").as_posix()
+            relative = segment_name(self._identity, self.track_sid, index, self.SUFFIX)
             if relative not in self._taken:
                 return index, relative
 
@@ -168,11 +175,21 @@ class TrackTimeline:
         self._open_gap = (_micros(end_s), reason)
         logger.info("gap on %s: %s from %.3f s", self._identity, reason, end_s, extra=self._extra)
 
-    def _finish_later(self, finish: Awaitable[Segment | None], relative: str) -> None:
-        """Finish a segment in the background; segments are reported in index order."""
+    def _close(self, gap: GapReason | None) -> None:
+        """Finish the segment in flight in the background (segments are reported in index
+        order); with ``gap``, open a gap after it."""
+        cur, self._current = self._current, None
+        if cur is None:
+            return
+        if gap is not None:
+            self._gap_after(cur.end_s, gap)
         self._finishing = asyncio.create_task(
-            self._report(finish, self._finishing), name=f"finish-segment:{relative}"
+            self._report(self._finish(cur), self._finishing), name=f"finish-segment:{cur.relative}"
         )
+
+    async def _finish(self, cur: _Seg) -> Segment | None:
+        """Close ``cur``'s file; the segment it holds (None: nothing, or lost)."""
+        raise NotImplementedError
 
     async def _report(
         self, finish: Awaitable[Segment | None], previous: asyncio.Task[None] | None
@@ -191,7 +208,7 @@ class TrackTimeline:
                                  extra=self._extra)  # fmt: skip
 
 
-class SegmentWriter(TrackTimeline):
+class SegmentWriter(TrackTimeline[_Encoding]):
     """Writes one speaker's track as Ogg/Opus segments of at most 10 s, with gaps between.
 
     Feed it every decoded frame with :meth:`write`; it starts a segment at the first audible
@@ -211,14 +228,13 @@ class SegmentWriter(TrackTimeline):
         **timeline: as for :class:`TrackTimeline` (files end in ``.opus``).
     """
 
-    SUFFIX = ".opus"
+    SUFFIX = AUDIO_SEGMENT_SUFFIX
 
     def __init__(self, *, max_segment_s: float = MAX_SEGMENT_S, **timeline: Any) -> None:
         if not 0 < max_segment_s <= MAX_SEGMENT_S:
             raise ValueError(f"max_segment_s must be in (0, {MAX_SEGMENT_S}]")
         super().__init__(**timeline)
         self._max_samples = round(max_segment_s * RATE)
-        self._current: _Encoding | None = None
         self._pending_silence = 0
         self._grace_until: float | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
@@ -307,7 +323,8 @@ class SegmentWriter(TrackTimeline):
 
     async def _open(self, start_s: float, *, continued: bool = False) -> None:
         if not self._dir_made:
-            await asyncio.to_thread((self._out_dir / self._dir).mkdir, parents=True, exist_ok=True)
+            directory = self._out_dir / track_dir(self._identity)
+            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
             self._dir_made = True
         index, relative = self._next_file()
         if not continued:
@@ -348,15 +365,9 @@ class SegmentWriter(TrackTimeline):
         self._grace_reason = None
 
     def _close(self, gap: GapReason | None) -> None:
-        """Hand the segment in flight to a finisher; with ``gap``, open a gap after it."""
         self._cancel_grace()
-        cur, self._current = self._current, None
         self._pending_silence = 0
-        if cur is None:
-            return
-        if gap is not None:
-            self._gap_after(cur.end_s, gap)
-        self._finish_later(self._finish(cur), cur.relative)
+        super()._close(gap)
 
     async def _finish(self, cur: _Encoding) -> Segment | None:
         try:

@@ -22,9 +22,10 @@ import numpy as np
 from livekit import rtc
 
 from media.errors import EncoderError
-from media.files import hash_file
 from media.manifest import GapReason, Segment
 from media.segment_writer import MAX_SEGMENT_S, TrackTimeline
+from storage.files import hash_file
+from storage.spool import VIDEO_SEGMENT_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class H264Encoder:
                 self._container.mux(packet)
         finally:
             self._container.close()
-        return hash_file(self.path)
+        return hash_file(self.path, sync=True)
 
     def discard(self) -> None:
         """Close and delete the file."""
@@ -118,7 +119,7 @@ class _Encoding:
         return self.last_s + 1 / MAX_FPS
 
 
-class VideoSegmentWriter(TrackTimeline):
+class VideoSegmentWriter(TrackTimeline[_Encoding]):
     """Writes one participant's camera as H.264 segments of at most 10 s, with gaps between.
 
     The same interface as :class:`media.segment_writer.SegmentWriter`, fed
@@ -130,12 +131,11 @@ class VideoSegmentWriter(TrackTimeline):
         **timeline: as for :class:`media.segment_writer.TrackTimeline`.
     """
 
-    SUFFIX = ".mp4"
+    SUFFIX = VIDEO_SEGMENT_SUFFIX
 
     def __init__(self, *, max_segment_s: float = MAX_SEGMENT_S, **timeline: Any) -> None:
         super().__init__(**timeline)
         self._max_s = min(max_segment_s, MAX_SEGMENT_S)
-        self._current: _Encoding | None = None
         # The camera's size as published: simulcast layers of other sizes that arrive while the
         # subscription ramps up are scaled to it rather than starting segments of their own.
         self.source_size: tuple[int, int] | None = None
@@ -200,14 +200,6 @@ class VideoSegmentWriter(TrackTimeline):
         # A continued segment starts where the last ended; a frame is never placed before it.
         self._current = _Encoding(index, relative, encoder, start_s, start_s - 1 / MAX_FPS)
         return self._current
-
-    def _close(self, gap: GapReason | None) -> None:
-        cur, self._current = self._current, None
-        if cur is None:
-            return
-        if gap is not None:
-            self._gap_after(cur.end_s, gap)
-        self._finish_later(self._finish(cur), cur.relative)
 
     async def _finish(self, cur: _Encoding) -> Segment | None:
         try:

@@ -4,7 +4,9 @@ Pure decisions (keys, retention class, manifest, signatures, chain) are in
 :mod:`storage.records`; this module does the I/O with the minio client. Every write is
 idempotent: an object already stored with the same size and SHA-256 is not written again, so a
 job interrupted (S3 down, worker killed) is simply run again and resumes where it stopped. The
-local copy of a file is deleted only once S3 reports the recorded size and checksum.
+local copy of a file is deleted only once S3 reports the recorded size and checksum. Which files
+of a session directory are archived, and how, is :mod:`storage.spool`'s to say. What minio, the
+network and the disk raise leaves as :class:`storage.errors.ArchiveError`.
 """
 
 from __future__ import annotations
@@ -27,23 +29,25 @@ from minio.retention import Retention
 
 from config import Settings
 from config.settings import S3Settings
+from storage.errors import ArchiveError, ArchiveFormatError
+from storage.files import hash_file
 from storage.records import (
     ArchivedObject,
-    ArchiveFormatError,
     Manifest,
+    RecordType,
     SignedManifest,
     chain_head,
     chain_problems,
     is_manifest_key,
     manifest_key,
-    missing_files,
     object_key,
     read_signed_manifest,
-    record_type,
     retain_until_iso,
     session_prefix,
     sign_manifest,
 )
+from storage.s3 import archive_errors
+from storage.spool import ArchivedAs, SessionSpool, archived_as, missing_files
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +57,12 @@ PART_SIZE = 16 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 
-class ArchiveError(RuntimeError):
-    """The archive could not be written; ``retryable`` when trying again may succeed."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-
-
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
     """The Ed25519 key that signs manifests (``security.archive_signing_key``)."""
     return Ed25519PrivateKey.from_private_bytes(settings.security.archive_signing_seed)
 
 
+@archive_errors("prepare the archive bucket")
 def ensure_bucket(client: Minio, bucket: str) -> None:
     """Create the archive bucket with object lock (and so versioning) if it does not exist."""
     if not client.bucket_exists(bucket):
@@ -87,21 +84,6 @@ def ensure_bucket(client: Minio, bucket: str) -> None:
         ) from e
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def session_files(directory: Path) -> list[str]:
-    """Every file of a session directory, as sorted relative POSIX names."""
-    return sorted(
-        p.relative_to(directory).as_posix()
-        for p in directory.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
-    )
-
-
 def _stored(client: Minio, bucket: str, key: str) -> tuple[int, str, str | None] | None:
     """Size, recorded SHA-256 and version of the object at ``key``, or None if absent."""
     try:
@@ -114,7 +96,7 @@ def _stored(client: Minio, bucket: str, key: str) -> tuple[int, str, str | None]
     return stat.size or 0, meta.get(f"x-amz-meta-{SHA256_META}", ""), stat.version_id
 
 
-def _retention(s3: S3Settings, kind: str, now: datetime) -> Retention:
+def _retention(s3: S3Settings, kind: RecordType, now: datetime) -> Retention:
     until = (now + timedelta(days=s3.retention_days(kind))).replace(microsecond=0)
     return Retention(COMPLIANCE, until)
 
@@ -135,9 +117,9 @@ class SessionPlace:
 
 
 def _put_file(
-    client: Minio, bucket: str, key: str, path: Path, name: str, sha: str, retention: Retention
-) -> ArchivedObject | None:
-    """Write one file unless S3 already has it; return it as stored (None: upload mismatch)."""
+    client: Minio, bucket: str, key: str, path: Path, sha: str, retention: Retention
+) -> tuple[int, str | None] | None:
+    """Write one file unless S3 already has it; its size and S3 version (None: upload mismatch)."""
     size = path.stat().st_size
     existing = _stored(client, bucket, key)
     if existing is None:
@@ -148,14 +130,33 @@ def _put_file(
         existing = _stored(client, bucket, key)
     if existing is None or existing[0] != size or existing[1] != sha:
         return None
+    return size, existing[2]
+
+
+def _archive_file(
+    client: Minio,
+    s3: S3Settings,
+    base: str,
+    spool: SessionSpool,
+    name: str,
+    where: ArchivedAs,
+    sha: str,
+    now: datetime,
+) -> ArchivedObject:
+    """Put the spool file ``name`` at its key under ``base``, with its retention; as stored."""
+    key = object_key(base, where.path)
+    retention = _retention(s3, where.record_type, now)
+    stored = _put_file(client, s3.bucket, key, spool.directory / name, sha, retention)
+    if stored is None:
+        raise ArchiveError(f"S3 does not hold {name} as sent", retryable=True)
     assert retention.retain_until_date is not None
     return ArchivedObject(
-        name=name, key=key, size=size, sha256=sha, record_type=record_type(name),
-        version_id=existing[2],
-        retain_until=retain_until_iso(retention.retain_until_date),
+        name=name, key=key, size=stored[0], sha256=sha, record_type=where.record_type,
+        version_id=stored[1], retain_until=retain_until_iso(retention.retain_until_date),
     )  # fmt: skip
 
 
+@archive_errors("read the province's manifests")
 def province_manifests(
     client: Minio, bucket: str, province_code: str, verify_key: Ed25519PublicKey
 ) -> list[SignedManifest]:
@@ -185,6 +186,7 @@ def _read_manifest(
     return read_signed_manifest(raw, verify_key)
 
 
+@archive_errors("archive a session directory")
 def archive_directory(
     client: Minio,
     s3: S3Settings,
@@ -197,7 +199,8 @@ def archive_directory(
     delete_local: bool = True,
     chain_lock: AbstractContextManager[object] | None = None,
 ) -> Manifest:
-    """Archive every file of ``directory``, sign the manifest, then delete the local copies.
+    """Archive the files of ``directory`` (:mod:`storage.spool` says which), sign the manifest,
+    then delete the local copies and the scratch files.
 
     Run again after any failure it resumes; run after success (nothing left locally, or the
     same files) it changes nothing and returns the current manifest. Files that differ from the
@@ -213,16 +216,17 @@ def archive_directory(
     now = now or datetime.now(UTC)
     bucket = s3.bucket
     ensure_bucket(client, bucket)
-    names = session_files(directory) if directory.is_dir() else []
+    spool = SessionSpool(directory)
+    files = spool.archived_files()
     # Only the session's own prefix: the province's chain is read once, under the lock.
     newest = _newest_revision(client, bucket, key.public_key(), place.prefix)
     current = newest.manifest if newest else None
     archived = {o.name: o for o in current.objects} if current else {}
-    hashes = {name: file_sha256(directory / name) for name in names}
-    changed = [n for n in names if n not in archived or archived[n].sha256 != hashes[n]]
+    hashes = {name: hash_file(directory / name).sha256 for name in files}
+    changed = [n for n in files if n not in archived or archived[n].sha256 != hashes[n]]
     if current is not None and not changed:
         if delete_local:
-            _delete_local(directory, names, archived)
+            _delete_local(spool, archived)
         return current
 
     revision = current.revision + 1 if current else 1
@@ -230,13 +234,7 @@ def archive_directory(
     base = place.prefix if revision == 1 else f"{place.prefix}r{revision}/"
     objects = dict(archived)
     for name in changed:
-        stored = _put_file(
-            client, bucket, object_key(base, name), directory / name, name, hashes[name],
-            _retention(s3, record_type(name), now),
-        )  # fmt: skip
-        if stored is None:
-            raise ArchiveError(f"S3 does not hold {name} as sent", retryable=True)
-        objects[name] = stored
+        objects[name] = _archive_file(client, s3, base, spool, name, files[name], hashes[name], now)
         if on_stored is not None:
             on_stored(name)
     with chain_lock or nullcontext():
@@ -245,7 +243,7 @@ def archive_directory(
         head = chain_head(province_manifests(client, bucket, place.province_code, key.public_key()))
         manifest = _write_manifest(client, s3, key, place, revision, objects, head, current, now)
     if delete_local:
-        _delete_local(directory, names, objects)
+        _delete_local(spool, objects)
     log.info("session %s archived as %s (%d objects)", place.session_id, manifest.key, len(objects))
     return manifest
 
@@ -281,20 +279,21 @@ def _write_manifest(
         io.BytesIO(body),
         len(body),
         content_type="application/json",
-        retention=_retention(s3, "metadata", now),
+        retention=_retention(s3, RecordType.METADATA, now),
     )
     return manifest
 
 
-def _delete_local(
-    directory: Path, names: list[str], archived: Mapping[str, ArchivedObject]
-) -> None:
-    """Delete the local files S3 holds with the same checksum (never anything else)."""
-    for name in names:
-        path = directory / name
-        if name in archived and file_sha256(path) == archived[name].sha256:
+def _delete_local(spool: SessionSpool, archived: Mapping[str, ArchivedObject]) -> None:
+    """Delete the local files S3 holds with the same checksum, and the files the archive never
+    takes (scratch and temporaries: nothing reads them once the session is archived)."""
+    for name in spool.files():
+        path = spool.directory / name
+        if archived_as(name) is None or (
+            name in archived and hash_file(path).sha256 == archived[name].sha256
+        ):
             path.unlink()
-    for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
+    for sub in sorted((p for p in spool.directory.rglob("*") if p.is_dir()), reverse=True):
         if not any(sub.iterdir()):
             sub.rmdir()
 
@@ -358,6 +357,7 @@ def _object_problems(client: Minio, bucket: str, obj: ArchivedObject, full: bool
     return problems
 
 
+@archive_errors("verify the archive")
 def verify_archive(
     client: Minio,
     bucket: str,
@@ -429,6 +429,7 @@ def _newest_revision(
     return max(signed, key=lambda m: m.manifest.revision, default=None)
 
 
+@archive_errors("read a session's manifest")
 def latest_manifest(
     client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str
 ) -> Manifest | None:
@@ -451,6 +452,7 @@ def latest_manifest(
     return latest.manifest
 
 
+@archive_errors("find an archived file")
 def find_archived(
     client: Minio, bucket: str, public_key: Ed25519PublicKey, prefix: str, name: str
 ) -> ArchivedObject | None:
@@ -461,6 +463,7 @@ def find_archived(
     return next((o for o in manifest.objects if o.name == name), None)
 
 
+@archive_errors("sign a playback URL")
 def presigned_url(client: Minio, bucket: str, obj: ArchivedObject, expires: timedelta) -> str:
     """A GET URL for exactly the archived version of ``obj``, valid for ``expires``."""
     return client.presigned_get_object(bucket, obj.key, expires=expires, version_id=obj.version_id)

@@ -3,10 +3,11 @@
 No I/O here: :mod:`storage.archive` reads files, talks to S3 and the database, and uses
 these functions to decide what to write and whether what it reads back is intact.
 
-Layout: ``{year}/{province-code}/{session-id}/{name}``, ``name`` being the file's path in the
-session directory (``recording.json``, ``transcript.json``, ``minutes.docx``, ...), except that
-audio goes under ``audio/`` (``audio/mixed.opus``, ``audio/tracks/<identity>/<file>.opus``) and
-cameras under ``video/`` (``video/tracks/<identity>/<file>.mp4``).
+Layout: ``{year}/{province-code}/{session-id}/{path}``, ``path`` being where
+:func:`storage.spool.archived_as` puts a spool file: its name in the session directory
+(``recording.json``, ``transcript.json``, ``minutes.docx``, ...), except that audio goes under
+``audio/`` (``audio/mixed.opus``, ``audio/tracks/<identity>/<file>.opus``) and cameras under
+``video/`` (``video/tracks/<identity>/<file>.mp4``).
 Each archive (or revision) writes ``.../manifest-r{revision}.json``: the signed list of every
 object with its size, SHA-256 and S3 version, and a link to the previous manifest of the same
 province, so removing or rewriting one breaks the chain.
@@ -17,30 +18,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from storage.errors import ArchiveFormatError
+
 MANIFEST_PREFIX = "manifest-r"
-# Files the pipeline leaves in a session directory, besides the per-speaker tracks.
-EXPECTED_FILES = (
-    "recording.json",
-    "transcript.json",
-    "transcript.vtt",
-    "transcript.srt",
-    "transcript.txt",
-    "mixed.opus",
-    "minutes.docx",
-)
 
 
-class ArchiveFormatError(ValueError):
-    """A manifest that cannot be read (not JSON, fields missing)."""
+class RecordType(StrEnum):
+    """The retention class of an archived object (``s3.retention_<type>_days`` each)."""
+
+    MEDIA = "media"
+    TRANSCRIPT = "transcript"
+    MINUTES = "minutes"
+    METADATA = "metadata"
 
 
 def session_prefix(year: int, province_code: str, session_id: int) -> str:
@@ -50,16 +49,13 @@ def session_prefix(year: int, province_code: str, session_id: int) -> str:
     return f"{year:04d}/{province_code}/{session_id}/"
 
 
-def object_key(prefix: str, name: str) -> str:
-    """The key of the session file ``name`` (a relative POSIX path without ``..``)."""
-    parts = name.split("/")
-    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"invalid archive file name {name!r}")
-    if name == "mixed.opus" or (parts[0] == "tracks" and name.endswith(".opus")):
-        return f"{prefix}audio/{name}"
-    if parts[0] == "tracks" and name.endswith(".mp4"):
-        return f"{prefix}video/{name}"
-    return prefix + name
+def object_key(prefix: str, path: str) -> str:
+    """The key of the object at ``path`` under the session ``prefix`` (a relative POSIX path
+    without ``..``)."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid archive file name {path!r}")
+    return prefix + path
 
 
 def manifest_key(prefix: str, revision: int) -> str:
@@ -71,17 +67,6 @@ def is_manifest_key(key: str) -> bool:
     """Whether ``key`` names a manifest."""
     last = key.rsplit("/", 1)[-1]
     return last.startswith(MANIFEST_PREFIX) and last.endswith(".json")
-
-
-def record_type(name: str) -> str:
-    """The retention class of a session file: media, transcript, minutes or metadata."""
-    if name.endswith((".opus", ".mp4")):  # speakers' audio, the mix, cameras
-        return "media"
-    if name.startswith("transcript."):
-        return "transcript"
-    if name == "minutes.docx":
-        return "minutes"
-    return "metadata"
 
 
 @dataclass(frozen=True)
@@ -123,20 +108,8 @@ class Manifest:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest as plain JSON data (what is signed)."""
-        return {
-            "session_id": self.session_id,
-            "province_code": self.province_code,
-            "year": self.year,
-            "revision": self.revision,
-            "created_at": self.created_at,
-            "objects": [o.__dict__ for o in self.objects],
-            "missing": list(self.missing),
-            "previous_key": self.previous_key,
-            "previous_sha256": self.previous_sha256,
-            "supersedes": self.supersedes,
-            "facts": dict(self.facts),
-        }
+        """The manifest as JSON data (what is signed; tuples stand for arrays)."""
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
@@ -157,12 +130,6 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ArchiveFormatError(f"unreadable manifest: {e}") from e
-
-
-def missing_files(present: Iterable[str]) -> tuple[str, ...]:
-    """The expected session files that are not among ``present`` (a failed pipeline step)."""
-    have = set(present)
-    return tuple(name for name in EXPECTED_FILES if name not in have)
 
 
 def _canonical(data: Mapping[str, Any]) -> bytes:

@@ -3,12 +3,13 @@ session times, and the ``recording.json`` manifest that lists them (``media.mani
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from media.manifest import RecordingManifest, Segment, TrackRecord
+from storage.files import hash_file
+from storage.spool import AUDIO_SEGMENT_SUFFIX, SessionSpool, segment_name, track_dir
 from tests.audio import duration_s, opus_slice, speak
 
 SEGMENT_S = 10.0  # the recorder's longest segment file
@@ -34,17 +35,22 @@ class SpokenTrack:
     def track_sid(self) -> str:
         return f"TR_{self.identity.replace('-', '')}"
 
+    def segment_path(self, directory: Path, index: int) -> Path:
+        """Where the recorder puts the track's segment file ``index`` in ``directory``."""
+        name = segment_name(self.identity, self.track_sid, index, AUDIO_SEGMENT_SUFFIX)
+        return directory / name
+
 
 def _segment(directory: Path, path: Path, index: int, start_s: float, length: float) -> Segment:
-    data = path.read_bytes()
+    sha256, size = hash_file(path)
     return Segment(
         index=index,
         path=str(path.relative_to(directory)),
         start_s=round(start_s, 3),
         end_s=round(start_s + length, 3),
         duration_s=round(length, 3),
-        sha256=hashlib.sha256(data).hexdigest(),
-        bytes=len(data),
+        sha256=sha256,
+        bytes=size,
     )
 
 
@@ -54,8 +60,7 @@ def write_recording(
     """Write every track's segment files and the manifest; the manifest's path."""
     records = []
     for track in tracks:
-        track_dir = directory / "tracks" / track.identity
-        track_dir.mkdir(parents=True, exist_ok=True)
+        (directory / track_dir(track.identity)).mkdir(parents=True, exist_ok=True)
         segments: list[Segment] = []
 
         for start_s, text in track.lines:
@@ -64,13 +69,12 @@ def write_recording(
             cut = 0.0
             while cut < total - 0.05:
                 length = min(SEGMENT_S, total - cut)
-                name = f"{track.track_sid}-{len(segments):05d}.opus"
-                path = opus_slice(wav, track_dir / name, cut, length)
+                path = opus_slice(wav, track.segment_path(directory, len(segments)), cut, length)
                 segments.append(_segment(directory, path, len(segments), start_s + cut, length))
                 cut += length
             wav.unlink()
         for start_s, data in track.raw_files:
-            path = track_dir / f"{track.track_sid}-{len(segments):05d}.opus"
+            path = track.segment_path(directory, len(segments))
             path.write_bytes(data)
             segments.append(_segment(directory, path, len(segments), start_s, 5.0))
         records.append(
@@ -85,6 +89,6 @@ def write_recording(
             )
         )
     manifest = RecordingManifest(room, started_at, started_at, tuple(records))
-    path = directory / "recording.json"
+    path = SessionSpool(directory).manifest
     path.write_text(manifest.to_json(), encoding="utf-8")
     return path

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import ffmpeg
 
+from storage.files import replacing
 from transcription.errors import AudioError
 
 MIX_SAMPLE_RATE: Final = 48_000
@@ -83,13 +84,11 @@ def mix_files(files: Sequence[PlacedFile], output: Path) -> None:
     Raises:
         AudioError: nothing to mix, or ffmpeg failed (its message is kept).
     """
-    partial = output.with_name(output.name + ".partial")
-    try:
-        mix_stream(files, partial).run(
-            cmd=list(FFMPEG), overwrite_output=True, capture_stdout=True, capture_stderr=True
-        )
-    except ffmpeg.Error as e:
-        partial.unlink(missing_ok=True)
-        detail = (e.stderr or b"").decode(errors="replace").strip()[-500:]
-        raise AudioError(output, f"ffmpeg could not mix: {detail}") from e
-    partial.replace(output)
+    with replacing(output) as partial:
+        try:
+            mix_stream(files, partial).run(
+                cmd=list(FFMPEG), overwrite_output=True, capture_stdout=True, capture_stderr=True
+            )
+        except ffmpeg.Error as e:
+            detail = (e.stderr or b"").decode(errors="replace").strip()[-500:]
+            raise AudioError(output, f"ffmpeg could not mix: {detail}") from e

@@ -27,13 +27,8 @@ from orchestrator.db.audit import audit
 from orchestrator.db.models import ArchiveOutbox, ReceptionSession, RecordingRequest
 from orchestrator.pipeline.progress import run_db, step_done
 from storage import make_s3_client
-from storage.archive import (
-    ArchiveError,
-    SessionPlace,
-    archive_directory,
-    signing_key,
-    verify_archive,
-)
+from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
+from storage.errors import ArchiveError
 
 __all__ = [
     "ARCHIVE_SESSION_TASK",

@@ -1,7 +1,7 @@
 """The post-session pipeline's steps as plain functions of (settings, session id).
 
 Each step is idempotent: its output already in place means it was done, and it returns at once.
-Outputs go next to the recording's ``recording.json`` (names in :class:`SessionFiles`) and are
+Outputs go next to the recording's ``recording.json`` (names in :mod:`storage.spool`) and are
 written under a temporary name first, so a file with its final name is always complete.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +18,8 @@ from config import Settings
 from media.manifest import RecordingManifest, TrackRecord
 from orchestrator.pipeline import progress
 from orchestrator.pipeline.minutes_data import minutes_data
+from storage.files import write_atomic
+from storage.spool import SessionSpool
 from transcription.engine import Transcriber, choose_model
 from transcription.errors import AudioError
 from transcription.formats import FORMATS, from_json, to_json
@@ -35,42 +35,7 @@ PROGRESS_EVERY_S: Final = 2.0
 TRACK_RESULT_VERSION: Final = 1
 
 
-@dataclass(frozen=True)
-class SessionFiles:
-    """Where a session's recording and the pipeline's outputs are (one directory)."""
-
-    directory: Path
-
-    @property
-    def manifest(self) -> Path:
-        return self.directory / "recording.json"
-
-    def track_result(self, track_sid: str) -> Path:
-        """One track's transcript (or failure), kept until the session's transcript is made."""
-        return self.directory / "pipeline" / f"{track_sid}.json"
-
-    def transcript(self, suffix: str) -> Path:
-        """``transcript.json``, ``.vtt``, ``.srt`` or ``.txt``."""
-        return self.directory / f"transcript{suffix}"
-
-    @property
-    def mixed(self) -> Path:
-        return self.directory / "mixed.opus"
-
-    @property
-    def minutes(self) -> Path:
-        return self.directory / "minutes.docx"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` never holds a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-
-
-def session_files(settings: Settings, session_id: int) -> SessionFiles:
+def session_spool(settings: Settings, session_id: int) -> SessionSpool:
     """The session's recording directory.
 
     Raises:
@@ -79,10 +44,10 @@ def session_files(settings: Settings, session_id: int) -> SessionFiles:
     directory = progress.run_db(settings, lambda db: progress.recording_dir(db, session_id))
     if directory is None:
         raise AudioError(f"session {session_id}", "no recording manifest for this session")
-    return SessionFiles(directory)
+    return SessionSpool(directory)
 
 
-def load_manifest(files: SessionFiles) -> RecordingManifest:
+def load_manifest(files: SessionSpool) -> RecordingManifest:
     """The recording's manifest (``AudioError`` if it cannot be read)."""
     try:
         return RecordingManifest.from_json(files.manifest.read_text(encoding="utf-8"))
@@ -117,7 +82,7 @@ def plan_session(settings: Settings, session_id: int) -> list[str] | None:
 
         progress.run_db(settings, nothing_recorded)
         return None
-    manifest = load_manifest(SessionFiles(directory))
+    manifest = load_manifest(SessionSpool(directory))
     tracks = [
         progress.TrackPlan(t.track_sid, t.participant_identity, t.display_name, t.duration_s)
         for t in manifest.tracks
@@ -152,7 +117,7 @@ def _track_result(state: str, **fields: Any) -> bytes:
 def transcribe_session_track(settings: Settings, session_id: int, track_sid: str) -> None:
     """Transcribe one speaker track to its result file; a track whose audio is unusable is
     recorded as failed (with the reason) rather than raising, so the others go on."""
-    files = session_files(settings, session_id)
+    files = session_spool(settings, session_id)
     result_path = files.track_result(track_sid)
     if result_path.exists():
         # Done before; a worker that died between writing it and recording it left the
@@ -194,7 +159,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     except AudioError as e:
         reason = e.reason
         log.warning("session %s track %s failed: %s", session_id, track_sid, reason)
-        write_atomically(result_path, _track_result(progress.TRACK_FAILED, reason=reason))
+        write_atomic(result_path, _track_result(progress.TRACK_FAILED, reason=reason))
         progress.run_db(
             settings, lambda db: progress.track_failed(db, session_id, track_sid, reason)
         )
@@ -204,7 +169,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     transcript = merge([result.transcript], language=language)
     failed = [{"path": str(f.path.relative_to(files.directory)), "reason": f.reason}
               for f in result.failed]  # fmt: skip
-    write_atomically(
+    write_atomic(
         result_path,
         _track_result(
             progress.TRACK_DONE, failed_files=failed, transcript=json.loads(to_json(transcript))
@@ -221,11 +186,10 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     progress.run_db(settings, done)
 
 
-def _track_results(files: SessionFiles) -> dict[str, dict[str, Any]]:
-    results = {}
-    for path in sorted((files.directory / "pipeline").glob("*.json")):
-        results[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-    return results
+def _track_results(files: SessionSpool) -> dict[str, dict[str, Any]]:
+    return {
+        sid: json.loads(p.read_text(encoding="utf-8")) for sid, p in files.track_results().items()
+    }
 
 
 # --- merge, mix, minutes -----------------------------------------------------------------------
@@ -233,7 +197,7 @@ def _track_results(files: SessionFiles) -> dict[str, dict[str, Any]]:
 
 def merge_session(settings: Settings, session_id: int) -> None:
     """The session transcript in every format, from the tracks' results."""
-    files = session_files(settings, session_id)
+    files = session_spool(settings, session_id)
     progress.run_db(settings, lambda db: progress.step_done(db, session_id, "transcribe"))
     if not files.transcript(".json").exists():
         language = progress.run_db(settings, lambda db: progress.session_language(db, session_id))
@@ -245,13 +209,13 @@ def merge_session(settings: Settings, session_id: int) -> None:
         transcript = combine(parts, language=language)
         # transcript.json last: it marks the step done.
         for suffix, render in sorted(FORMATS.values(), key=lambda f: f[0] == ".json"):
-            write_atomically(files.transcript(suffix), render(transcript).encode())
+            write_atomic(files.transcript(suffix), render(transcript).encode())
     progress.run_db(settings, lambda db: progress.step_done(db, session_id, "merge"))
 
 
 def mix_session(settings: Settings, session_id: int) -> None:
     """``mixed.opus``: every usable segment file placed at its time, mixed, normalized."""
-    files = session_files(settings, session_id)
+    files = session_spool(settings, session_id)
     if not files.mixed.exists():
         results = _track_results(files)
         placed = []
@@ -272,11 +236,11 @@ def mix_session(settings: Settings, session_id: int) -> None:
 
 def minutes_session(settings: Settings, session_id: int) -> str:
     """``minutes.docx``, then the session's processing state (done, or with warnings)."""
-    files = session_files(settings, session_id)
+    files = session_spool(settings, session_id)
     if not files.minutes.exists():
         transcript: Transcript = from_json(files.transcript(".json").read_text(encoding="utf-8"))
         data = progress.run_db(settings, lambda db: minutes_data(db, session_id, transcript))
-        write_atomically(files.minutes, render_minutes(data))
+        write_atomic(files.minutes, render_minutes(data))
 
     async def done(db: AsyncSession) -> str:
         await progress.step_done(db, session_id, "minutes")

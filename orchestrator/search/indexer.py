@@ -19,6 +19,7 @@ from orchestrator.db.models import (
 )
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens
 from orchestrator.search.keys import search_key
+from storage.spool import SessionSpool
 from transcription.formats import from_json
 from transcription.merge import Transcript
 
@@ -113,7 +114,7 @@ async def transcript_path(db: AsyncSession, session_id: int) -> Path:
     )
     if not manifest:
         raise NotFound(f"Phiên tiếp mã {session_id} chưa có bản ghi âm hoàn tất.")
-    return Path(manifest).parent / "transcript.json"
+    return SessionSpool.of_manifest(manifest).transcript(".json")
 
 
 async def index_session(

@@ -26,6 +26,7 @@ from orchestrator.web.app_keys import DB, SETTINGS
 from storage import make_s3_client
 from storage.archive import SessionPlace, find_archived, presigned_url, signing_key
 from storage.records import public_key_pem
+from storage.spool import TRACKS_DIR
 
 URL_VALID_FOR = timedelta(minutes=10)
 
@@ -41,7 +42,7 @@ async def session_media(request: web.Request) -> web.Response:
     user = user_of(request)
     session_id = _int(request, "id")
     info = request.match_info
-    name = f"tracks/{info['identity']}/{info['file']}" if "identity" in info else info["name"]
+    name = f"{TRACKS_DIR}/{info['identity']}/{info['file']}" if "identity" in info else info["name"]
     target = f"session:{session_id}/{name}"
     settings = request.app[SETTINGS]
     async with request.app[DB]() as db:

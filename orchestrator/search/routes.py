@@ -25,6 +25,7 @@ from orchestrator.web.api import Route, reply, user_of
 from orchestrator.web.app_keys import DB, USER
 from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
+from storage.spool import MINUTES, MIXED_AUDIO, transcript_name
 
 __all__ = ["PAGES", "ROUTES"]
 
@@ -159,8 +160,8 @@ async def player_page(request: web.Request) -> web.Response:
     return html_page(
         "archive_player.html", session=session, utterances=utterances, user=user,
         roles=PARTICIPANTS,
-        media=f"/api/v1/sessions/{session.id}/media",
-        starts=format_local(session.starts_at),
+        media=f"/api/v1/sessions/{session.id}/media", mixed=MIXED_AUDIO, minutes=MINUTES,
+        transcript_text=transcript_name(".txt"), starts=format_local(session.starts_at),
     )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from minio import Minio
 from minio.commonconfig import CopySource
 from minio.error import S3Error
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from config import Settings
@@ -34,14 +35,19 @@ from orchestrator.pipeline.archive_step import (
     verify_archive_job,
 )
 from storage import make_s3_client
-from storage.archive import (
-    ArchiveError,
-    SessionPlace,
-    archive_directory,
-    signing_key,
-    verify_archive,
-)
+from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
+from storage.errors import ArchiveError
+from storage.files import write_atomic
 from storage.records import public_key_pem
+from storage.spool import (
+    MINUTES,
+    MIXED_AUDIO,
+    PIPELINE_DIR,
+    RECORDING_MANIFEST,
+    SessionSpool,
+    track_dir,
+    transcript_name,
+)
 from tests.integration.conftest import World
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -56,17 +62,34 @@ def _opus(path: Path, freq: int, seconds: float = 1.0) -> None:
     )  # fmt: skip
 
 
+CITIZEN_TRACK = f"{track_dir('citizen-1')}/0001.opus"
+OFFICER_TRACK = f"{track_dir('officer-1')}/0001.opus"
+
+
+# What session_dir writes.
+SESSION_DIR_FILES = {RECORDING_MANIFEST, MIXED_AUDIO, transcript_name(".json"),
+                     transcript_name(".txt"), CITIZEN_TRACK, OFFICER_TRACK}  # fmt: skip
+
+
 def session_dir(root: Path, tag: str) -> Path:
     """A session directory as the recorder and pipeline leave it (no minutes: that step failed)."""
-    d = root / tag
-    d.mkdir(parents=True)
-    (d / "recording.json").write_text(json.dumps({"tag": tag}))
-    _opus(d / "tracks" / "citizen-1" / "0001.opus", 440)
-    _opus(d / "tracks" / "officer-1" / "0001.opus", 660)
-    _opus(d / "mixed.opus", 550)
-    (d / "transcript.json").write_text(json.dumps({"tag": tag, "utterances": []}))
-    (d / "transcript.txt").write_text(f"Biên bản {tag}\n")
-    return d
+    spool = SessionSpool(root / tag)
+    spool.directory.mkdir(parents=True)
+    spool.manifest.write_text(json.dumps({"tag": tag}))
+    _opus(spool.directory / CITIZEN_TRACK, 440)
+    _opus(spool.directory / OFFICER_TRACK, 660)
+    _opus(spool.mixed, 550)
+    spool.transcript(".json").write_text(json.dumps({"tag": tag, "utterances": []}))
+    spool.transcript(".txt").write_text(f"Biên bản {tag}\n")
+    return spool.directory
+
+
+def write_scratch(directory: Path) -> None:
+    """What the pipeline and the recorder leave beside the record: a track's result, and a
+    partial manifest that a crash kept."""
+    spool = SessionSpool(directory)
+    write_atomic(spool.track_result("TR_citizen1"), json.dumps({"version": 1, "state": "done"}))
+    spool.partial_manifest.write_text(json.dumps({"stale": True}))
 
 
 @pytest.fixture
@@ -101,11 +124,8 @@ def test_archive_verify_duplicate_and_locked(s3_settings: Settings, tmp_path: Pa
 
     manifest = archive_directory(client, s3_settings.s3, key, place, directory)
     assert manifest.key == "2026/ninh-binh/101/manifest-r1.json"
-    assert {o.name for o in manifest.objects} == {
-        "recording.json", "mixed.opus", "transcript.json", "transcript.txt",
-        "tracks/citizen-1/0001.opus", "tracks/officer-1/0001.opus",
-    }  # fmt: skip
-    assert set(manifest.missing) == {"transcript.vtt", "transcript.srt", "minutes.docx"}
+    assert {o.name for o in manifest.objects} == SESSION_DIR_FILES
+    assert set(manifest.missing) == {transcript_name(".vtt"), transcript_name(".srt"), MINUTES}
     assert list(directory.rglob("*")) == []  # local copies gone once S3 confirmed them
     stored = _versions(client, bucket)
     assert len(stored) == 7  # six files and the manifest, one version each
@@ -126,7 +146,7 @@ def test_archive_verify_duplicate_and_locked(s3_settings: Settings, tmp_path: Pa
     assert _versions(client, bucket) == stored
 
     # Deletion and overwrite within retention.
-    mixed = next(o for o in manifest.objects if o.name == "mixed.opus")
+    mixed = next(o for o in manifest.objects if o.name == MIXED_AUDIO)
     with pytest.raises(S3Error) as refused:
         client.remove_object(bucket, mixed.key, version_id=mixed.version_id)
     assert refused.value.code == "AccessDenied"
@@ -135,6 +155,38 @@ def test_archive_verify_duplicate_and_locked(s3_settings: Settings, tmp_path: Pa
     assert code == 1
     assert any("other version(s) written on the archived key" in p for p in reports[0]["problems"])
     assert client.stat_object(bucket, mixed.key, version_id=mixed.version_id).size == mixed.size
+
+
+def test_scratch_files_stay_out_of_the_archive(s3_settings: Settings, tmp_path: Path) -> None:
+    """The pipeline's per-track results and a stale partial manifest are working state, not the
+    record: neither the manifest nor the bucket holds them (no ten-year retention on them),
+    verify passes, and archiving still leaves the spool empty."""
+    client = make_s3_client(s3_settings.s3)
+    key = signing_key(s3_settings)
+    directory = session_dir(tmp_path, "scratch")
+    write_scratch(directory)
+    partial = SessionSpool(directory).partial_manifest.name
+
+    place = SessionPlace(21, "tw", 2026)
+    manifest = archive_directory(client, s3_settings.s3, key, place, directory)
+    assert {o.name for o in manifest.objects} == SESSION_DIR_FILES
+    stored = [name for name, _version in _versions(client, s3_settings.s3.bucket)]
+    assert len(stored) == 7  # the six files of the record and the manifest
+    assert not [k for k in stored if PIPELINE_DIR in k.split("/") or k.endswith(partial)]
+    reports = verify_archive(client, s3_settings.s3.bucket, key.public_key())
+    assert [(r.session_id, r.ok) for r in reports] == [(21, True)]
+    assert list(directory.rglob("*")) == []
+
+
+def test_s3_refusals_arrive_as_archive_errors(s3_settings: Settings, tmp_path: Path) -> None:
+    """minio's exceptions do not leave storage: a refusal that repeats is not retryable."""
+    wrong = s3_settings.s3.model_copy(update={"secret_key": SecretStr("not-the-secret-key")})
+    directory = session_dir(tmp_path, "refused")
+    with pytest.raises(ArchiveError, match="S3 answered") as refused:
+        archive_directory(make_s3_client(wrong), wrong, signing_key(s3_settings),
+                          SessionPlace(1, "tw", 2026), directory)  # fmt: skip
+    assert not refused.value.retryable and isinstance(refused.value.__cause__, S3Error)
+    assert len(list(directory.rglob("*.opus"))) == 3  # nothing lost
 
 
 def test_verify_reports_altered_and_wrongly_signed_manifests(
@@ -211,11 +263,11 @@ async def test_playback_url_allowed_and_denied(
         await db.commit()
         session_id = row.id
     directory = session_dir(tmp_path, "play")
-    expected = (directory / "mixed.opus").read_bytes()
+    expected = SessionSpool(directory).mixed.read_bytes()
     archive_directory(make_s3_client(settings.s3), settings.s3, signing_key(settings),
                       SessionPlace(session_id, "ninh-binh", 2026), directory)  # fmt: skip
 
-    url = f"{world.base_url}/api/v1/sessions/{session_id}/media/mixed.opus"
+    url = f"{world.base_url}/api/v1/sessions/{session_id}/media/{MIXED_AUDIO}"
     async with http.get(url, headers=world.headers("archivist"), allow_redirects=False) as r:
         assert r.status == 302
         location = r.headers["Location"]
@@ -223,17 +275,17 @@ async def test_playback_url_allowed_and_denied(
     async with http.get(location) as r:
         assert r.status == 200 and await r.read() == expected
 
-    track = f"{world.base_url}/api/v1/sessions/{session_id}/media/tracks/citizen-1/0001.opus"
+    track = f"{world.base_url}/api/v1/sessions/{session_id}/media/{CITIZEN_TRACK}"
     async with http.get(track, headers=world.headers("archivist")) as r:
         assert r.status == 200 and (await r.read())[:4] == b"OggS"
     async with http.get(url, headers=world.headers("other_officer"), allow_redirects=False) as r:
         assert r.status == 403
         assert "không có quyền" in (await r.json())["detail"]
-    async with http.get(f"{world.base_url}/api/v1/sessions/{session_id}/media/minutes.docx",
+    async with http.get(f"{world.base_url}/api/v1/sessions/{session_id}/media/{MINUTES}",
                         headers=world.headers("archivist")) as r:  # fmt: skip
         assert r.status == 404
     async with world.db() as db:
-        target = f"session:{session_id}/mixed.opus"
+        target = f"session:{session_id}/{MIXED_AUDIO}"
         query = select(AuditEntry).where(AuditEntry.target == target).order_by(AuditEntry.id)
         rows = list(await db.scalars(query))
     assert [(e.actor_user_id, e.outcome) for e in rows] == [
@@ -253,6 +305,7 @@ async def test_archive_job_marks_session_and_reverification_is_recorded(
     )  # fmt: skip
     settings = world.settings.model_copy(update={"s3": s3})
     directory = session_dir(tmp_path, "job")
+    write_scratch(directory)
     async with world.db() as db:
         row = ReceptionSession(
             title="Phiên thử lưu trữ", kind=SessionKind.AD_HOC,
@@ -262,7 +315,7 @@ async def test_archive_job_marks_session_and_reverification_is_recorded(
         db.add(row)
         await db.flush()
         db.add(RecordingRequest(session_id=row.id, room_name=f"room-{unique_name}",
-                                manifest_path=str(directory / "recording.json")))  # fmt: skip
+                                manifest_path=str(SessionSpool(directory).manifest)))  # fmt: skip
         await db.commit()
         session_id = row.id
 
@@ -270,8 +323,9 @@ async def test_archive_job_marks_session_and_reverification_is_recorded(
     down = settings.model_copy(
         update={"s3": s3.model_copy(update={"endpoint": "http://127.0.0.1:1"})}
     )
-    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises
+    with pytest.raises(ArchiveError, match="S3 unreachable") as unreachable:
         await asyncio.to_thread(archive_session_job, down, session_id)
+    assert unreachable.value.retryable
     async with world.db() as db:
         row = await db.get(ArchiveOutbox, session_id)
         assert row is not None and (row.state, row.attempts) == ("pending", 1)
@@ -291,7 +345,7 @@ async def test_archive_job_marks_session_and_reverification_is_recorded(
     assert await asyncio.to_thread(prune_spools, settings, datetime.now(UTC)) == []
     later = datetime.now(UTC) + timedelta(days=1, minutes=1)
     assert session_id in await asyncio.to_thread(prune_spools, settings, later)
-    assert list(directory.rglob("*")) == []
+    assert list(directory.rglob("*")) == []  # the scratch files too
     assert await asyncio.to_thread(archive_session_job, settings, session_id) == key  # no-op
     async with world.db() as db:
         assert (await db.get(ReceptionSession, session_id)).status == SessionStatus.ARCHIVED  # type: ignore[union-attr]
@@ -317,17 +371,17 @@ def test_changed_outputs_make_a_superseding_revision(s3_settings: Settings, tmp_
     place = SessionPlace(5, "ninh-binh", 2026)
     first = archive_directory(client, s3_settings.s3, key, place, session_dir(tmp_path, "v1"))
     # The pipeline reran: a corrected transcript and the minutes that failed the first time.
-    redo = tmp_path / "v2"
-    redo.mkdir()
-    (redo / "transcript.txt").write_text("Biên bản đã sửa\n")
-    (redo / "minutes.docx").write_bytes(b"PK-minutes")
-    second = archive_directory(client, s3_settings.s3, key, place, redo)
+    redo = SessionSpool(tmp_path / "v2")
+    redo.directory.mkdir()
+    redo.transcript(".txt").write_text("Biên bản đã sửa\n")
+    redo.minutes.write_bytes(b"PK-minutes")
+    second = archive_directory(client, s3_settings.s3, key, place, redo.directory)
     assert (second.revision, second.supersedes) == (2, first.key)
     assert (second.previous_key, second.key) == (first.key, "2026/ninh-binh/5/manifest-r2.json")
     changed = {o.name: o.key for o in second.objects if o.key.startswith("2026/ninh-binh/5/r2/")}
     assert changed == {"transcript.txt": "2026/ninh-binh/5/r2/transcript.txt",
                        "minutes.docx": "2026/ninh-binh/5/r2/minutes.docx"}  # fmt: skip
-    assert "minutes.docx" not in second.missing and len(second.objects) == 7
+    assert MINUTES not in second.missing and len(second.objects) == 7
     reports = verify_archive(client, s3_settings.s3.bucket, key.public_key())
     assert [(r.manifest_key, r.ok) for r in reports] == [(first.key, True), (second.key, True)]
 

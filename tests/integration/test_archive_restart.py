@@ -20,6 +20,8 @@ from config import Settings
 from config.local_stack.parts import _s3_part
 from storage import make_s3_client
 from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
+from storage.errors import ArchiveError
+from storage.spool import SessionSpool, track_dir
 
 S3_PORT = 22333  # away from the shared stack (8333) and the stack tests' second one (21333)
 
@@ -82,12 +84,13 @@ def _client(settings: Settings) -> Minio:
 def test_s3_stopped_mid_job_then_completes_exactly_once(weed: Weed, tmp_path: Path) -> None:
     settings = weed.settings
     key = signing_key(settings)
-    directory = tmp_path / "spool" / "session"
+    spool = SessionSpool(tmp_path / "spool" / "session")
+    directory = spool.directory
     for i in range(6):
-        track = directory / "tracks" / f"speaker-{i}" / "0001.opus"
+        track = directory / track_dir(f"speaker-{i}") / "0001.opus"
         track.parent.mkdir(parents=True)
         track.write_bytes(os.urandom(2 * 1024 * 1024 + i))
-    (directory / "recording.json").write_text('{"tracks": 6}')
+    spool.manifest.write_text('{"tracks": 6}')
     place = SessionPlace(7, "ninh-binh", 2026)
 
     stored: list[str] = []
@@ -97,9 +100,10 @@ def test_s3_stopped_mid_job_then_completes_exactly_once(weed: Weed, tmp_path: Pa
         if len(stored) == 2:
             weed.stop()
 
-    with pytest.raises(Exception) as failed:  # noqa: B017 - whatever the client raises
+    with pytest.raises(ArchiveError, match="S3 unreachable") as failed:
         archive_directory(_client(settings), settings.s3, key, place, directory,
                           on_stored=stop_after_two)  # fmt: skip
+    assert failed.value.retryable
     assert "Connection refused" in repr(failed.value) or "Max retries" in repr(failed.value)
     assert len(stored) == 2
     assert len(list(directory.rglob("*.opus"))) == 6  # nothing deleted before confirmation

@@ -4,7 +4,6 @@ records launched sessions, survives `kill -9`, and hands rooms over when an agen
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import signal
 import subprocess
@@ -21,6 +20,8 @@ from livekit import api
 
 from media import RecordingManifest, TrackRecord, mint_token
 from media.voice_bot import VoiceBot
+from storage.files import hash_file
+from storage.spool import SessionSpool
 from tests.audio import dominant_frequency, sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
@@ -127,7 +128,7 @@ async def test_agent_records_a_launched_session(
     await end_and_wait_processing(world, http, session_id, room)
 
     manifest = RecordingManifest.from_json(
-        (agents.spool("agent-1") / str(session_id) / "recording.json").read_text()
+        SessionSpool(agents.spool("agent-1") / str(session_id)).manifest.read_text()
     )
     (track,) = [t for t in manifest.tracks if t.participant_identity == "citizen-1"]
     assert track.connection_point == "UBND xã Gia Viễn"
@@ -157,7 +158,7 @@ async def test_two_agents_one_recorder_and_takeover(
     assert len(recording) == 1, "exactly one agent records the room"
     owner = recording[0]
     survivor = "agent-b" if owner == "agent-a" else "agent-a"
-    [before] = read_manifest(spool / "recording.partial.json").tracks
+    [before] = read_manifest(SessionSpool(spool).partial_manifest).tracks
     assert len(before.segments) == 1
 
     agents.kill(owner)
@@ -178,7 +179,7 @@ async def test_two_agents_one_recorder_and_takeover(
     await citizen.room.disconnect()
     await end_and_wait_processing(world, http, session_id, room)
 
-    [track] = read_manifest(spool / "recording.json").tracks
+    [track] = read_manifest(SessionSpool(spool).manifest).tracks
     assert track.segments[0] == before.segments[0]
     [gap] = track.gaps
     assert (gap.reason, gap.start_s) == ("recorder_restart", before.segments[0].end_s)
@@ -216,7 +217,7 @@ async def test_kill_9_and_restart_resumes_the_recording(
         return track
 
     async def one_segment_finished() -> bool:
-        partial = spool / "recording.partial.json"
+        partial = SessionSpool(spool).partial_manifest
         tracks = read_manifest(partial).tracks if partial.exists() else ()
         return any(t.participant_identity == "citizen-k" and t.segments for t in tracks)
 
@@ -225,7 +226,7 @@ async def test_kill_9_and_restart_resumes_the_recording(
     await late.play(sine(660, 1.0, RATE))
     await asyncio.sleep(0.5)  # into the next segment: the one in flight is lost
     agents.kill("agent-k")
-    partial = read_manifest(spool / "recording.partial.json")
+    partial = read_manifest(SessionSpool(spool).partial_manifest)
     before, late_before = citizen_track(partial), citizen_track(partial, "citizen-f")
     assert late_before.segments == () and late_before.first_audio_s is not None
     await tone
@@ -244,18 +245,17 @@ async def test_kill_9_and_restart_resumes_the_recording(
     await late.room.disconnect()
     await end_and_wait_processing(world, http, session_id, room)
 
-    track = citizen_track(read_manifest(spool / "recording.json"))
+    track = citizen_track(read_manifest(SessionSpool(spool).manifest))
     assert track.segments[: len(before.segments)] == before.segments
     for segment in before.segments:
-        data = (spool / segment.path).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == segment.sha256
+        assert hash_file(spool / segment.path).sha256 == segment.sha256
     [gap] = [g for g in track.gaps if g.reason == "recorder_restart"]
     assert gap.start_s == before.segments[-1].end_s
     after = [s for s in track.segments if s.start_s >= gap.end_s]
     assert sum(s.duration_s for s in after) == pytest.approx(3.0, abs=0.2)
     pcm = np.concatenate([decode(spool / s.path) for s in after])
     assert dominant_frequency(pcm, RATE) == pytest.approx(880, abs=10)
-    late_track = citizen_track(read_manifest(spool / "recording.json"), "citizen-f")
+    late_track = citizen_track(read_manifest(SessionSpool(spool).manifest), "citizen-f")
     [late_gap] = late_track.gaps
     assert (late_gap.reason, late_gap.start_s) == ("recorder_restart", late_before.first_audio_s)
     assert late_track.duration_s == pytest.approx(1.0, abs=0.2)

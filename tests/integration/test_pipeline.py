@@ -35,6 +35,7 @@ from orchestrator.db.models import (
     ReceptionSession,
     RecordingRequest,
 )
+from storage.spool import SessionSpool
 from tests.audio import word_error_rate
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
@@ -169,6 +170,7 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     world: World, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     directory = tmp_path / "recording"
+    spool = SessionSpool(directory)
     session_id = await ended_session(world, directory, [CHAIR, CITIZEN, BROKEN, EMPTY])
     status, before = await processing(world, http, session_id)
     assert status == 200 and before["state"] == "not_started"
@@ -198,7 +200,7 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     assert any("Người Rỗng" in w for w in body["warnings"])
 
     # transcript.json: each speaker's words, attributed, on the session clock.
-    transcript = json.loads((directory / "transcript.json").read_text(encoding="utf-8"))
+    transcript = json.loads(spool.transcript(".json").read_text(encoding="utf-8"))
     said: dict[str, list[dict[str, Any]]] = {}
     for u in transcript["utterances"]:
         said.setdefault(u["speaker"]["identity"], []).append(u)
@@ -217,14 +219,14 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     assert starts == sorted(starts)
 
     # The VTT parses with a WebVTT library, voices and times intact.
-    captions = webvtt.read(str(directory / "transcript.vtt")).captions
+    captions = webvtt.read(str(spool.transcript(".vtt"))).captions
     assert [c.voice for c in captions] == [u["speaker"]["display_name"]
                                           for u in transcript["utterances"]]  # fmt: skip
-    assert (directory / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
-    assert "Trần Thị Bình:" in (directory / "transcript.txt").read_text(encoding="utf-8")
+    assert spool.transcript(".srt").read_text(encoding="utf-8").startswith("1\n")
+    assert "Trần Thị Bình:" in spool.transcript(".txt").read_text(encoding="utf-8")
 
     # mixed.opus: both voices where they spoke, silence between, nothing from the broken files.
-    mixed = await asyncio.to_thread(decode, directory / "mixed.opus")
+    mixed = await asyncio.to_thread(decode, spool.mixed)
     rate = 16_000
 
     def loudness(start_s: float, end_s: float) -> float:
@@ -236,7 +238,7 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     assert loudness(24.5, 27.0) > 0.02  # the citizen, at her offset
 
     # minutes.docx opens, holds every speaker and every utterance's timestamp.
-    doc = Document(io.BytesIO((directory / "minutes.docx").read_bytes()))
+    doc = Document(io.BytesIO(spool.minutes.read_bytes()))
     text = "\n".join(p.text for p in doc.paragraphs) + "\n".join(
         c.text for t in doc.tables for r in t.rows for c in r.cells
     )
@@ -265,6 +267,7 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
     )  # fmt: skip
     speaker = SpokenTrack("chair-1", "Lê Văn Chủ", "chair", "Ban TCD tỉnh Ninh Bình", long_lines)
     directory = tmp_path / "recording"
+    spool = SessionSpool(directory)
     session_id = await ended_session(world, directory, [speaker])
     # A short visibility timeout, so the unacknowledged task comes back within seconds.
     env = {"TIEPDAN_BROKER__VISIBILITY_TIMEOUT_S": "30"}
@@ -286,7 +289,7 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
         doomed.wait(timeout=10)
     first = await track()
     assert first is not None and first.state == "running" and first.completions == 0
-    assert not (directory / "transcript.json").exists()
+    assert not spool.transcript(".json").exists()
 
     with worker(world, tmp_path, f"heir{uuid.uuid4().hex[:6]}", **env):
         body = await finished(world, http, session_id, timeout=240)
@@ -295,7 +298,7 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
     assert last is not None
     assert last.attempts == 2  # started twice: the killed run, and the redelivered one
     assert last.completions == 1  # ... and written exactly once
-    transcript = json.loads((directory / "transcript.json").read_text(encoding="utf-8"))
+    transcript = json.loads(spool.transcript(".json").read_text(encoding="utf-8"))
     reference = " ".join(text for _at, text in long_lines)
     assert word_error_rate(reference, " ".join(u["text"] for u in transcript["utterances"])) <= 0.25
     # Archiving (and indexing) follow on their own queue, and may be done already.

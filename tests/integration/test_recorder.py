@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import subprocess
 from collections.abc import AsyncIterator
@@ -23,6 +22,14 @@ from media import RecordingManifest, TrackRecord, mint_token
 from media.clock import SessionClock
 from media.recorder import RoomRecorder
 from media.voice_bot import VoiceBot
+from storage.files import hash_file
+from storage.spool import (
+    AUDIO_SEGMENT_SUFFIX,
+    VIDEO_SEGMENT_SUFFIX,
+    SessionSpool,
+    segment_name,
+    track_dir,
+)
 from tests.audio import dominant_frequency, sine, speak, word_error_rate
 from tests.bridge_rooms import show_colour
 
@@ -123,9 +130,8 @@ def check_files(out_dir: Path, track: TrackRecord, max_s: float = 10.0) -> np.nd
     parts = []
     for seg in track.segments:
         path = out_dir / seg.path
-        assert path.parent == out_dir / "tracks" / track.participant_identity
-        data = path.read_bytes()
-        assert hashlib.sha256(data).hexdigest() == seg.sha256 and len(data) == seg.bytes
+        assert path.parent == out_dir / track_dir(track.participant_identity)
+        assert hash_file(path) == (seg.sha256, seg.bytes)
         assert 0 < seg.duration_s <= max_s
         assert seg.end_s - seg.start_s == pytest.approx(seg.duration_s, abs=1e-5)
         pcm = decode(path)
@@ -193,9 +199,10 @@ async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -
     assert dominant_frequency(audio["a"], RATE) == pytest.approx(440, abs=10)
     assert dominant_frequency(audio["b"], RATE) == pytest.approx(880, abs=10)
 
-    saved = RecordingManifest.from_json((stage.out_dir / "recording.json").read_text())
+    spool = SessionSpool(stage.out_dir)
+    saved = RecordingManifest.from_json(spool.manifest.read_text())
     assert saved == manifest and saved.finalized_at is not None
-    assert not (stage.out_dir / "recording.partial.json").exists()
+    assert not spool.partial_manifest.exists()
 
     settings = stage.settings
     model = WhisperModel(
@@ -276,11 +283,11 @@ async def test_restart_continues_the_recording(stage: Stage) -> None:
         await asyncio.sleep(IN_FLIGHT_S)
         await first.aclose()  # no finalize: as when the agent dies or loses its lease
         partial = RecordingManifest.from_json(
-            (stage.out_dir / "recording.partial.json").read_text()
+            SessionSpool(stage.out_dir).partial_manifest.read_text()
         )
         [before] = partial.tracks
         # A segment in flight at a crash stays on disk; the new recorder must not overwrite it.
-        in_flight = stage.out_dir / f"tracks/a/{a.track.sid}-00001.opus"
+        in_flight = stage.out_dir / segment_name("a", a.track.sid, 1, AUDIO_SEGMENT_SUFFIX)
         in_flight.write_bytes(b"OggS left by a crash")
         assert (await stage.metadata())["recording"] is False
 
@@ -341,9 +348,8 @@ def check_video(out_dir: Path, track: TrackRecord) -> list[tuple[int, int]]:
     sizes = []
     for seg in track.segments:
         path = out_dir / seg.path
-        assert path.suffix == ".mp4" and 0 < seg.duration_s <= 10.0
-        data = path.read_bytes()
-        assert hashlib.sha256(data).hexdigest() == seg.sha256 and len(data) == seg.bytes
+        assert path.suffix == VIDEO_SEGMENT_SUFFIX and 0 < seg.duration_s <= 10.0
+        assert hash_file(path) == (seg.sha256, seg.bytes)
         with av.open(str(path)) as container:
             frames = list(container.decode(video=0))
         width, height = frames[0].width, frames[0].height
@@ -392,7 +398,7 @@ async def test_cameras_are_recorded_only_with_video_on(stage: Stage) -> None:
     assert without.video_tracks == () and [t.participant_identity for t in without.tracks] == [
         "cam"
     ]
-    assert not list((stage.out_dir / "audio").rglob("*.mp4"))
+    assert not list((stage.out_dir / "audio").rglob(f"*{VIDEO_SEGMENT_SUFFIX}"))
     [camera] = with_camera.video_tracks
     assert (camera.participant_identity, camera.source, camera.role) == ("cam", "camera", "officer")
     assert [t.participant_identity for t in with_camera.tracks] == ["cam"]  # audio apart
@@ -409,5 +415,7 @@ async def test_cameras_are_recorded_only_with_video_on(stage: Stage) -> None:
     assert shown_again_at < gap.end_s < shown_again_at + 2.5 and gap.end_s == after[0].start_s
     assert set(check_video(stage.out_dir / "video", camera)) == {(640, 360)}
     # The manifest on disk says the same.
-    on_disk = RecordingManifest.from_json((stage.out_dir / "video" / "recording.json").read_text())
+    on_disk = RecordingManifest.from_json(
+        SessionSpool(stage.out_dir / "video").manifest.read_text()
+    )
     assert on_disk.video_tracks == with_camera.video_tracks

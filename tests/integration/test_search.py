@@ -18,6 +18,7 @@ from sqlalchemy import select
 from orchestrator.db.models import AuditEntry, RecordingRequest, TranscriptUtterance
 from orchestrator.pipeline.index_step import INDEX_SESSION_TASK, index_session_job
 from orchestrator.search import service as search_service
+from storage.spool import MIXED_AUDIO, SessionSpool
 from tests.integration.conftest import World
 from tests.search_corpus import CORPUS, transcript_of
 from transcription import create_celery
@@ -296,7 +297,7 @@ async def test_playback_page_lists_the_transcript(
                         headers=world.headers("archivist")) as r:  # fmt: skip
         page = await r.text()
         assert r.status == 200
-    assert f'src="/api/v1/sessions/{corpus["nb_land"]}/media/mixed.opus"' in page
+    assert f'src="/api/v1/sessions/{corpus["nb_land"]}/media/{MIXED_AUDIO}"' in page
     assert page.count('class="utterance"') == 3 and 'data-start="9.5"' in page
     assert "Phạm Quang Ngọc" in page and "Chủ trì" in page
     async with world.db() as db:
@@ -349,10 +350,11 @@ async def recorded(world: World, corpus: dict[str, int], key: str, spool: Path) 
     """Give a corpus session a finished recording whose directory holds its transcript.json."""
     (session,) = [c for c in CORPUS if c.key == key]
     session_id = corpus[key]
-    (spool / "transcript.json").write_text(to_json(transcript_of(session)), encoding="utf-8")
+    files = SessionSpool(spool)
+    files.transcript(".json").write_text(to_json(transcript_of(session)), encoding="utf-8")
     async with world.db() as db:
         db.add(RecordingRequest(session_id=session_id, room_name=f"search-{session_id}",
-                                manifest_path=str(spool / "recording.json")))  # fmt: skip
+                                manifest_path=str(files.manifest)))  # fmt: skip
         await db.commit()
     return session_id
 

@@ -1,5 +1,5 @@
-"""Pure helpers of the recorder: the manifest format, participant labels, room metadata, the
-session clock and track directory names."""
+"""Pure helpers of the recorder: the manifest format, participant labels, room metadata and the
+session clock (track directory names: tests/unit/storage/test_spool.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from media.clock import SessionClock
 from media.errors import ManifestError
 from media.manifest import Gap, RecordingManifest, Segment, TrackRecord, participant_labels
 from media.recorder import recording_metadata
-from media.segment_writer import SegmentWriter, track_dir_name
+from media.segment_writer import SegmentWriter
 from media.video_segments import fitted_size, to_av_frame
 
 STARTED = datetime(2025, 1, 6, 1, 30, tzinfo=UTC)
@@ -179,15 +179,6 @@ def test_clock_counts_from_the_start_and_maps_back() -> None:
 def test_clock_refuses_a_naive_start() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         SessionClock(datetime(2025, 1, 6, 8, 30))
-
-
-def test_track_dir_names_are_safe_and_distinct() -> None:
-    assert track_dir_name("citizen-7") == "citizen-7"
-    assert track_dir_name("").startswith("_-")
-    a, b = track_dir_name("a/b"), track_dir_name("a?b")
-    assert a.startswith("a_b-") and b.startswith("a_b-") and a != b
-    assert "/" not in track_dir_name("../../etc") and ".." not in track_dir_name("../../etc")
-    assert track_dir_name("Nguyễn") != track_dir_name("Nguyen")
 
 
 def test_a_resumed_writer_keeps_the_segments_and_opens_a_restart_gap() -> None:

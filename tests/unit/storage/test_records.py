@@ -1,4 +1,5 @@
-"""The archive's pure logic: layout, retention classes, manifest signatures, the chain."""
+"""The archive's pure logic: key layout, manifest signatures, the chain (which spool file goes
+where, and under which retention class: test_spool.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,15 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from storage.errors import ArchiveFormatError
 from storage.records import (
     ArchivedObject,
-    ArchiveFormatError,
     Manifest,
     SignedManifest,
     chain_head,
     chain_problems,
-    missing_files,
     object_key,
     read_signed_manifest,
-    record_type,
     session_prefix,
     sign_manifest,
 )
@@ -40,11 +39,8 @@ def _manifest(
 def test_layout() -> None:
     prefix = session_prefix(2026, "79", 42)
     assert prefix == "2026/79/42/"
-    assert object_key(prefix, "tracks/alice/0001.opus") == "2026/79/42/audio/tracks/alice/0001.opus"
-    assert object_key(prefix, "mixed.opus") == "2026/79/42/audio/mixed.opus"
-    assert (
-        object_key(prefix, "tracks/alice/TR_v-00000.mp4")
-        == "2026/79/42/video/tracks/alice/TR_v-00000.mp4"
+    assert object_key(prefix, "audio/tracks/alice/0001.opus") == (
+        "2026/79/42/audio/tracks/alice/0001.opus"
     )
     assert object_key(prefix, "minutes.docx") == "2026/79/42/minutes.docx"
     assert _manifest(42, "t").key == "2026/01/42/manifest-r1.json"
@@ -60,26 +56,6 @@ def test_object_key_refuses_escaping_names(name: str) -> None:
 def test_session_prefix_refuses_bad_province(code: str) -> None:
     with pytest.raises(ValueError, match="invalid province code"):
         session_prefix(2026, code, 1)
-
-
-@pytest.mark.parametrize(
-    ("name", "kind"),
-    [
-        ("mixed.opus", "media"),
-        ("tracks/a/0001.opus", "media"),
-        ("tracks/a/TR_v-00000.mp4", "media"),
-        ("transcript.vtt", "transcript"),
-        ("minutes.docx", "minutes"),
-        ("recording.json", "metadata"),
-    ],
-)
-def test_record_type(name: str, kind: str) -> None:
-    assert record_type(name) == kind
-
-
-def test_missing_files_names_failed_outputs() -> None:
-    assert missing_files(["recording.json", "mixed.opus", "transcript.json", "transcript.vtt",
-                          "transcript.srt", "transcript.txt"]) == ("minutes.docx",)  # fmt: skip
 
 
 def test_signature_round_trip_and_tamper() -> None:
