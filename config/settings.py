@@ -190,6 +190,14 @@ class WebSettings(_Section):
         return self.public_url.rstrip("/") + "/livekit/webhook"
 
 
+class FaultSettings(_Section):
+    """Test only: named points where a process kills itself, to prove that what it was doing
+    survives the crash (e.g. ``session_end.committed``: between the commit that ends a session and
+    the send that starts its pipeline). Empty, as it must stay in production."""
+
+    kill_at: frozenset[str] = frozenset()
+
+
 class PathSettings(_Section):
     """Where state lives. Relative paths are taken from the working directory."""
 
@@ -242,6 +250,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     web: WebSettings = WebSettings()
     paths: PathSettings = PathSettings()
+    faults: FaultSettings = FaultSettings()
 
     @classmethod
     def settings_customise_sources(

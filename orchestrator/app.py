@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -18,21 +17,20 @@ from config import Settings
 from orchestrator import home
 from orchestrator.accounts import routes as accounts_routes
 from orchestrator.core.errors import OrchestratorError
-from orchestrator.db import create_engine, migrate, session_factory
+from orchestrator.db import open_db
 from orchestrator.live import agent_routes, central_routes
 from orchestrator.live import routes as live_routes
 from orchestrator.live.board import board_ctx, stop_streams
-from orchestrator.live.reconciler import reconcile_once
-from orchestrator.live.session_end import session_ended
+from orchestrator.live.reconciler import reconciler
 from orchestrator.pipeline import routes as pipeline_routes
 from orchestrator.scheduling import routes as scheduling_routes
 from orchestrator.search import playback
 from orchestrator.search import routes as search_routes
-from orchestrator.web.app_keys import DB, ENGINE, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
+from orchestrator.web.app_keys import DB, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
 from orchestrator.web.auth import authenticate, setup_auth
 from orchestrator.web.html import STATIC_DIR
 from orchestrator.web.router import mount
-from transcription import create_celery
+from transcription import TaskName, create_celery, send
 
 log = logging.getLogger(__name__)
 JSON_DUMPS = functools.partial(json.dumps, ensure_ascii=False)
@@ -105,7 +103,7 @@ async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
     celery = create_celery(settings)
 
     async def enqueue(task: str, session_id: int) -> None:
-        await asyncio.to_thread(celery.send_task, task, args=[session_id], queue="transcribe")
+        await asyncio.to_thread(send, celery, TaskName(task), session_id)
 
     try:
         yield enqueue
@@ -116,7 +114,8 @@ async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
 def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) -> web.Application:
     """The orchestrator. Clients (database, LiveKit, broker) open and close with the app.
 
-    ``reconcile_interval_s`` None runs no reconciler (benchmarks, one-off tools).
+    ``reconcile_interval_s`` None runs no reconciler, and so no outbox sweeper (benchmarks,
+    one-off tools).
     """
     app = web.Application(middlewares=[error_middleware], client_max_size=10 * 1024 * 1024)
     app[SETTINGS] = settings
@@ -124,12 +123,9 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     app.middlewares.append(auth_middleware)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.db.url)
-        await migrate(engine)
-        app[ENGINE] = engine
-        app[DB] = session_factory(engine)
-        yield
-        await engine.dispose()
+        async with open_db(settings.db.url) as sessions:
+            app[DB] = sessions
+            yield
 
     async def livekit(app: web.Application) -> AsyncIterator[None]:
         lk = settings.livekit
@@ -144,25 +140,9 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
             app[ENQUEUE] = enqueue
             yield
 
-    async def reconciler(app: web.Application, interval_s: float) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                try:
-                    for session_id in await reconcile_once(app[DB], app[LIVEKIT]):
-                        await session_ended(app, session_id)
-                except Exception:
-                    log.exception("reconciler pass failed; next pass in %ss", interval_s)
-                await asyncio.sleep(interval_s)
-
-        task = asyncio.create_task(loop(), name="reconciler")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
     app.cleanup_ctx.extend([database, livekit, broker])
     if reconcile_interval_s is not None:
-        app.cleanup_ctx.append(functools.partial(reconciler, interval_s=reconcile_interval_s))
+        app.cleanup_ctx.append(reconciler(reconcile_interval_s))
     app.cleanup_ctx.append(board_ctx)  # after the database and LiveKit contexts it uses
     app.on_shutdown.append(stop_streams)
     mount(app, API_ROUTES, PAGES)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from transcription.celery_app import QUEUES, create_celery
+from transcription.celery_app import (
+    Queue,
+    RetryingTask,
+    RetryLater,
+    TaskName,
+    create_celery,
+    send,
+)
 
-__all__ = ["QUEUES", "create_celery"]
+__all__ = ["Queue", "RetryLater", "RetryingTask", "TaskName", "create_celery", "send"]

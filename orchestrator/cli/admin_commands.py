@@ -14,7 +14,7 @@ from orchestrator.accounts.service import new_user
 from orchestrator.core.errors import OrchestratorError, Unprocessable
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import Role, SessionStatus, Tier
-from orchestrator.db import create_engine, migrate, session_factory
+from orchestrator.db import open_db
 from orchestrator.db.models import Agency, ReceptionSession
 
 
@@ -84,39 +84,29 @@ async def add_user(
     password: str,
 ) -> int:
     """Create a user; without an agency, the central committee. Returns the new id."""
-    engine = create_engine(settings.db.url)
-    try:
-        await migrate(engine)
-        async with session_factory(engine)() as db:
-            if agency_id is None:
-                agency_id = await db.scalar(select(Agency.id).where(Agency.tier == Tier.CENTRAL))
-            body = UserCreate(
-                username=username, display_name=display_name, password=password, role=role,
-                agency_id=agency_id or 0, cleared=cleared,
-            )  # fmt: skip
-            if await db.get(Agency, body.agency_id) is None:
-                raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
-            user = new_user(body)
-            db.add(user)
-            await db.commit()
-            return user.id
-    finally:
-        await engine.dispose()
+    async with open_db(settings.db.url) as sessions, sessions() as db:
+        if agency_id is None:
+            agency_id = await db.scalar(select(Agency.id).where(Agency.tier == Tier.CENTRAL))
+        body = UserCreate(
+            username=username, display_name=display_name, password=password, role=role,
+            agency_id=agency_id or 0, cleared=cleared,
+        )  # fmt: skip
+        if await db.get(Agency, body.agency_id) is None:
+            raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
+        user = new_user(body)
+        db.add(user)
+        await db.commit()
+        return user.id
 
 
 async def list_sessions(settings: Settings, status: SessionStatus | None) -> list[str]:
     """One line per session: id, local start, status, province, title."""
-    engine = create_engine(settings.db.url)
-    try:
-        await migrate(engine)
-        async with session_factory(engine)() as db:
-            query = select(ReceptionSession).order_by(ReceptionSession.starts_at)
-            if status is not None:
-                query = query.where(ReceptionSession.status == status)
-            return [
-                f"{s.id:>6}  {s.starts_at.astimezone(VN_TZ):%Y-%m-%d %H:%M}  {s.status.value:10}"
-                f"  {s.agency.province_code:12}  {s.title}"
-                for s in await db.scalars(query)
-            ]
-    finally:
-        await engine.dispose()
+    async with open_db(settings.db.url) as sessions, sessions() as db:
+        query = select(ReceptionSession).order_by(ReceptionSession.starts_at)
+        if status is not None:
+            query = query.where(ReceptionSession.status == status)
+        return [
+            f"{s.id:>6}  {s.starts_at.astimezone(VN_TZ):%Y-%m-%d %H:%M}  {s.status.value:10}"
+            f"  {s.agency.province_code:12}  {s.title}"
+            for s in await db.scalars(query)
+        ]

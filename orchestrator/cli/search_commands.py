@@ -13,7 +13,7 @@ from sqlalchemy import select
 from config import Settings
 from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.timezone import format_local
-from orchestrator.db import create_engine, migrate, session_factory
+from orchestrator.db import open_db
 from orchestrator.db.models import User
 from orchestrator.search.service import SearchFilters, SearchResult, search
 
@@ -24,18 +24,13 @@ async def _search(
     settings: Settings, username: str, text: str, filters: SearchFilters, exact: bool,
     sort: str, page: int, per_page: int,
 ) -> SearchResult:  # fmt: skip
-    engine = create_engine(settings.db.url)
-    try:
-        await migrate(engine)
-        async with session_factory(engine)() as db:
-            user = await db.scalar(select(User).where(User.username == username, User.active))
-            if user is None:
-                raise click.ClickException(f"Không có người dùng {username!r} đang hoạt động.")
-            return await search(db, user, text, filters, exact=exact,
-                                sort="date" if sort == "date" else "relevance", page=page,
-                                per_page=per_page)  # fmt: skip
-    finally:
-        await engine.dispose()
+    async with open_db(settings.db.url) as sessions, sessions() as db:
+        user = await db.scalar(select(User).where(User.username == username, User.active))
+        if user is None:
+            raise click.ClickException(f"Không có người dùng {username!r} đang hoạt động.")
+        return await search(db, user, text, filters, exact=exact,
+                            sort="date" if sort == "date" else "relevance", page=page,
+                            per_page=per_page)  # fmt: skip
 
 
 def _day(value: datetime | None) -> date | None:

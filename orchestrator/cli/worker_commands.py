@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from config import Settings
-from transcription import QUEUES, create_celery
+from transcription import Queue, create_celery
 
 
 @click.command()
-@click.option("--queues", default=",".join(QUEUES), show_default=True, help="Comma-separated.")
+@click.option("--queues", default=",".join(Queue), show_default=True, help="Comma-separated.")
 @click.option("--concurrency", type=int, default=1, show_default=True)
 @click.option("--hostname", default=None, help="Celery node name (default: tiepdan@<host>).")
 @click.pass_obj
@@ -26,7 +26,7 @@ def worker(settings: Settings, queues: str, concurrency: int, hostname: str | No
     from orchestrator.pipeline.steps import check_model
     from transcription.errors import ModelLoadError
 
-    if "transcribe" in queues.split(","):
+    if Queue.TRANSCRIBE in queues.split(","):
         try:
             check_model(settings)
         except ModelLoadError as e:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from orchestrator.db.connection import create_engine, migrate, session_factory
+from orchestrator.db.connection import (
+    BlockingDatabase,
+    create_engine,
+    migrate,
+    open_db,
+    session_factory,
+)
 
-__all__ = ["create_engine", "migrate", "session_factory"]
+__all__ = ["BlockingDatabase", "create_engine", "migrate", "open_db", "session_factory"]

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -50,3 +59,61 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to ``revision`` with the Alembic migrations."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+
+
+@asynccontextmanager
+async def open_db(
+    url: str, *, migrate_first: bool = True
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The database at ``url`` for the life of the block: one engine, brought to the newest
+    migration, and a factory of sessions on it; the engine is disposed when the block ends.
+
+    Args:
+        url: the SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+        migrate_first: False for a process that only uses the schema (workers: the orchestrator
+            and the command line migrate, and several worker processes start at once).
+    """
+    engine = create_engine(url)
+    try:
+        if migrate_first:
+            await migrate(engine)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+class BlockingDatabase:
+    """The database for code that has no event loop (a Celery worker process): one engine, on
+    an event loop of its own that lives as long as it does.
+
+    Used from one thread at a time, as a worker process runs one task at a time.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._resources = AsyncExitStack()
+        try:
+            self._sessions = self._loop.run_until_complete(
+                self._resources.enter_async_context(open_db(url, migrate_first=False))
+            )
+        except BaseException:
+            self._loop.close()
+            raise
+
+    def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction, committed when it returns (rolled back if it raises)."""
+
+        async def unit() -> T:
+            async with self._sessions() as db:
+                result = await work(db)
+                await db.commit()
+                return result
+
+        return self._loop.run_until_complete(unit())
+
+    def close(self) -> None:
+        """Dispose of the engine and close the loop."""
+        try:
+            self._loop.run_until_complete(self._resources.aclose())
+        finally:
+            self._loop.close()

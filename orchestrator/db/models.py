@@ -392,3 +392,22 @@ class ArchiveOutbox(Base):
     manifest_key: Mapped[str | None] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     __table_args__ = (Index("ix_archive_outbox_state_next", "state", "next_attempt_at"),)
+
+
+class PipelineOutbox(Base):
+    """ "Enqueue the pipeline for this session": written in the commit that moves the session to
+    ``processing``, sent to the broker after that commit and marked sent, and acknowledged by the
+    worker once the session's chain of jobs is enqueued.
+
+    A row still unsent, or sent long ago and never acknowledged, is sent again by the sweeper
+    (:mod:`orchestrator.live.session_end`): a crash between the commit and the send, or a message
+    the broker lost, still starts the pipeline.
+    """
+
+    __tablename__ = "pipeline_outbox"
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -22,7 +22,7 @@ from orchestrator.live.schemas import (
     RecordingComplete,
     RecordingCompleteOut,
 )
-from orchestrator.live.session_end import session_ended
+from orchestrator.live.session_end import send_started, start_pipeline
 from orchestrator.web.api import Route, parse, path_int, reply
 from orchestrator.web.app_keys import DB, SETTINGS
 from orchestrator.web.auth import now_utc
@@ -63,12 +63,12 @@ async def recording_complete(request: web.Request) -> web.Response:
         completed = await recordings.complete_recording(
             db, body.agent_id, session_id, body.manifest_path, now_utc()
         )
-        started = completed and await recordings.claim_pipeline_start(db, session_id)
+        started = completed and await start_pipeline(db, session_id)
         audit(db, action="recording.complete", target=f"session:{session_id}",
               outcome="allowed" if completed else "failed", agent=body.agent_id)  # fmt: skip
         await db.commit()
     if started:
-        await session_ended(request.app, session_id)
+        await send_started(request.app, session_id)
     return reply(RecordingCompleteOut(completed=completed, pipeline_started=started))
 
 

@@ -1,19 +1,25 @@
-"""Repairs what lost webhooks would leave wrong: ended rooms and unseen participants."""
+"""Repairs what lost webhooks and lost messages would leave wrong: ended rooms, unseen
+participants, and pipeline starts no worker received (the outbox's sweeper), every few seconds
+in the orchestrator (:func:`reconciler`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+from aiohttp import web
 from livekit import api
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import Attendance, ReceptionSession
-from orchestrator.live.recordings import claim_pipeline_start
-from orchestrator.live.webhooks import end_session, record_attendance
+from orchestrator.live.session_end import end_session, resend_stalled, send_started, start_pipeline
+from orchestrator.live.webhooks import record_attendance
+from orchestrator.web.app_keys import DB, LIVEKIT
 
 log = logging.getLogger(__name__)
 LIVEKIT_TIMEOUT_S = 10
@@ -23,7 +29,7 @@ async def reconcile_once(
     db_factory: async_sessionmaker[AsyncSession], lkapi: api.LiveKitAPI
 ) -> list[int]:
     """Compare live sessions with LiveKit's rooms once; return ids of sessions it ended whose
-    pipeline may start now."""
+    pipeline it started (to send after the commit)."""
     async with db_factory() as db:
         live = (
             await db.scalars(
@@ -39,9 +45,9 @@ async def reconcile_once(
         ended = []
         for session in live:
             if session.room_name not in rooms:
-                if end_session(session, "room gone (reconciler)"):
+                if await end_session(db, session.id, "room gone (reconciler)"):
                     log.warning("session %s: room gone, ended by reconciler", session.id)
-                    if await claim_pipeline_start(db, session.id):
+                    if await start_pipeline(db, session.id):
                         ended.append(session.id)
                 continue
             await _repair_attendance(db, lkapi, session)
@@ -70,3 +76,36 @@ async def _repair_attendance(
     for row in open_rows:
         if row.participant_sid not in present:
             row.left_at = datetime.now(UTC)
+
+
+async def _pass(app: web.Application) -> None:
+    try:
+        await send_started(app, *await reconcile_once(app[DB], app[LIVEKIT]))
+    finally:
+        # Even with LiveKit unreachable, the pipelines of ended sessions are started.
+        await resend_stalled(app)
+
+
+def reconciler(
+    interval_s: float,
+) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    """The reconciler for ``app.cleanup_ctx``: a pass every ``interval_s`` seconds while the app
+    runs (after the database, LiveKit and broker contexts it uses)."""
+
+    @contextlib.asynccontextmanager
+    async def running(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                try:
+                    await _pass(app)
+                except Exception:
+                    log.exception("reconciler pass failed; next pass in %ss", interval_s)
+                await asyncio.sleep(interval_s)
+
+        task = asyncio.create_task(loop(), name="reconciler")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return running

@@ -1,16 +1,12 @@
-"""Recorders: leases held by media agents, and the start of the pipeline, exactly once.
-
-The pipeline starts when a session has ended *and* its recording is complete, whichever is
-noticed last (webhook, reconciler or the recorder's own report): the move from ``ended`` to
-``processing`` is a compare-and-set in the database, so only one caller enqueues it.
-"""
+"""Recorders: leases held by media agents, and the report that a recording is complete (after
+which :mod:`orchestrator.live.session_end` may start the pipeline)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,27 +72,5 @@ async def complete_recording(
             RecordingRequest.completed_at.is_(None),
         )
         .values(completed_at=now, manifest_path=manifest_path)
-    )
-    return bool(cast(CursorResult[Any], result).rowcount)
-
-
-async def claim_pipeline_start(db: AsyncSession, session_id: int) -> bool:
-    """Move an ended session whose recording is complete (or was never asked for) to
-    ``processing``; True for the one caller that did, which then enqueues the pipeline."""
-    recording_pending = exists().where(
-        and_(
-            RecordingRequest.session_id == session_id,
-            RecordingRequest.completed_at.is_(None),
-        )
-    )
-    result = await db.execute(
-        update(ReceptionSession)
-        .where(
-            ReceptionSession.id == session_id,
-            ReceptionSession.status == SessionStatus.ENDED,
-            ~recording_pending,
-        )
-        .values(status=SessionStatus.PROCESSING)
-        .execution_options(synchronize_session=False)
     )
     return bool(cast(CursorResult[Any], result).rowcount)

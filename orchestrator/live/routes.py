@@ -16,10 +16,12 @@ from orchestrator.core.errors import (
     OrchestratorError,
 )
 from orchestrator.core.labels import STATUSES
+from orchestrator.core.lifecycle import move
 from orchestrator.core.permissions import Action, may_join
 from orchestrator.core.timezone import format_local
 from orchestrator.core.vocabulary import Role, SessionStatus
 from orchestrator.db.audit import actor_of, audit
+from orchestrator.db.locking import locked_session
 from orchestrator.db.models import (
     Attendance,
     ConnectionPoint,
@@ -28,12 +30,11 @@ from orchestrator.db.models import (
     RecordingRequest,
     User,
 )
-from orchestrator.live import recordings
 from orchestrator.live.join_page import JoinPageConfig, render_join_page
 from orchestrator.live.rooms import close_room, ensure_room, participant_token
 from orchestrator.live.schemas import AttendanceOut
-from orchestrator.live.session_end import session_ended
-from orchestrator.live.webhooks import apply_event, end_session, parse_event, webhook_receiver
+from orchestrator.live.session_end import end_session, send_started, start_pipeline
+from orchestrator.live.webhooks import apply_event, parse_event, webhook_receiver
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.launch_links import (
     LaunchLinkError,
@@ -83,9 +84,12 @@ async def launch(request: web.Request) -> web.StreamResponse:
                 request, user, "status",
                 f"Phiên tiếp này {STATUSES[session.status]}, không thể vào phòng.",
             )  # fmt: skip
-        session.room_name = await ensure_room(request.app[LIVEKIT], session)
-        if session.status == SessionStatus.SCHEDULED:
-            session.status = SessionStatus.LIVE
+        room_name = await ensure_room(request.app[LIVEKIT], session)
+        # Read again under the row's lock: it may have changed while the room was made.
+        await locked_session(db, session.id)
+        session.room_name = room_name
+        if session.status is not SessionStatus.LIVE:
+            move(session, SessionStatus.LIVE)  # refused if it was cancelled meanwhile
         if await db.get(RecordingRequest, session.id) is None:
             db.add(RecordingRequest(session_id=session.id, room_name=session.room_name))
         audit(db, action="session.launch", target=f"session:{session.id}", user=user,
@@ -205,9 +209,9 @@ async def livekit_webhook(request: web.Request) -> web.Response:
     """Signed room events from LiveKit (forged → 401, duplicate → 200 without change)."""
     receiver = webhook_receiver(request.app[SETTINGS])
     event = parse_event(receiver, await request.text(), request.headers.get("Authorization", ""))
-    ended = await apply_event(request.app[DB], event)
-    if ended is not None:
-        await session_ended(request.app, ended)
+    started = await apply_event(request.app[DB], event)
+    if started is not None:
+        await send_started(request.app, started)
     return web.json_response({"ok": True})
 
 
@@ -219,16 +223,16 @@ async def end_live_session(request: web.Request) -> web.Response:
         session = await svc.get_session(
             db, actor_of(user), path_int(request, "id"), Action.LAUNCH_SESSION
         )
-        if not end_session(session, f"ended by {user.username}"):
+        if not await end_session(db, session.id, f"ended by {user.username}"):
             raise Conflict(f"Phiên tiếp này {STATUSES[session.status]}, không thể kết thúc.")
-        started = await recordings.claim_pipeline_start(db, session.id)
+        started = await start_pipeline(db, session.id)
         audit(db, action="session.end", target=f"session:{session.id}", user=user,
               remote=request.remote)  # fmt: skip
         await db.commit()
+    if started:
+        await send_started(request.app, session.id)
     if session.room_name:
         await close_room(request.app[LIVEKIT], session.room_name)
-    if started:
-        await session_ended(request.app, session.id)
     return reply(svc.to_out(session))
 
 

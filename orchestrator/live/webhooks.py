@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config import Settings
 from media.speaker_watch import MONITOR_KIND
 from orchestrator.core.errors import Unauthenticated
-from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import Attendance, ReceptionSession, WebhookEvent
-from orchestrator.live.recordings import claim_pipeline_start
+from orchestrator.live.session_end import end_session, start_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +70,11 @@ async def record_attendance(
         row.left_at = left_at
 
 
-def end_session(session: ReceptionSession, reason: str) -> bool:
-    """Move a live session to ended; False when it was not live (nothing to do)."""
-    if session.status != SessionStatus.LIVE:
-        return False
-    session.status = SessionStatus.ENDED
-    session.status_reason = reason
-    return True
-
-
 async def apply_event(
     db_factory: async_sessionmaker[AsyncSession], event: api.WebhookEvent
 ) -> int | None:
-    """Apply one verified event; return the id of a session whose pipeline it may start.
+    """Apply one verified event; return the id of a session whose pipeline it started (to send
+    after the commit, :func:`~orchestrator.live.session_end.send_started`).
 
     A redelivered event (same id) changes nothing.
     """
@@ -114,8 +105,8 @@ async def apply_event(
             )  # fmt: skip
         elif (
             event.event == "room_finished"
-            and end_session(session, "room_finished")
-            and await claim_pipeline_start(db, session.id)
+            and await end_session(db, session.id, "room_finished")
+            and await start_pipeline(db, session.id)
         ):
             ended = session.id
         await db.commit()

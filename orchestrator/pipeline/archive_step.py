@@ -14,25 +14,26 @@ from functools import partial
 from pathlib import Path
 
 import redis
-from celery import Celery, Task
-from minio.error import MinioException
+from celery import Celery
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from urllib3.exceptions import HTTPError
 
-from config import Settings, load_settings
+from config import Settings
+from orchestrator.core.lifecycle import move
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.audit import audit
+from orchestrator.db.locking import locked_session
 from orchestrator.db.models import ArchiveOutbox, ReceptionSession, RecordingRequest
+from orchestrator.pipeline import progress
 from orchestrator.pipeline.progress import run_db, step_done
+from orchestrator.pipeline.tasks import register_step
 from storage import make_s3_client
 from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
 from storage.errors import ArchiveError
+from transcription.celery_app import RetryingTask, TaskName, send
 
 __all__ = [
-    "ARCHIVE_SESSION_TASK",
-    "VERIFY_ARCHIVE_TASK",
     "archive_session_job",
     "province_chain_lock",
     "due_for_archive",
@@ -43,10 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_SESSION_TASK = "tiepdan.archive_session"
-VERIFY_ARCHIVE_TASK = "tiepdan.verify_archive"
-REDRIVE_OUTBOX_TASK = "tiepdan.archive_outbox"
-ARCHIVE_QUEUE = "archive"
 # Celery beat runs the full re-verification this often (seconds).
 VERIFY_EVERY_S = 24 * 3600
 
@@ -87,7 +84,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def _claim(db: AsyncSession, session_id: int, now: datetime) -> None:
-    """Mark the session's outbox row running, creating it on the first attempt."""
+    """Mark the session's outbox row running, creating it on the first attempt (a session that
+    had failed is processing again)."""
+    await progress.resume(db, session_id)
     row = await db.get(ArchiveOutbox, session_id)
     if row is None:
         row = ArchiveOutbox(session_id=session_id, state=OUTBOX_PENDING, attempts=0)
@@ -101,10 +100,11 @@ async def _done(db: AsyncSession, session_id: int, manifest_key: str, now: datet
     assert row is not None
     row.state, row.manifest_key, row.updated_at = OUTBOX_DONE, manifest_key, now
     row.last_error = row.next_attempt_at = None
-    session = await db.get(ReceptionSession, session_id)
-    if session is not None and session.status != SessionStatus.ARCHIVED:
-        session.status = SessionStatus.ARCHIVED
+    session = await locked_session(db, session_id)
+    if session is not None and session.status is not SessionStatus.ARCHIVED:
+        move(session, SessionStatus.ARCHIVED)
     await step_done(db, session_id, "archive")
+    await progress.finish_resumed(db, session_id)
 
 
 async def _failed(db: AsyncSession, session_id: int, error: str, now: datetime) -> None:
@@ -166,9 +166,9 @@ def archive_session_job(settings: Settings, session_id: int) -> str:
     Returns:
         The key of the session's current manifest.
     """
-    run_db(settings, lambda db: _claim(db, session_id, datetime.now(UTC)))
+    run_db(lambda db: _claim(db, session_id, datetime.now(UTC)))
     try:
-        place, directory = run_db(settings, lambda db: _place(db, session_id))
+        place, directory = run_db(lambda db: _place(db, session_id))
         if directory is None:
             raise ArchiveError(f"session {session_id} has no recording directory", retryable=False)
         # The index step still reads transcript.json: the spool is pruned later.
@@ -178,9 +178,9 @@ def archive_session_job(settings: Settings, session_id: int) -> str:
         )  # fmt: skip
     except Exception as e:
         error = repr(e)
-        run_db(settings, lambda db: _failed(db, session_id, error, datetime.now(UTC)))
+        run_db(lambda db: _failed(db, session_id, error, datetime.now(UTC)))
         raise
-    run_db(settings, lambda db: _done(db, session_id, manifest.key, datetime.now(UTC)))
+    run_db(lambda db: _done(db, session_id, manifest.key, datetime.now(UTC)))
     if manifest.missing:
         log.warning("session %s archived without %s", session_id, ", ".join(manifest.missing))
     return manifest.key
@@ -205,8 +205,8 @@ def prune_spools(settings: Settings, now: datetime) -> list[int]:
         The sessions whose spool directory was pruned.
     """
     pruned = []
-    for session_id in run_db(settings, lambda db: _archived_long_ago(db, now - SPOOL_KEEP)):
-        place, directory = run_db(settings, partial(_place, session_id=session_id))
+    for session_id in run_db(lambda db: _archived_long_ago(db, now - SPOOL_KEEP)):
+        place, directory = run_db(partial(_place, session_id=session_id))
         if directory is None or not directory.is_dir() or not any(directory.iterdir()):
             continue
         archive_directory(
@@ -239,69 +239,46 @@ def verify_archive_job(settings: Settings) -> int:
               outcome="mismatch" if bad else "ok", bucket=settings.s3.bucket,
               sessions=len(reports), mismatched=len(bad))  # fmt: skip
 
-    run_db(settings, record)
+    run_db(record)
     if bad:
         log.error("archive verification: %d of %d session(s) mismatch", len(bad), len(reports))
     return len(bad)
 
 
-def register(app: Celery, settings: Settings | None = None) -> None:
-    """Register ``tiepdan.archive_session`` (args ``[session_id]``) on ``app``.
-
-    ``settings`` are those of the worker; when not given, they are loaded once, on first use.
+def register(app: Celery, settings: Settings) -> None:
+    """Register the archive's tasks on ``app``: ``tiepdan.archive_session`` (args
+    ``[session_id]``), and the periodic re-verification and outbox re-drive that Celery beat runs.
     """
-    loaded: list[Settings] = [settings] if settings is not None else []
+    register_step(
+        app, settings, TaskName.ARCHIVE_SESSION, partial(archive_session_job, settings),
+        soft_time_limit=3600, time_limit=3700,
+    )  # fmt: skip
 
-    @app.task(  # type: ignore[untyped-decorator]
-        name=ARCHIVE_SESSION_TASK,
-        bind=True,
-        acks_late=True,
-        task_reject_on_worker_lost=True,
-        # S3 unreachable or refusing: try again later (exponential backoff, up to ~1 h).
-        autoretry_for=(MinioException, HTTPError, OSError),
-        retry_backoff=5,
-        retry_backoff_max=600,
-        max_retries=12,
-        soft_time_limit=3600,
-        time_limit=3700,
-    )
-    def archive_session(task: Task, session_id: int) -> str:
-        if not loaded:
-            loaded.append(load_settings(None))
-        try:
-            return archive_session_job(loaded[0], session_id)
-        except ArchiveError as e:
-            if e.retryable:
-                raise task.retry(exc=e, countdown=30) from e
-            raise
-
-    @app.task(name=VERIFY_ARCHIVE_TASK, acks_late=True, soft_time_limit=6 * 3600,  # type: ignore[untyped-decorator]
-              time_limit=6 * 3600 + 60)  # fmt: skip
-    def verify_archive_task() -> int:
-        if not loaded:
-            loaded.append(load_settings(None))
-        return verify_archive_job(loaded[0])
-
-    @app.task(name=REDRIVE_OUTBOX_TASK, acks_late=True)  # type: ignore[untyped-decorator]
-    def redrive_outbox_task() -> list[int]:
-        if not loaded:
-            loaded.append(load_settings(None))
-        due = run_db(loaded[0], lambda db: due_for_archive(db, datetime.now(UTC)))
+    def redrive_outbox() -> list[int]:
+        due = run_db(lambda db: due_for_archive(db, datetime.now(UTC)))
         for session_id in due:
-            app.send_task(ARCHIVE_SESSION_TASK, args=[session_id], queue=ARCHIVE_QUEUE)
-        prune_spools(loaded[0], datetime.now(UTC))
+            send(app, TaskName.ARCHIVE_SESSION, session_id)
+        prune_spools(settings, datetime.now(UTC))
         return due
 
+    register_step(
+        app, settings, TaskName.VERIFY_ARCHIVE, partial(verify_archive_job, settings),
+        soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60, base=RetryingTask,
+    )  # fmt: skip
+    register_step(
+        app, settings, TaskName.ARCHIVE_OUTBOX, redrive_outbox, soft_time_limit=3600,
+        time_limit=3700, base=RetryingTask,
+    )  # fmt: skip
     app.conf.beat_schedule = {
         **(app.conf.beat_schedule or {}),
         "tiepdan-verify-archive": {
-            "task": VERIFY_ARCHIVE_TASK,
+            "task": TaskName.VERIFY_ARCHIVE.value,
             "schedule": VERIFY_EVERY_S,
-            "options": {"queue": ARCHIVE_QUEUE},
+            "options": {"queue": TaskName.VERIFY_ARCHIVE.queue.value},
         },
         "tiepdan-archive-outbox": {
-            "task": REDRIVE_OUTBOX_TASK,
+            "task": TaskName.ARCHIVE_OUTBOX.value,
             "schedule": REDRIVE_EVERY_S,
-            "options": {"queue": ARCHIVE_QUEUE},
+            "options": {"queue": TaskName.ARCHIVE_OUTBOX.queue.value},
         },
     }

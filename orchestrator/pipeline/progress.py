@@ -1,25 +1,32 @@
-"""What the pipeline's jobs read from and write to the database: plan, progress, warnings.
+"""What the pipeline's jobs read from and write to the database: plan, progress, warnings, and
+the end of a session's processing (done, or failed with the session).
 
-Celery tasks are synchronous; :func:`run_db` runs one unit of async database work on a fresh
-engine and event loop, so a task (or a redelivered task in a new process) shares nothing.
+Celery tasks are synchronous; :func:`run_db` runs one unit of async database work on the worker
+process's one database (:class:`~orchestrator.db.BlockingDatabase`), opened as the process
+starts (Celery's ``worker_process_init``) and closed as it exits.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from config import Settings
-from orchestrator.db import create_engine, session_factory
+from orchestrator.core.lifecycle import move
+from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db import BlockingDatabase
+from orchestrator.db.locking import locked_session
 from orchestrator.db.models import (
+    PipelineOutbox,
     ProcessingTrack,
     ReceptionSession,
     RecordingRequest,
@@ -35,20 +42,56 @@ DONE, DONE_WITH_WARNINGS, FAILED = "done", "done_with_warnings", "failed"
 TRACK_PENDING, TRACK_RUNNING, TRACK_DONE, TRACK_FAILED = "pending", "running", "done", "failed"
 
 
-def run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one transaction, committed when it returns."""
+_process_db: BlockingDatabase | None = None
 
-    async def main() -> T:
-        engine = create_engine(settings.db.url)
-        try:
-            async with session_factory(engine)() as db:
-                result = await work(db)
-                await db.commit()
-                return result
-        finally:
-            await engine.dispose()
 
-    return asyncio.run(main())
+def open_process_db(settings: Settings) -> None:
+    """Open this process's database (once: opening it again keeps the one it has)."""
+    global _process_db
+    if _process_db is None:
+        _process_db = BlockingDatabase(settings.db.url)
+
+
+def close_process_db() -> None:
+    """Close this process's database, if it has one."""
+    global _process_db
+    if _process_db is not None:
+        db, _process_db = _process_db, None
+        db.close()
+
+
+def open_in_worker_processes(settings: Settings) -> None:
+    """Give every worker process its database as it starts, and close it as the process exits."""
+    worker_process_init.connect(
+        lambda **_: open_process_db(settings), weak=False, dispatch_uid="tiepdan.process_db.open"
+    )
+    worker_process_shutdown.connect(
+        lambda **_: close_process_db(), weak=False, dispatch_uid="tiepdan.process_db.close"
+    )
+
+
+@contextmanager
+def process_db(settings: Settings) -> Iterator[None]:
+    """This process's database for the block: the one a worker process has, or else one opened
+    for the block (the worker's main process, a test, a tool)."""
+    opened = _process_db is None
+    open_process_db(settings)
+    try:
+        yield
+    finally:
+        if opened:
+            close_process_db()
+
+
+def run_db(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on this process's database, committed when it returns.
+
+    Raises:
+        RuntimeError: the process has no database open (:func:`open_process_db`).
+    """
+    if _process_db is None:
+        raise RuntimeError("no database open in this process (open_process_db)")
+    return _process_db.run(work)
 
 
 def _now() -> datetime:
@@ -119,12 +162,18 @@ async def set_state(
 
 
 async def enqueued(db: AsyncSession, session_id: int) -> None:
-    """The chain is enqueued: ``planned`` becomes ``running`` (unless a step already moved it
-    on, which a fast chain on another worker may do)."""
+    """The session's jobs are enqueued (now, or by an earlier start; or it had nothing to do):
+    ``planned`` becomes ``running`` (unless a step already moved it on, which a fast chain on
+    another worker may do), and the start is acknowledged, so the outbox sends it no more."""
     await db.execute(
         update(SessionProcessing)
         .where(SessionProcessing.session_id == session_id, SessionProcessing.state == PLANNED)
         .values(state=RUNNING)
+    )
+    await db.execute(
+        update(PipelineOutbox)
+        .where(PipelineOutbox.session_id == session_id, PipelineOutbox.acked_at.is_(None))
+        .values(acked_at=_now())
     )
 
 
@@ -199,3 +248,37 @@ async def track_failed(db: AsyncSession, session_id: int, track_sid: str, reason
         .where(*_track(session_id, track_sid))
         .values(state=TRACK_FAILED, reason=reason)
     )
+
+
+async def give_up(db: AsyncSession, session_id: int, error: str) -> None:
+    """A step failed for good: the session and its processing are both ``failed``, with
+    ``error`` as the reason. A session already archived (a later step failed) stays archived,
+    with the error as a warning: its record is kept, only the search may miss it."""
+    session = await locked_session(db, session_id)
+    if session is None:
+        return
+    if session.status is SessionStatus.ARCHIVED:
+        await add_warnings(db, session_id, f"Phiên đã lưu trữ, nhưng một bước sau đó lỗi: {error}")
+        return
+    if session.status is not SessionStatus.FAILED:
+        move(session, SessionStatus.FAILED, error)
+    if await db.get(SessionProcessing, session_id) is None:  # it failed before it was planned
+        db.add(SessionProcessing(session_id=session_id, state=PLANNED, steps_done=[], warnings=[]))
+        await db.flush()
+    await set_state(db, session_id, FAILED, error)
+
+
+async def resume(db: AsyncSession, session_id: int) -> None:
+    """A step of a failed session runs again (a re-drive): the session is back in
+    ``processing``, and so is its processing."""
+    session = await locked_session(db, session_id)
+    if session is not None and session.status is SessionStatus.FAILED:
+        move(session, SessionStatus.PROCESSING, "retried")
+        await set_state(db, session_id, RUNNING)
+
+
+async def finish_resumed(db: AsyncSession, session_id: int) -> None:
+    """The step that :func:`resume` ran again has succeeded: the processing is finished again."""
+    row = await db.get(SessionProcessing, session_id)
+    if row is not None and row.state == RUNNING:
+        await finish(db, session_id)

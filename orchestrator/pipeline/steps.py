@@ -1,4 +1,5 @@
-"""The post-session pipeline's steps as plain functions of (settings, session id).
+"""The post-session pipeline's steps as plain functions of a session id (and the settings, for
+the Whisper model).
 
 Each step is idempotent: its output already in place means it was done, and it returns at once.
 Outputs go next to the recording's ``recording.json`` (names in :mod:`storage.spool`) and are
@@ -35,13 +36,13 @@ PROGRESS_EVERY_S: Final = 2.0
 TRACK_RESULT_VERSION: Final = 1
 
 
-def session_spool(settings: Settings, session_id: int) -> SessionSpool:
+def session_spool(session_id: int) -> SessionSpool:
     """The session's recording directory.
 
     Raises:
         AudioError: the session has no finished recording to process.
     """
-    directory = progress.run_db(settings, lambda db: progress.recording_dir(db, session_id))
+    directory = progress.run_db(lambda db: progress.recording_dir(db, session_id))
     if directory is None:
         raise AudioError(f"session {session_id}", "no recording manifest for this session")
     return SessionSpool(directory)
@@ -68,11 +69,11 @@ def speaker_of(track: TrackRecord) -> Speaker:
 # --- start -------------------------------------------------------------------------------------
 
 
-def plan_session(settings: Settings, session_id: int) -> list[str] | None:
+def plan_session(session_id: int) -> list[str] | None:
     """Create the session's progress rows; the track ids to transcribe, or None when there is
     nothing to enqueue: the pipeline already was (a redelivered start), or the session has no
     recording (recorded as processed with a warning)."""
-    directory = progress.run_db(settings, lambda db: progress.recording_dir(db, session_id))
+    directory = progress.run_db(lambda db: progress.recording_dir(db, session_id))
     if directory is None:
 
         async def nothing_recorded(db: AsyncSession) -> None:
@@ -80,14 +81,14 @@ def plan_session(settings: Settings, session_id: int) -> list[str] | None:
                 await progress.add_warnings(db, session_id, "Phiên không có bản ghi âm để xử lý.")
                 await progress.set_state(db, session_id, progress.DONE_WITH_WARNINGS)
 
-        progress.run_db(settings, nothing_recorded)
+        progress.run_db(nothing_recorded)
         return None
     manifest = load_manifest(SessionSpool(directory))
     tracks = [
         progress.TrackPlan(t.track_sid, t.participant_identity, t.display_name, t.duration_s)
         for t in manifest.tracks
     ]
-    todo = progress.run_db(settings, lambda db: progress.plan(db, session_id, tracks))
+    todo = progress.run_db(lambda db: progress.plan(db, session_id, tracks))
     return [t.track_sid for t in tracks] if todo else None
 
 
@@ -117,7 +118,7 @@ def _track_result(state: str, **fields: Any) -> bytes:
 def transcribe_session_track(settings: Settings, session_id: int, track_sid: str) -> None:
     """Transcribe one speaker track to its result file; a track whose audio is unusable is
     recorded as failed (with the reason) rather than raising, so the others go on."""
-    files = session_spool(settings, session_id)
+    files = session_spool(session_id)
     result_path = files.track_result(track_sid)
     if result_path.exists():
         # Done before; a worker that died between writing it and recording it left the
@@ -125,27 +126,23 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
         log.info("session %s track %s: already transcribed", session_id, track_sid)
         saved = json.loads(result_path.read_text(encoding="utf-8"))
         if saved["state"] == progress.TRACK_DONE:
-            progress.run_db(settings, lambda db: progress.track_done(db, session_id, track_sid))
+            progress.run_db(lambda db: progress.track_done(db, session_id, track_sid))
         else:
             reason = str(saved.get("reason", ""))
-            progress.run_db(
-                settings, lambda db: progress.track_failed(db, session_id, track_sid, reason)
-            )
+            progress.run_db(lambda db: progress.track_failed(db, session_id, track_sid, reason))
         return
     track = next((t for t in load_manifest(files).tracks if t.track_sid == track_sid), None)
     if track is None:
         raise AudioError(files.manifest, f"no track {track_sid} in the recording manifest")
-    language = progress.run_db(settings, lambda db: progress.session_language(db, session_id))
-    progress.run_db(settings, lambda db: progress.track_started(db, session_id, track_sid))
+    language = progress.run_db(lambda db: progress.session_language(db, session_id))
+    progress.run_db(lambda db: progress.track_started(db, session_id, track_sid))
     last_write = time.monotonic()
 
     def report(done_s: float, _total_s: float) -> None:
         nonlocal last_write
         if time.monotonic() - last_write >= PROGRESS_EVERY_S:
             last_write = time.monotonic()
-            progress.run_db(
-                settings, lambda db: progress.track_progress(db, session_id, track_sid, done_s)
-            )
+            progress.run_db(lambda db: progress.track_progress(db, session_id, track_sid, done_s))
 
     try:
         result = transcribe_track(
@@ -160,11 +157,9 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
         reason = e.reason
         log.warning("session %s track %s failed: %s", session_id, track_sid, reason)
         write_atomic(result_path, _track_result(progress.TRACK_FAILED, reason=reason))
-        progress.run_db(
-            settings, lambda db: progress.track_failed(db, session_id, track_sid, reason)
-        )
+        progress.run_db(lambda db: progress.track_failed(db, session_id, track_sid, reason))
         warning = f"Không nhận dạng được tiếng của {track.display_name} ({track_sid}): {reason}"
-        progress.run_db(settings, lambda db: progress.add_warnings(db, session_id, warning))
+        progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
         return
     transcript = merge([result.transcript], language=language)
     failed = [{"path": str(f.path.relative_to(files.directory)), "reason": f.reason}
@@ -183,7 +178,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
         await progress.track_done(db, session_id, track_sid)
         await progress.add_warnings(db, session_id, *warnings)
 
-    progress.run_db(settings, done)
+    progress.run_db(done)
 
 
 def _track_results(files: SessionSpool) -> dict[str, dict[str, Any]]:
@@ -195,12 +190,12 @@ def _track_results(files: SessionSpool) -> dict[str, dict[str, Any]]:
 # --- merge, mix, minutes -----------------------------------------------------------------------
 
 
-def merge_session(settings: Settings, session_id: int) -> None:
+def merge_session(session_id: int) -> None:
     """The session transcript in every format, from the tracks' results."""
-    files = session_spool(settings, session_id)
-    progress.run_db(settings, lambda db: progress.step_done(db, session_id, "transcribe"))
+    files = session_spool(session_id)
+    progress.run_db(lambda db: progress.step_done(db, session_id, "transcribe"))
     if not files.transcript(".json").exists():
-        language = progress.run_db(settings, lambda db: progress.session_language(db, session_id))
+        language = progress.run_db(lambda db: progress.session_language(db, session_id))
         parts = [
             from_json(json.dumps(r["transcript"]))
             for r in _track_results(files).values()
@@ -210,12 +205,12 @@ def merge_session(settings: Settings, session_id: int) -> None:
         # transcript.json last: it marks the step done.
         for suffix, render in sorted(FORMATS.values(), key=lambda f: f[0] == ".json"):
             write_atomic(files.transcript(suffix), render(transcript).encode())
-    progress.run_db(settings, lambda db: progress.step_done(db, session_id, "merge"))
+    progress.run_db(lambda db: progress.step_done(db, session_id, "merge"))
 
 
-def mix_session(settings: Settings, session_id: int) -> None:
+def mix_session(session_id: int) -> None:
     """``mixed.opus``: every usable segment file placed at its time, mixed, normalized."""
-    files = session_spool(settings, session_id)
+    files = session_spool(session_id)
     if not files.mixed.exists():
         results = _track_results(files)
         placed = []
@@ -230,20 +225,20 @@ def mix_session(settings: Settings, session_id: int) -> None:
             mix_files(placed, files.mixed)
         else:
             warning = "Không có âm thanh nào để trộn thành mixed.opus."
-            progress.run_db(settings, lambda db: progress.add_warnings(db, session_id, warning))
-    progress.run_db(settings, lambda db: progress.step_done(db, session_id, "mix"))
+            progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
+    progress.run_db(lambda db: progress.step_done(db, session_id, "mix"))
 
 
-def minutes_session(settings: Settings, session_id: int) -> str:
+def minutes_session(session_id: int) -> str:
     """``minutes.docx``, then the session's processing state (done, or with warnings)."""
-    files = session_spool(settings, session_id)
+    files = session_spool(session_id)
     if not files.minutes.exists():
         transcript: Transcript = from_json(files.transcript(".json").read_text(encoding="utf-8"))
-        data = progress.run_db(settings, lambda db: minutes_data(db, session_id, transcript))
+        data = progress.run_db(lambda db: minutes_data(db, session_id, transcript))
         write_atomic(files.minutes, render_minutes(data))
 
     async def done(db: AsyncSession) -> str:
         await progress.step_done(db, session_id, "minutes")
         return await progress.finish(db, session_id)
 
-    return progress.run_db(settings, done)
+    return progress.run_db(done)

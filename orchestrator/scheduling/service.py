@@ -9,9 +9,10 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.errors import Forbidden, NotFound, Unprocessable
-from orchestrator.core.lifecycle import check_move
+from orchestrator.core.lifecycle import move
 from orchestrator.core.permissions import Action, Actor, SessionScope, can
 from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db.locking import locked_session
 from orchestrator.db.models import (
     Agency,
     ConnectionPoint,
@@ -209,8 +210,8 @@ async def cancel_session(
 ) -> ReceptionSession:
     """Cancel a scheduled session (calendars show it as cancelled)."""
     session = await get_session(db, actor, session_id, Action.CANCEL_SESSION)
-    session.status = check_move(session.status, SessionStatus.CANCELLED)
-    session.status_reason = reason
+    await locked_session(db, session.id)  # the status checked is the one the commit replaces
+    move(session, SessionStatus.CANCELLED, reason)
     session.sequence += 1
     await db.flush()
     return session

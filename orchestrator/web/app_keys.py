@@ -7,13 +7,12 @@ from typing import Any
 
 from aiohttp import web
 from livekit import api
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config import Settings
 from orchestrator.db.models import User
 
 SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[Any])
 LIVEKIT = web.AppKey("livekit", api.LiveKitAPI)
 # (task name, session id): Celery's send_task by name, off the event loop.

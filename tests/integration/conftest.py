@@ -4,7 +4,7 @@ LiveKit posts its webhooks to, with seeded agencies and users."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from orchestrator.core.credentials import new_api_token
 from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import Agency, ApiToken
+from orchestrator.pipeline.progress import process_db
 from tests.search_corpus import seed_corpus
 
 PASSWORD = "mat-khau-thu-nghiem"
@@ -154,6 +155,14 @@ async def world(local_stack: Settings, db_url: str, engine: AsyncEngine) -> Asyn
         )
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+def worker_db(world: World) -> Iterator[None]:
+    """The world's database as a worker process has it, for calling a job's function directly
+    (from a thread: it runs its own event loop)."""
+    with process_db(world.settings):
+        yield
 
 
 @pytest_asyncio.fixture(scope="session")

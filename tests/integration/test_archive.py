@@ -296,6 +296,7 @@ async def test_playback_url_allowed_and_denied(
         assert r.status == 200 and await r.text() == public_key_pem(signing_key(settings))
 
 
+@pytest.mark.usefixtures("worker_db")
 async def test_archive_job_marks_session_and_reverification_is_recorded(
     world: World, tmp_path: Path, unique_name: str
 ) -> None:

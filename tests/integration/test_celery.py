@@ -13,7 +13,7 @@ from celery import Celery
 
 from config import Settings
 from transcription import create_celery
-from transcription.celery_app import PING_TASK
+from transcription.celery_app import TaskName
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 
@@ -41,7 +41,7 @@ def test_worker_runs_a_task_and_returns_its_result(
 ) -> None:
     app: Celery = create_celery(local_stack)
     try:
-        result = app.send_task(PING_TASK, args=["xin chào"], queue=worker_queue)
+        result = app.send_task(TaskName.PING.value, args=["xin chào"], queue=worker_queue)
         answer = result.get(timeout=60)
     finally:
         app.close()

@@ -25,6 +25,7 @@ import webvtt
 from docx import Document
 from sqlalchemy import select
 
+from config import Settings
 from media.grants import ParticipantKind
 from orchestrator.core.vocabulary import SessionKind, SessionStatus, Tier
 from orchestrator.db.models import (
@@ -40,8 +41,7 @@ from tests.audio import word_error_rate
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
 from tests.recording_fixtures import SpokenTrack, write_recording
-from transcription import create_celery
-from transcription.celery_app import SESSION_ENDED_TASK
+from transcription import TaskName, create_celery, send
 from transcription.engine import decode
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
@@ -63,9 +63,10 @@ EMPTY = SpokenTrack("empty-4", "Người Rỗng", "citizen", "UBND xã Nho Quan"
 
 @contextmanager
 def worker(
-    world: World, tmp_path: Path, name: str, **env: str
+    settings: Settings, tmp_path: Path, name: str, **env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A `tiepdan worker` subprocess (its own process group) on every pipeline queue."""
+    """A `tiepdan worker` subprocess (its own process group) on every pipeline queue, with the
+    database, broker and state directory of ``settings``."""
     log = (tmp_path / f"{name}.log").open("w")
     proc = subprocess.Popen(
         [TIEPDAN, "worker", "--queues=transcribe,media,archive", f"--hostname={name}@%h"],
@@ -74,9 +75,9 @@ def worker(
         start_new_session=True,
         env={
             **os.environ,
-            "TIEPDAN_PATHS__STATE_DIR": str(world.settings.paths.state_dir),
-            "TIEPDAN_DB__URL": world.settings.db.url,
-            "TIEPDAN_BROKER__URL": world.settings.broker.url,
+            "TIEPDAN_PATHS__STATE_DIR": str(settings.paths.state_dir),
+            "TIEPDAN_DB__URL": settings.db.url,
+            "TIEPDAN_BROKER__URL": settings.broker.url,
             **env,
         },
     )
@@ -139,11 +140,31 @@ async def unrecorded_session(world: World) -> int:
         return session.id
 
 
+async def unreadable_session(world: World, directory: Path) -> int:
+    """An ended session whose recording manifest cannot be read: its pipeline gives up."""
+    directory.mkdir(parents=True)
+    (directory / "recording.json").write_text("{not json", encoding="utf-8")
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with world.db() as db:
+        session = ReceptionSession(
+            title="Phiên có bản ghi hỏng", kind=SessionKind.AD_HOC,
+            agency_id=world.agencies["ninh-binh"], starts_at=now - timedelta(hours=1),
+            ends_at=now, status=SessionStatus.PROCESSING,
+        )  # fmt: skip
+        db.add(session)
+        await db.flush()
+        db.add(RecordingRequest(session_id=session.id, room_name=f"unreadable-{session.id}",
+                                agent_id="test", completed_at=now,
+                                manifest_path=str(directory / "recording.json")))  # fmt: skip
+        await db.commit()
+        return session.id
+
+
 def session_ended(world: World, session_id: int) -> None:
     """What the orchestrator sends once per ended session."""
     app = create_celery(world.settings)
     try:
-        app.send_task(SESSION_ENDED_TASK, args=[session_id], queue="transcribe")
+        send(app, TaskName.SESSION_ENDED, session_id)
     finally:
         app.close()
 
@@ -175,15 +196,26 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     status, before = await processing(world, http, session_id)
     assert status == 200 and before["state"] == "not_started"
     unrecorded_id = await unrecorded_session(world)
-    with worker(world, tmp_path, f"pipe{uuid.uuid4().hex[:6]}"):
+    unreadable_id = await unreadable_session(world, tmp_path / "unreadable")
+    with worker(world.settings, tmp_path, f"pipe{uuid.uuid4().hex[:6]}"):
         session_ended(world, session_id)
         session_ended(world, unrecorded_id)
+        session_ended(world, unreadable_id)
         body = await finished(world, http, session_id)
         unrecorded = await finished(world, http, unrecorded_id)
+        unreadable = await finished(world, http, unreadable_id)
     # A session without a recording has nothing to process, and says so.
     assert unrecorded["state"] == "done_with_warnings"
     assert unrecorded["warnings"] == ["Phiên không có bản ghi âm để xử lý."]
     assert unrecorded["tracks"] == [] and unrecorded["steps_done"] == []
+    # A pipeline that gives up (here at once: no retry reads a corrupt manifest) fails the
+    # session too, with the same reason.
+    assert (unreadable["state"], unreadable["session_status"]) == ("failed", "failed")
+    assert unreadable["error"].startswith("tiepdan.session_ended: ")
+    assert "malformed recording manifest" in unreadable["error"]
+    async with world.db() as db:
+        failed = await db.get(ReceptionSession, unreadable_id)
+        assert failed is not None and failed.status_reason == unreadable["error"]
 
     # Progress: every step, all audio handled, the broken tracks named with their reasons.
     assert body["state"] == "done_with_warnings", body
@@ -279,7 +311,7 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
             )
             return row
 
-    with worker(world, tmp_path, f"doomed{uuid.uuid4().hex[:6]}", **env) as doomed:
+    with worker(world.settings, tmp_path, f"doomed{uuid.uuid4().hex[:6]}", **env) as doomed:
         session_ended(world, session_id)
         running = await eventually(
             lambda: _is(track(), lambda t: t is not None and t.state == "running"), timeout=120
@@ -291,7 +323,7 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
     assert first is not None and first.state == "running" and first.completions == 0
     assert not spool.transcript(".json").exists()
 
-    with worker(world, tmp_path, f"heir{uuid.uuid4().hex[:6]}", **env):
+    with worker(world.settings, tmp_path, f"heir{uuid.uuid4().hex[:6]}", **env):
         body = await finished(world, http, session_id, timeout=240)
     assert body["state"] == "done", body
     last = await track()

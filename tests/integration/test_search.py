@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from orchestrator.db.models import AuditEntry, RecordingRequest, TranscriptUtterance
-from orchestrator.pipeline.index_step import INDEX_SESSION_TASK, index_session_job
+from orchestrator.pipeline.index_step import index_session_job
 from orchestrator.search import service as search_service
 from storage.spool import MIXED_AUDIO, SessionSpool
 from tests.integration.conftest import World
 from tests.search_corpus import CORPUS, transcript_of
-from transcription import create_celery
+from transcription import TaskName, create_celery
 from transcription.formats import to_json
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -359,12 +359,13 @@ async def recorded(world: World, corpus: dict[str, int], key: str, spool: Path) 
     return session_id
 
 
+@pytest.mark.usefixtures("worker_db")
 async def test_index_job_reads_transcript_json_and_is_idempotent(
     world: World, corpus: dict[str, int], tmp_path: Path
 ) -> None:
     session_id = await recorded(world, corpus, "nb_land", tmp_path)
     for _ in range(2):
-        count = await asyncio.to_thread(index_session_job, world.settings, session_id)
+        count = await asyncio.to_thread(index_session_job, session_id)
         assert count == 3
     async with world.db() as db:
         rows = list(await db.scalars(
@@ -393,7 +394,7 @@ async def test_celery_worker_runs_the_index_step(
     )  # fmt: skip
     app = create_celery(world.settings)
     try:
-        result = app.send_task(INDEX_SESSION_TASK, args=[session_id], queue=unique_name)
+        result = app.send_task(TaskName.INDEX_SESSION.value, args=[session_id], queue=unique_name)
         count = await asyncio.to_thread(result.get, timeout=90)
     finally:
         app.close()

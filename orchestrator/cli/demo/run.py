@@ -53,11 +53,11 @@ from orchestrator.cli.demo.seed import (
 )
 from orchestrator.cli.demo.voices import speak
 from orchestrator.core.timezone import VN_TZ
-from orchestrator.db import create_engine, migrate, session_factory
+from orchestrator.db import open_db
 from storage import make_s3_client
 from storage.archive import latest_manifest, report_lines, signing_key, verify_archive
 from storage.records import session_prefix
-from transcription.celery_app import PING_TASK, create_celery
+from transcription.celery_app import TaskName, create_celery
 
 Echo = Callable[[str], None]
 READY_TIMEOUT_S = 90.0
@@ -132,20 +132,15 @@ async def _eventually(check: Callable[[], Any], timeout: float, what: str) -> An
 
 
 async def _seed(settings: Settings) -> DemoWorld:
-    engine = create_engine(settings.db.url)
-    try:
-        await migrate(engine)
-        async with session_factory(engine)() as db:
-            return await seed(db)
-    finally:
-        await engine.dispose()
+    async with open_db(settings.db.url) as sessions, sessions() as db:
+        return await seed(db)
 
 
 async def _worker_ready(settings: Settings) -> None:
     celery = create_celery(settings)
 
     def ping() -> object:
-        return celery.send_task(PING_TASK, args=["demo"], queue="transcribe").get(
+        return celery.send_task(TaskName.PING, args=["demo"], queue="transcribe").get(
             timeout=READY_TIMEOUT_S
         )
 

@@ -10,7 +10,7 @@ from orchestrator.pipeline import archive_step as archive
 
 def test_register_names_tasks_and_schedules_them_on_the_archive_queue() -> None:
     app = Celery("test-archive", set_as_current=False)
-    archive.register(app, settings=Settings())
+    archive.register(app, Settings())
     assert {"tiepdan.archive_session", "tiepdan.verify_archive", "tiepdan.archive_outbox"} <= set(
         app.tasks
     )
@@ -18,5 +18,3 @@ def test_register_names_tasks_and_schedules_them_on_the_archive_queue() -> None:
     assert schedule["tiepdan-verify-archive"]["task"] == "tiepdan.verify_archive"
     assert schedule["tiepdan-archive-outbox"]["schedule"] == 300
     assert {entry["options"]["queue"] for entry in schedule.values()} == {"archive"}
-    task = app.tasks["tiepdan.archive_session"]
-    assert task.acks_late and task.max_retries == 12
