@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from blockbuster import blockbuster_ctx
 from playwright.async_api import Browser, async_playwright
 
 from config import Settings, load_settings
@@ -23,6 +25,29 @@ TEST_ARCHIVE_ENV = {
     **{f"TIEPDAN_S3__RETENTION_{kind}_DAYS": "1"
        for kind in ("MEDIA", "TRANSCRIPT", "MINUTES", "METADATA")},
 }  # fmt: skip
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+# The end-to-end test drives the demo, whose command-line code still waits on its child processes
+# and voices on the event loop; the rule is checked in the unit and integration tests.
+BLOCKING_CHECKED = {"unit", "integration"}
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail an async test when orchestrator or media code blocks the event loop (STYLE.md).
+
+    Blocking calls (file and socket I/O, ``time.sleep``, locks, sqlite3...) are caught while the
+    loop runs and any frame of the call's stack is in ``orchestrator`` or ``media``; a test's own
+    code may block (it is not scanned), and sync tests run no loop. Fixtures of a wider scope are
+    set up before this one and so are not checked.
+    """
+    checked = request.path.relative_to(TESTS_DIR).parts[0] in BLOCKING_CHECKED
+    if not (checked and inspect.iscoroutinefunction(request.function)):
+        yield
+        return
+    with blockbuster_ctx(scanned_modules=["orchestrator", "media"]):
+        yield
 
 
 @pytest.fixture(scope="session")
