@@ -31,6 +31,18 @@ TESTS_DIR = Path(__file__).resolve().parent
 # The end-to-end test drives the demo, whose command-line code still waits on its child processes
 # and voices on the event loop; the rule is checked in the unit and integration tests.
 BLOCKING_CHECKED = {"unit", "integration"}
+# Blocking calls allowed where they are made (file, functions), each for its reason.
+MAY_BLOCK = [
+    # asyncpg looks for its client files (~/.pgpass, the certificates in ~/.postgresql) as it
+    # reads the connection arguments of each new connection; it offers no async way.
+    ("asyncpg/connect_utils.py", {"_parse_connect_dsn_and_args"}),
+    # icalendar reads its UTC zone from the tz database on first use, once per process.
+    ("icalendar/timezone/zoneinfo.py", {"utc"}),
+    # Not ours to fix here, and reported (issue 15): remove each line once its call is fixed.
+    # create_engine makes the SQLite file's directory, migrate has Alembic read its scripts,
+    # both on the event loop.
+    ("orchestrator/db/connection.py", {"create_engine", "_upgrade"}),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +58,10 @@ def no_blocking_calls(request: pytest.FixtureRequest) -> Iterator[None]:
     if not (checked and inspect.iscoroutinefunction(request.function)):
         yield
         return
-    with blockbuster_ctx(scanned_modules=["orchestrator", "media"]):
+    with blockbuster_ctx(scanned_modules=["orchestrator", "media"]) as checker:
+        for function in checker.functions.values():
+            for file, names in MAY_BLOCK:
+                function.can_block_in(file, names)
         yield
 
 
