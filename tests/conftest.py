@@ -28,8 +28,8 @@ TEST_ARCHIVE_ENV = {
 
 
 TESTS_DIR = Path(__file__).resolve().parent
-# The end-to-end test drives the demo, whose command-line code still waits on its child processes
-# and voices on the event loop; the rule is checked in the unit and integration tests.
+# The end-to-end test drives the demo, which still starts and stops its child processes on the
+# event loop (reported, issue 15); the rule is checked in the unit and integration tests.
 BLOCKING_CHECKED = {"unit", "integration"}
 # Blocking calls allowed where they are made (file, functions), each for its reason.
 MAY_BLOCK = [
