@@ -234,6 +234,21 @@ class PathSettings(_Section):
         return self.state_dir / "data"
 
 
+# Every credential the local stack generates when it is not configured: the settings section,
+# its field, and the field of LocalSecrets that fills it.
+LOCAL_CREDENTIALS = (
+    ("livekit", "api_key", "livekit_api_key"),
+    ("livekit", "api_secret", "livekit_api_secret"),
+    ("s3", "access_key", "s3_access_key"),
+    ("s3", "secret_key", "s3_secret_key"),
+    ("security", "secret_key", "secret_key"),
+)
+
+
+def _plain(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 class Settings(BaseSettings):
     """Every setting of tiepdan, in nested sections."""
 
@@ -272,45 +287,25 @@ class Settings(BaseSettings):
 
     def with_local_secrets(self, secrets: LocalSecrets) -> Settings:
         """Fill every credential left empty from the local stack's generated ``secrets``."""
-        lk, s3, sec = self.livekit, self.s3, self.security
+        updates: dict[str, dict[str, str | SecretStr]] = {}
+        for section, name, generated in LOCAL_CREDENTIALS:
+            value = getattr(getattr(self, section), name)
+            if not _plain(value):
+                fill = getattr(secrets, generated)
+                updates.setdefault(section, {})[name] = (
+                    SecretStr(fill) if isinstance(value, SecretStr) else fill
+                )
         return self.model_copy(
             update={
-                "livekit": lk.model_copy(
-                    update={
-                        "api_key": lk.api_key or secrets.livekit_api_key,
-                        "api_secret": lk.api_secret
-                        if lk.api_secret.get_secret_value()
-                        else SecretStr(secrets.livekit_api_secret),
-                    }
-                ),
-                "s3": s3.model_copy(
-                    update={
-                        "access_key": s3.access_key or secrets.s3_access_key,
-                        "secret_key": s3.secret_key
-                        if s3.secret_key.get_secret_value()
-                        else SecretStr(secrets.s3_secret_key),
-                    }
-                ),
-                "security": sec.model_copy(
-                    update={
-                        "secret_key": sec.secret_key
-                        if sec.secret_key.get_secret_value()
-                        else SecretStr(secrets.secret_key)
-                    }
-                ),
+                section: getattr(self, section).model_copy(update=fields)
+                for section, fields in updates.items()
             }
         )
 
     def missing_credentials(self) -> bool:
         """Whether any credential is left for the local secrets to fill."""
         return not all(
-            (
-                self.livekit.api_key,
-                self.livekit.api_secret.get_secret_value(),
-                self.s3.access_key,
-                self.s3.secret_key.get_secret_value(),
-                self.security.secret_key.get_secret_value(),
-            )
+            _plain(getattr(getattr(self, section), name)) for section, name, _ in LOCAL_CREDENTIALS
         )
 
     def masked(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,29 +57,32 @@ def default_agent_id(settings: Settings) -> str:
     return f"{socket.gethostname()}:{settings.paths.state_dir}"
 
 
+@dataclass(eq=False)
 class MediaAgent:
-    """Runs recorders for the rooms this agent holds leases on."""
+    """Runs recorders for the rooms this agent holds leases on.
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        agent_id: str,
-        spool_dir: Path,
-        capacity: int = 50,
-        heartbeat_s: float = 2.0,
-    ) -> None:
-        self.settings = settings
-        self.agent_id = agent_id
-        self.spool_dir = spool_dir
-        self.capacity = capacity
-        self.heartbeat_s = heartbeat_s
-        self.recorders: dict[int, RoomRecorder] = {}
+    Attributes:
+        settings: the entry point's settings.
+        agent_id: the name its leases are held in (:func:`default_agent_id`).
+        spool_dir: where recordings are written, a directory per session.
+        capacity: rooms at most.
+        heartbeat_s: seconds between two reports to the orchestrator.
+    """
+
+    settings: Settings
+    _: KW_ONLY
+    agent_id: str
+    spool_dir: Path
+    capacity: int = 50
+    heartbeat_s: float = 2.0
+    recorders: dict[int, RoomRecorder] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
         # Bridges are leased from the same heartbeat (media.bridge).
-        self.bridges = BridgeRunner(settings.livekit)
+        self.bridges = BridgeRunner(self.settings.livekit)
         self._bridge_assignments: list[BridgeAssignment] = []
-        self._api = settings.web.public_url.rstrip("/") + "/api/v1/media"
-        self._headers = {AGENT_HEADER: settings.security.media_agent_token}
+        self._api = self.settings.web.public_url.rstrip("/") + "/api/v1/media"
+        self._headers = {AGENT_HEADER: self.settings.security.media_agent_token}
 
     async def run(self) -> None:
         """Report in and reconcile recorders until cancelled; then close every recorder."""

@@ -22,7 +22,13 @@ from livekit import rtc
 from config.settings import LiveKitSettings
 from media.assignments import BridgeAssignment
 from media.audio_mix import FRAME_SAMPLES, RATE, JitterMixer
-from media.bridge_identity import BRIDGE_KIND, IDENTITY_PREFIX, is_bridge, stop_task
+from media.bridge_identity import (
+    BRIDGE_KIND,
+    IDENTITY_PREFIX,
+    TrackReaders,
+    is_bridge,
+    stop_task,
+)
 from media.bridge_video import VideoRelay
 from media.grants import ParticipantKind, video_grants
 from media.tokens import mint_token
@@ -58,7 +64,7 @@ class RoomTap:
         self.heard = JitterMixer()
         self._room = rtc.Room(loop=asyncio.get_running_loop())
         self._listening = False
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._readers = TrackReaders(self._room, self._wanted, self._read)
         self._source: rtc.AudioSource | None = None
         self._publication: rtc.LocalTrackPublication | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -73,8 +79,6 @@ class RoomTap:
         """Join the room (heard by nobody, hearing nobody until told)."""
         room = self._room
         room.on("track_published", self._maybe_subscribe)
-        room.on("track_subscribed", self._on_subscribed)
-        room.on("track_unsubscribed", lambda track, *_: self._stop_reader(track.sid))
         room.on("disconnected", self._on_disconnected)
         token = mint_token(
             self._lk, identity=self.identity, ttl=TOKEN_TTL,
@@ -114,8 +118,7 @@ class RoomTap:
         """Stop speaking and listening, and leave the room."""
         self.connected = False
         await self._stop_speaking()
-        for sid in list(self._readers):
-            self._stop_reader(sid)
+        await self._readers.aclose()
         try:
             await asyncio.wait_for(self._room.disconnect(), LEAVE_TIMEOUT_S)
         except Exception as e:  # leaving is the SFU's business too
@@ -149,33 +152,15 @@ class RoomTap:
         if self._listening and self._wanted(publication, participant):
             publication.set_subscribed(True)
 
-    def _on_subscribed(
-        self,
-        track: rtc.Track,
-        publication: rtc.RemoteTrackPublication,
-        participant: rtc.RemoteParticipant,
-    ) -> None:
-        if not self._wanted(publication, participant) or track.sid in self._readers:
-            return
+    async def _read(self, track: rtc.Track) -> None:
         stream = rtc.AudioStream.from_track(track=track, sample_rate=RATE, num_channels=1)
-        self._readers[track.sid] = asyncio.create_task(
-            self._read(track.sid, stream), name=f"hear {participant.identity}"
-        )
-
-    async def _read(self, key: str, stream: rtc.AudioStream) -> None:
         try:
             async for event in stream:
                 samples = np.frombuffer(event.frame.data, dtype=np.int16).copy()
-                self.heard.push(key, samples)
+                self.heard.push(track.sid, samples)
         finally:
-            self.heard.remove(key)
+            self.heard.remove(track.sid)
             await stream.aclose()
-
-    def _stop_reader(self, sid: str) -> None:
-        reader = self._readers.pop(sid, None)
-        if reader is not None:
-            reader.cancel()
-        self.heard.remove(sid)
 
     def _on_disconnected(self, reason: object) -> None:
         if self.connected:

@@ -14,7 +14,7 @@ import logging
 import numpy as np
 from livekit import rtc
 
-from media.bridge_identity import is_bridge, stop_task
+from media.bridge_identity import TrackReaders, is_bridge
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class VideoRelay:
         self._publication: rtc.LocalTrackPublication | None = None
         self.showing: str | None = None
         self._speaking: set[str] = set()
-        self._pump: asyncio.Task[None] | None = None
+        self._readers = TrackReaders(source, self._wanted, self._relay)
 
     async def start(self) -> None:
         """Publish the camera track and show the first participant with a camera."""
@@ -96,13 +96,11 @@ class VideoRelay:
         room.on("track_published", lambda *_: self._fallback())
         room.on("track_unpublished", lambda _pub, p: self._lost(p.identity))
         room.on("participant_disconnected", lambda p: self._lost(p.identity))
-        room.on("track_subscribed", self._on_subscribed)
         self._fallback()
 
     async def aclose(self) -> None:
         """Stop relaying and unpublish the camera track."""
-        pump, self._pump = self._pump, None
-        await stop_task(pump)
+        await self._readers.aclose()
         if self._publication is not None:
             with contextlib.suppress(Exception):
                 await self._target.unpublish_track(self._publication.sid)
@@ -151,22 +149,16 @@ class VideoRelay:
             self.showing = None
             self._fallback()
 
-    def _on_subscribed(
-        self,
-        track: rtc.Track,
-        publication: rtc.RemoteTrackPublication,
-        participant: rtc.RemoteParticipant,
-    ) -> None:
-        if publication.source != rtc.TrackSource.SOURCE_CAMERA:
-            return
-        if participant.identity != self.showing:
-            publication.set_subscribed(False)
-            return
-        old, self._pump = self._pump, asyncio.create_task(self._relay(track))
-        if old is not None:
-            old.cancel()
+    def _wanted(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> bool:
+        # A camera shown a moment ago may still arrive: _show has unsubscribed it already.
+        source = publication.source
+        return source == rtc.TrackSource.SOURCE_CAMERA and participant.identity == self.showing
 
     async def _relay(self, track: rtc.Track) -> None:
+        # One camera at a time: the one shown before stops as this one starts.
+        self._readers.keep_only(track.sid)
         stream = rtc.VideoStream.from_track(track=track, format=rtc.VideoBufferType.I420)
         try:
             async for event in stream:

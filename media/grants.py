@@ -57,23 +57,25 @@ class Grant:
     can_update_own_metadata: bool
 
 
-_STAFF = Grant(
-    can_publish=True,
-    can_subscribe=True,
-    can_publish_data=True,
-    hidden=False,
-    can_publish_sources=(CAMERA, MICROPHONE, SCREEN_SHARE, SCREEN_SHARE_AUDIO),
-    can_update_own_metadata=False,
-)
+def _grant(sources: tuple[str, ...], *, data: bool, hidden: bool) -> Grant:
+    """A table entry: what the participant may publish, data messages, and whether it is seen.
+
+    It publishes when it has any source, always subscribes (every participant hears the room),
+    and never changes its own metadata.
+    """
+    return Grant(
+        can_publish=bool(sources),
+        can_subscribe=True,
+        can_publish_data=data,
+        hidden=hidden,
+        can_publish_sources=sources,
+        can_update_own_metadata=False,
+    )
+
+
+_STAFF = _grant((CAMERA, MICROPHONE, SCREEN_SHARE, SCREEN_SHARE_AUDIO), data=True, hidden=False)
 # Citizens and connection points show themselves and speak; sharing a screen is for staff.
-_SPEAKER = Grant(
-    can_publish=True,
-    can_subscribe=True,
-    can_publish_data=True,
-    hidden=False,
-    can_publish_sources=(CAMERA, MICROPHONE),
-    can_update_own_metadata=False,
-)
+_SPEAKER = _grant((CAMERA, MICROPHONE), data=True, hidden=False)
 
 GRANTS: Mapping[ParticipantKind, Grant] = MappingProxyType(
     {
@@ -82,31 +84,10 @@ GRANTS: Mapping[ParticipantKind, Grant] = MappingProxyType(
         ParticipantKind.CITIZEN: _SPEAKER,
         ParticipantKind.CONNECTION_POINT: _SPEAKER,
         # Listens unseen; data stays open so that the ask-to-speak request can reach the chair.
-        ParticipantKind.CENTRAL_OBSERVER: Grant(
-            can_publish=False,
-            can_subscribe=True,
-            can_publish_data=True,
-            hidden=True,
-            can_publish_sources=(),
-            can_update_own_metadata=False,
-        ),
-        ParticipantKind.RECORDER: Grant(
-            can_publish=False,
-            can_subscribe=True,
-            can_publish_data=False,
-            hidden=True,
-            can_publish_sources=(),
-            can_update_own_metadata=False,
-        ),
+        ParticipantKind.CENTRAL_OBSERVER: _grant((), data=True, hidden=True),
+        ParticipantKind.RECORDER: _grant((), data=False, hidden=True),
         # A central hall bridged into a provincial session: seen and heard like a connection point.
-        ParticipantKind.BRIDGE: Grant(
-            can_publish=True,
-            can_subscribe=True,
-            can_publish_data=False,
-            hidden=False,
-            can_publish_sources=(MICROPHONE, CAMERA),
-            can_update_own_metadata=False,
-        ),
+        ParticipantKind.BRIDGE: _grant((MICROPHONE, CAMERA), data=False, hidden=False),
     }
 )
 
@@ -121,14 +102,7 @@ def promoted_observer_grant() -> Grant:
 
     It becomes visible and may use its microphone, nothing more: no camera, no screen.
     """
-    return Grant(
-        can_publish=True,
-        can_subscribe=True,
-        can_publish_data=True,
-        hidden=False,
-        can_publish_sources=(MICROPHONE,),
-        can_update_own_metadata=False,
-    )
+    return _grant((MICROPHONE,), data=True, hidden=False)
 
 
 def video_grants(kind: ParticipantKind, room: str) -> VideoGrants:

@@ -7,46 +7,21 @@ never detected unless ``language=None`` is passed, because detection is unreliab
 accented speech (5 of the 26 Vietnamese clips in ``shared/audio`` are detected as another
 language). Silence is skipped with VAD and every word is timed.
 
-Decoding choices were measured with the embedded multilingual *base* model, int8 on 2 shared CPU
-cores, beam 5, on ``shared/audio`` (corpus WER after lowercase/NFC/no punctuation; cv: 16 clips,
-145 words; fosd: 10 clips, 166 words; ljspeech: 6 clips, 96 words), with
-``benchmarks/transcribe.py`` and one-off sweeps. Whisper resamples at higher temperatures when a
-window decodes badly, so identical runs differ (cv by up to 0.09): compare means, not single runs.
+Decoding choices were measured with the embedded multilingual *base* model, int8 on 2 CPU
+cores, beam 5, on ``shared/audio``, with ``benchmarks/bench_transcribe.py`` and one-off sweeps;
+the figures are in ``benchmarks/README.md``. The pipeline (VAD, word timestamps, clean-up) is as
+good as the plain model call. None of the decoding options swept is kept: a glossary as
+``initial_prompt`` or ``hotwords`` makes the base model invent glossary words; the temperature
+fallback helps; ``no_repeat_ngram_size`` breaks correct sentences, because reception speech
+repeats phrases ("Ủy ban nhân dân xã ... Ủy ban nhân dân huyện") inside one window; and a lower
+``compression_ratio_threshold``, best on the short clips, is a trap on long speech: a full 30 s
+window of ordinary speech compresses about 2:1, so half of all windows were resampled, at 2.4
+times the time and a higher WER. No other option was better on both corpora at once.
 
-``benchmarks/transcribe.py --repeats 3``, mean [min-max] of 3 runs each::
-
-    call                                     cv                   fosd                 ljspeech
-    plain: transcribe(path, language, beam_size=5)
-                                             0.432 [0.421-0.455]  0.560 [0.554-0.572]  0.031
-    pipeline: VAD, word timestamps, clean-up 0.448 [0.421-0.462]  0.546 [0.542-0.554]  0.031
-
-Over every run made (12 plain, 7 pipeline) the means are cv 0.437 vs 0.433 and fosd 0.558 vs
-0.547: the pipeline is level on cv (within the noise) and a little better on fosd.
-
-Sweep, one run per row against VAD + word timestamps in the same run (cv 0.469, fosd 0.542,
-ljspeech 0.031); none is kept:
-
-- glossary ``initial_prompt``: 0.572 / 0.645 (ljspeech 0.740 with the Vietnamese prompt);
-  glossary ``hotwords``: 0.538 / 0.855 — the base model starts inventing glossary words.
-- ``temperature=0`` (no fallback): 0.469 / 0.542, and without VAD 0.462 / 0.663: fallback helps.
-- ``hallucination_silence_threshold=2``: 0.510 / 0.542; ``no_speech_threshold=0.3``:
-  0.469 / 0.566; ``repetition_penalty=1.1``: 0.414 / 0.572; beam 8: 0.469 / 0.572 (ljspeech
-  0.021); VAD ``speech_pad_ms=800, threshold=0.35``: 0.490 / 0.560;
-  ``condition_on_previous_text=False``: no change (every clip fits one 30 s window).
-- ``no_repeat_ngram_size=3``: 0.407 / 0.560, but it broke a correct sentence ("đầu tư ... đầu tư
-  công sức" became "đầu tứ công chết"); reception speech repeats phrases ("Ủy ban nhân dân xã ...
-  Ủy ban nhân dân huyện") inside one window, so it is unsafe whatever its score.
-- ``compression_ratio_threshold=2.0`` (default 2.4) looked best on the clips (cv 0.416, fosd
-  0.542 over 3 runs: it resamples the looping clip) but is a trap on long speech: the compression
-  ratio of a full 30 s window of ordinary speech is around 2 (p50 1.8 on the mixed synthetic
-  session, 2.0 per speaker), so half of all windows were resampled, transcription took 2.4 times
-  as long and WER rose 0.19 -> 0.23 on the synthetic session.
-
-Kept instead of it, as text clean-up (:mod:`transcription.cleanup`): dropping back-to-back
-repeats of a sentence (the VAD runs loop on one cv clip, "Cảm ơn các bạn ạ" three times; cv 0.469
--> 0.421 in each of 4 runs, fosd unchanged), and splitting segments at pauses, which changes no
-clip's text but fixes the order of a merged multi-speaker transcript (synthetic session WER 0.19
--> 0.09). Tone-mark placement needs no normalising: the model writes the traditional placement
+Kept instead, as text clean-up (:mod:`transcription.cleanup`): dropping back-to-back repeats of a
+sentence (VAD runs loop on one clip, "Cảm ơn các bạn ạ" three times), and splitting segments at
+pauses, which changes no clip's text but fixes the order of a merged multi-speaker transcript.
+Tone-mark placement needs no normalising: the model writes the traditional placement
 ("hòa", "ủy") as the references do. Text is put in Unicode NFC with single spaces.
 """
 

@@ -4,50 +4,42 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.accounts import service as svc
 from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
-from orchestrator.accounts.service import new_user
 from orchestrator.core.credentials import password_matches
-from orchestrator.core.errors import (
-    Forbidden,
-    Unprocessable,
-)
+from orchestrator.core.errors import Forbidden
 from orchestrator.core.permissions import Action, can
 from orchestrator.db.audit import actor_of, audit
-from orchestrator.db.models import (
-    Agency,
-    Province,
-    User,
-)
-from orchestrator.web.api import Route, parse, reply, user_of
+from orchestrator.db.models import Agency, User
+from orchestrator.web.api import Route, commit_audited, parse, reply, user_of
 from orchestrator.web.app_keys import DB
 from orchestrator.web.auth import csrf_token, log_in, log_out
 from orchestrator.web.html import html_page
 from orchestrator.web.router import Page
 
 
-def _admin(request: web.Request, action: Action) -> User:
-    user = user_of(request)
-    if not can(actor_of(user), action):
+def _admin(request: web.Request, action: Action) -> None:
+    if not can(actor_of(user_of(request)), action):
         raise Forbidden("Chỉ quản trị viên được thực hiện thao tác này.")
-    return user
+
+
+async def _created(
+    request: web.Request, db: AsyncSession, row: User | Agency, kind: str, out: type[BaseModel]
+) -> web.Response:
+    """Commit the new ``row``, audited as ``{kind}.create``, and answer it as ``out`` (201)."""
+    await commit_audited(request, db, action=f"{kind}.create", target=f"{kind}:{row.id}")
+    return reply(out.model_validate(row, from_attributes=True), status=201)
 
 
 async def create_user(request: web.Request) -> web.Response:
-    admin = _admin(request, Action.MANAGE_USERS)
+    _admin(request, Action.MANAGE_USERS)
     body = await parse(request, UserCreate)
     async with request.app[DB]() as db:
-        if await db.get(Agency, body.agency_id) is None:
-            raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
-        if await db.scalar(select(User).where(User.username == body.username)):
-            raise Unprocessable(f"Tên đăng nhập {body.username!r} đã có người dùng.")
-        user = new_user(body)
-        db.add(user)
-        await db.flush()
-        audit(db, action="user.create", target=f"user:{user.id}", user=admin, remote=request.remote)
-        await db.commit()
-        return reply(UserOut.model_validate(user, from_attributes=True), status=201)
+        return await _created(request, db, await svc.add_user(db, body), "user", UserOut)
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -58,18 +50,10 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def create_agency(request: web.Request) -> web.Response:
-    admin = _admin(request, Action.MANAGE_AGENCIES)
+    _admin(request, Action.MANAGE_AGENCIES)
     body = await parse(request, AgencyCreate)
     async with request.app[DB]() as db:
-        if await db.get(Province, body.province_code) is None:
-            raise Unprocessable(f"Không có tỉnh, thành phố mã {body.province_code!r}.")
-        agency = Agency(**body.model_dump())
-        db.add(agency)
-        await db.flush()
-        audit(db, action="agency.create", target=f"agency:{agency.id}", user=admin,
-              remote=request.remote)  # fmt: skip
-        await db.commit()
-        return reply(AgencyOut.model_validate(agency, from_attributes=True), status=201)
+        return await _created(request, db, await svc.add_agency(db, body), "agency", AgencyOut)
 
 
 async def list_agencies(request: web.Request) -> web.Response:

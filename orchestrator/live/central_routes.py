@@ -22,7 +22,7 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.permissions import Action, Actor, can
 from orchestrator.core.vocabulary import Role, SessionStatus
-from orchestrator.db.audit import actor_of, audit
+from orchestrator.db.audit import actor_of
 from orchestrator.db.models import (
     Bridge,
     Province,
@@ -40,7 +40,7 @@ from orchestrator.live.schemas import (
     SpeakRequestOut,
 )
 from orchestrator.scheduling import service as svc
-from orchestrator.web.api import Route, parse, path_int, reply, user_of
+from orchestrator.web.api import Route, commit_audited, parse, path_int, reply, user_of
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS, USER
 from orchestrator.web.auth import now_utc
 from orchestrator.web.html import error_page, html_page
@@ -77,10 +77,9 @@ async def create_bridge(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await svc.get_session(db, actor_of(user), body.session_id, Action.MANAGE_BRIDGES)
         bridge = await bridges.new_bridge(db, request.app[LIVEKIT], session, body, user.id, now)
-        audit(db, action="bridge.create", target=f"bridge:{bridge.id}", user=user,
-              remote=request.remote, session=session.id, hub_room=bridge.hub_room,
-              talk_back=bridge.talk_back)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="bridge.create", target=f"bridge:{bridge.id}",
+                             session=session.id, hub_room=bridge.hub_room,
+                             talk_back=bridge.talk_back)  # fmt: skip
         return reply(bridges.to_out(bridge, session.room_name or "", now), status=201)
 
 
@@ -100,16 +99,15 @@ async def list_bridges(request: web.Request) -> web.Response:
 
 
 async def update_bridge(request: web.Request) -> web.Response:
-    user = user_of(request)
+    user_of(request)  # 401 before the body is read
     body = await parse(request, BridgeUpdate)
     async with request.app[DB]() as db:
         bridge, session = await _bridge(db, request)
         if bridge.ended_at is not None:
             raise Conflict("Cầu nối đã kết thúc.")
         off = await bridges.set_talk_back(db, bridge, body.talk_back, exclusive=body.exclusive)
-        audit(db, action="bridge.talk_back", target=f"bridge:{bridge.id}", user=user,
-              remote=request.remote, on=body.talk_back, switched_off=off)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="bridge.talk_back", target=f"bridge:{bridge.id}",
+                             on=body.talk_back, switched_off=off)  # fmt: skip
         return reply(bridges.to_out(bridge, session.room_name or "", now_utc()))
 
 
@@ -120,9 +118,7 @@ async def delete_bridge(request: web.Request) -> web.Response:
         bridge, session = await _bridge(db, request)
         if bridge.ended_at is None:
             bridges.end_bridge(bridge, f"deleted by {user.username}", now)
-            audit(db, action="bridge.delete", target=f"bridge:{bridge.id}", user=user,
-                  remote=request.remote)  # fmt: skip
-            await db.commit()
+            await commit_audited(request, db, action="bridge.delete", target=f"bridge:{bridge.id}")
         return reply(bridges.to_out(bridge, session.room_name or "", now))
 
 
@@ -138,9 +134,8 @@ async def listen_in(request: web.Request) -> web.Response:
         )
         if session.status is not SessionStatus.LIVE or session.room_name is None:
             raise Conflict("Phiên tiếp không đang diễn ra.")
-        audit(db, action="session.listen_in", target=f"session:{session.id}", user=user,
-              remote=request.remote, room=session.room_name)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="session.listen_in",
+                             target=f"session:{session.id}", room=session.room_name)  # fmt: skip
     token = participant_token(
         request.app[SETTINGS], session, identity=observer_identity(user),
         display_name=user.display_name, kind=ParticipantKind.CENTRAL_OBSERVER,
@@ -187,9 +182,8 @@ async def ask_to_speak(request: web.Request) -> web.Response:
         )  # fmt: skip
         db.add(row)
         await db.flush()
-        audit(db, action="speak.request", target=f"session:{session.id}", user=user,
-              remote=request.remote, request_id=row.id)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="speak.request", target=f"session:{session.id}",
+                             request_id=row.id)  # fmt: skip
         return reply(_speak_out(row, user), status=201)
 
 
@@ -247,9 +241,8 @@ async def _decide(request: web.Request, allowed_from: str, to: str) -> web.Respo
         if to in (APPROVED, REVOKED) and session.room_name:
             await _set_permission(request, session.room_name, row.identity, to == APPROVED)
         row.state, row.decided_by, row.decided_at = to, user.id, datetime.now(UTC)
-        audit(db, action=f"speak.{to}", target=f"session:{session.id}", user=user,
-              remote=request.remote, request_id=row.id, identity=row.identity)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action=f"speak.{to}", target=f"session:{session.id}",
+                             request_id=row.id, identity=row.identity)  # fmt: skip
         asker = await db.get(User, row.user_id)
         return reply(_speak_out(row, asker))
 

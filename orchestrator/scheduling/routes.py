@@ -16,7 +16,7 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.permissions import Action, can
 from orchestrator.core.vocabulary import SessionStatus
-from orchestrator.db.audit import actor_of, audit
+from orchestrator.db.audit import actor_of
 from orchestrator.db.models import (
     Invitation,
     User,
@@ -34,7 +34,7 @@ from orchestrator.scheduling.schemas import (
     SessionOut,
     SessionUpdate,
 )
-from orchestrator.web.api import Route, parse, path_int, reply, user_of
+from orchestrator.web.api import Route, commit_audited, parse, path_int, reply, user_of
 from orchestrator.web.app_keys import DB, SETTINGS
 from orchestrator.web.html import error_page
 from orchestrator.web.router import Page
@@ -58,9 +58,8 @@ async def create_sessions(request: web.Request) -> web.Response:
     body = await parse(request, SessionCreate)
     async with request.app[DB]() as db:
         created = await svc.create_sessions(db, actor_of(user), body)
-        audit(db, action="session.create", target=f"session:{created[0].id}", user=user,
-              remote=request.remote, count=len(created))  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="session.create",
+                             target=f"session:{created[0].id}", count=len(created))  # fmt: skip
         return reply([svc.to_out(s) for s in created], status=201)
 
 
@@ -87,9 +86,8 @@ async def import_sessions(request: web.Request) -> web.Response:
                 exdates=list(event.recurrence.exdates) if event.recurrence else [],
             )
             created += await svc.create_sessions(db, actor_of(user), body)
-        audit(db, action="session.import", target=f"agency:{agency_id}", user=user,
-              remote=request.remote, count=len(created))  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="session.import", target=f"agency:{agency_id}",
+                             count=len(created))  # fmt: skip
         return reply([svc.to_out(s) for s in created], status=201)
 
 
@@ -120,9 +118,8 @@ async def update_session(request: web.Request) -> web.Response:
     body = await parse(request, SessionUpdate)
     async with request.app[DB]() as db:
         session = await svc.update_session(db, actor_of(user), path_int(request, "id"), body)
-        audit(db, action="session.update", target=f"session:{session.id}", user=user,
-              remote=request.remote, fields=sorted(body.model_fields_set))  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="session.update", target=f"session:{session.id}",
+                             fields=sorted(body.model_fields_set))  # fmt: skip
         return reply(svc.to_out(session))
 
 
@@ -131,9 +128,8 @@ async def cancel_session(request: web.Request) -> web.Response:
     body = await parse(request, CancelRequest)
     async with request.app[DB]() as db:
         session = await svc.cancel_session(db, actor_of(user), path_int(request, "id"), body.reason)
-        audit(db, action="session.cancel", target=f"session:{session.id}", user=user,
-              remote=request.remote, reason=body.reason)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="session.cancel", target=f"session:{session.id}",
+                             reason=body.reason)  # fmt: skip
         return reply(svc.to_out(session))
 
 
@@ -169,9 +165,8 @@ async def create_invitation(request: web.Request) -> web.Response:
             join_token=None if body.user_id else secrets.token_urlsafe(24),
         )  # fmt: skip
         db.add(inv)
-        audit(db, action="invitation.create", target=f"session:{session.id}", user=user,
-              remote=request.remote, identity=identity)  # fmt: skip
-        await db.commit()
+        await commit_audited(request, db, action="invitation.create",
+                             target=f"session:{session.id}", identity=identity)  # fmt: skip
         return reply(_invitation_out(request, inv), status=201)
 
 
@@ -201,10 +196,7 @@ async def rotate_calendar(request: web.Request) -> web.Response:
         row = await db.get(User, user.id)
         assert row is not None
         row.feed_token = secrets.token_urlsafe(24)
-        audit(
-            db, action="calendar.rotate", target=f"user:{user.id}", user=user, remote=request.remote
-        )
-        await db.commit()
+        await commit_audited(request, db, action="calendar.rotate", target=f"user:{user.id}")
         return reply(_feed_url(request, row))
 
 

@@ -3,6 +3,7 @@ generated tsvector columns follow the rows)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -127,9 +128,12 @@ async def index_session(
         transcription.errors.TranscriptFormatError: the file is not a transcript.
     """
     path = await transcript_path(db, session_id)
-    if not path.is_file():
-        raise NotFound(f"Chưa có bản ghi lời (transcript.json) của phiên {session_id}: {path}")
-    transcript = from_json(path.read_text(encoding="utf-8"))
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")  # off the event loop
+    except (FileNotFoundError, IsADirectoryError) as e:
+        msg = f"Chưa có bản ghi lời (transcript.json) của phiên {session_id}: {path}"
+        raise NotFound(msg) from e
+    transcript = from_json(text)
     count = await index_transcript(
         db, session_id, transcript, case_classification=case_classification
     )

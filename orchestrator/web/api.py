@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.errors import BadRequest, NotFound, Unauthenticated
+from orchestrator.db.audit import audit
 from orchestrator.db.models import User
 from orchestrator.web.app_keys import USER
 
@@ -62,6 +64,15 @@ def reply(data: Any, status: int = 200) -> web.Response:
         status=status,
         content_type="application/json",
     )
+
+
+async def commit_audited(
+    request: web.Request, db: AsyncSession, *, action: str, target: str, **detail: Any
+) -> None:
+    """Commit ``db``'s change with the audit row that says the signed-in user made it, and from
+    where: the row and the change it describes are committed together, or neither is."""
+    audit(db, action=action, target=target, user=user_of(request), remote=request.remote, **detail)
+    await db.commit()
 
 
 def path_int(request: web.Request, name: str) -> int:

@@ -9,7 +9,13 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, PackageLoader
 
-templates = Environment(loader=PackageLoader("orchestrator.web", "templates"), autoescape=True)
+# Pages are rendered on the event loop, where reading (or stat-ing, to see whether it changed) a
+# template file would block it: every template is compiled here, once, and never looked at again.
+templates = Environment(
+    loader=PackageLoader("orchestrator.web", "templates"), autoescape=True, auto_reload=False
+)
+for _name in templates.list_templates():
+    templates.get_template(_name)
 
 STATIC_DIR = Path(__file__).parent / "static"
 """Files served under ``/static`` (the bundle ``join.js`` is built here by ``make setup``)."""

@@ -6,11 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -26,6 +24,7 @@ from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import Agency, ApiToken
 from orchestrator.pipeline.progress import process_db
+from tests.databases import empty_database
 from tests.search_corpus import seed_corpus
 
 PASSWORD = "mat-khau-thu-nghiem"
@@ -36,20 +35,8 @@ async def db_url(
     request: pytest.FixtureRequest, local_stack: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """A fresh, migrated database of each backend for this run."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "tiepdan.db"
-        url = f"sqlite+aiosqlite:///{path}"
+    async with empty_database(request.param, local_stack, tmp_path_factory.mktemp("db")) as url:
         yield url
-        return
-    name = f"tiepdan_test_{uuid.uuid4().hex[:10]}"
-    port = local_stack.db.local_postgres_port
-    admin = await asyncpg.connect(host="127.0.0.1", port=port, user="tiepdan", database="postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://tiepdan@127.0.0.1:{port}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest_asyncio.fixture(scope="session")

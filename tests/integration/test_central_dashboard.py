@@ -16,7 +16,7 @@ from playwright.async_api import Browser, expect
 
 from tests.audio import sine
 from tests.bridge_rooms import RATE, create_room, play_forever, voice
-from tests.browser import open_signed_out
+from tests.browser import open_signed_out, signed_in_page
 from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
 from tests.integration.test_orchestrator_api import session_body
@@ -27,12 +27,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_dashboard_shows_a_session_going_live_and_ending(
     world: World, http: aiohttp.ClientSession, browser: Browser, artifacts_dir: Path
 ) -> None:
-    context = await browser.new_context(locale="vi-VN")
-    page = await context.new_page()
-    try:
-        await open_signed_out(
-            page, world.base_url + "/central", world.usernames["observer"], PASSWORD
-        )
+    central, observer = world.base_url + "/central", world.usernames["observer"]
+    async with signed_in_page(browser, central, observer, PASSWORD) as page:
         await page.wait_for_url("**/central", timeout=30_000)
         await expect(page.locator("body")).to_have_attribute("data-state", "live", timeout=15_000)
 
@@ -80,8 +76,6 @@ async def test_dashboard_shows_a_session_going_live_and_ending(
         assert status == 200
         await expect(row).to_have_count(0, timeout=15_000)
         print(f"ended session gone from the dashboard {time.monotonic() - ended:.2f} s after")
-    finally:
-        await context.close()
 
 
 async def test_provincial_join_page_shows_how_many_central_observers_listen(

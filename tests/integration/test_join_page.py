@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
@@ -100,6 +100,67 @@ async def _open_page(
         await context.close()
 
 
+def _token(
+    settings: Settings, room: str, identity: str, *, listens: bool = True, **claims: Any
+) -> str:
+    """A 10-minute token to publish in ``room``, and (``listens``) to subscribe and send data."""
+    return mint_token(
+        settings.livekit,
+        identity=identity,
+        grants=api.VideoGrants(
+            room_join=True,
+            room=room,
+            can_publish=True,
+            can_subscribe=listens,
+            can_publish_data=listens,
+        ),
+        ttl=timedelta(minutes=10),
+        **claims,
+    )
+
+
+def _config(
+    settings: Settings,
+    token: str,
+    room: str,
+    display_name: str,
+    connection_point: str,
+    session_title: str = "Phiên thử",
+) -> JoinPageConfig:
+    """The join page of ``display_name`` at ``connection_point``, leaving to ``/left``."""
+    return JoinPageConfig(
+        livekit_url=settings.livekit.url, token=token, room_name=room, display_name=display_name,
+        connection_point=connection_point, session_title=session_title, leave_url="/left",
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def _join_page_in_room(
+    settings: Settings,
+    browser: Browser,
+    config: JoinPageConfig,
+    *,
+    recording: bool = False,
+    init_script: str | None = None,
+) -> AsyncIterator[tuple[api.LiveKitAPI, Page]]:
+    """The join page of ``config`` open in a fresh browser context, its room created (and said
+    to be recording, or not) and deleted afterwards; yields the LiveKit API and the page."""
+    metadata = json.dumps({"recording": True}) if recording else ""
+    async with _lkapi(settings) as lkapi:
+        room = config.room_name
+        await lkapi.room.create_room(
+            api.CreateRoomRequest(name=room, metadata=metadata, empty_timeout=60)
+        )
+        try:
+            async with (
+                _serve_join_page(config) as base_url,
+                _open_page(browser, f"{base_url}/join", init_script) as page,
+            ):
+                yield lkapi, page
+        finally:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
 async def _participant(
     lkapi: api.LiveKitAPI, room: str, identity: str
 ) -> api.ParticipantInfo | None:
@@ -126,19 +187,7 @@ async def _eventually(
 async def _guest(settings: Settings, room_name: str, identity: str) -> AsyncIterator[rtc.Room]:
     """A second participant (rtc SDK, no connection point) sending camera frames and sound."""
     lk = settings.livekit
-    token = mint_token(
-        lk,
-        identity=identity,
-        grants=api.VideoGrants(
-            room_join=True,
-            room=room_name,
-            can_publish=True,
-            can_subscribe=False,
-            can_publish_data=False,
-        ),
-        ttl=timedelta(minutes=10),
-        name="Khách thử",
-    )
+    token = _token(settings, room_name, identity, listens=False, name="Khách thử")
     room = rtc.Room()
     await asyncio.wait_for(room.connect(lk.url, token), timeout=SERVER_TIMEOUT_S)
     video = rtc.VideoSource(GUEST_WIDTH, GUEST_HEIGHT)
@@ -176,131 +225,100 @@ async def test_join_page_publishes_mutes_and_leaves(
     local_stack: Settings, unique_name: str, browser: Browser, artifacts_dir: Path
 ) -> None:
     """A citizen joins with fake camera and microphone, sees the recording state, mutes, leaves."""
-    lk = local_stack.livekit
     identity = f"{unique_name}-citizen"
     connection_point = "Điểm cầu Hà Giang"
-    token = mint_token(
-        lk,
-        identity=identity,
-        grants=api.VideoGrants(
-            room_join=True,
-            room=unique_name,
-            can_publish=True,
-            can_subscribe=True,
-            can_publish_data=True,
-        ),
-        ttl=timedelta(minutes=10),
+    token = _token(
+        local_stack,
+        unique_name,
+        identity,
         name="Nguyễn Văn An",
         # The orchestrator sets the connection point as an attribute; the page also reads the
         # older JSON metadata form, and the attribute wins.
         attributes={"connection_point": connection_point},
         metadata=json.dumps({"connection_point": "Điểm cầu cũ"}),
     )
-    config = JoinPageConfig(
-        livekit_url=lk.url,
-        token=token,
-        room_name=unique_name,
-        display_name="Nguyễn Văn An",
-        connection_point=connection_point,
-        session_title="Tiếp công dân định kỳ — tháng 11 </script><b>",
-        leave_url="/left",
-    )
-    async with _lkapi(local_stack) as lkapi:
-        await lkapi.room.create_room(
-            api.CreateRoomRequest(
-                name=unique_name, metadata=json.dumps({"recording": True}), empty_timeout=60
+    title = "Tiếp công dân định kỳ — tháng 11 </script><b>"
+    config = _config(local_stack, token, unique_name, "Nguyễn Văn An", connection_point, title)
+    async with _join_page_in_room(local_stack, browser, config, recording=True) as (lkapi, page):
+        await page.wait_for_selector("body[data-state=connected]")
+        await page.wait_for_selector("body[data-media]")
+        assert await page.evaluate("document.body.dataset.media") == "camera+microphone"
+        # The title went through |tojson and autoescape: shown as text, never parsed.
+        await expect(page.get_by_role("heading", level=1)).to_have_text(config.session_title)
+        await expect(page.get_by_role("heading", name=connection_point)).to_be_visible()
+
+        async def published() -> api.ParticipantInfo | None:
+            info = await _participant(lkapi, unique_name, identity)
+            if info is None:
+                return None
+            mic = _track(info, api.TrackSource.MICROPHONE)
+            camera = _track(info, api.TrackSource.CAMERA)
+            return info if mic is not None and camera is not None else None
+
+        info = await _eventually(published, "camera and microphone tracks")
+        mic = _track(info, api.TrackSource.MICROPHONE)
+        camera = _track(info, api.TrackSource.CAMERA)
+        assert mic is not None and mic.type == api.TrackType.AUDIO and not mic.muted
+        assert camera is not None and camera.type == api.TrackType.VIDEO
+        assert info.name == "Nguyễn Văn An"
+
+        # Someone with no connection point: grouped under "Khác", after the named point;
+        # their camera plays in a video element and their sound in an audio element.
+        guest_identity = f"{unique_name}-guest"
+        async with _guest(local_stack, unique_name, guest_identity):
+            tile = page.locator(f'.tile[data-identity="{guest_identity}"]')
+            await expect(tile).to_be_visible()
+            await expect(tile.locator("figcaption")).to_have_text("Khách thử")
+            headings = page.locator("#stage h2")
+            await expect(headings).to_have_text([connection_point, "Khác"])
+            await page.wait_for_function(
+                """identity => {
+                    const tile = document.querySelector(
+                        `.tile[data-identity="${identity}"]`);
+                    return tile && tile.querySelector("video").videoWidth > 0
+                        && tile.querySelector("audio") !== null;
+                }""",
+                arg=guest_identity,
+            )
+            await page.screenshot(path=artifacts_dir / "join-page-with-guest.png")
+        await expect(page.locator(f'.tile[data-identity="{guest_identity}"]')).to_have_count(0)
+        await expect(page.locator("#stage h2")).to_have_text([connection_point])
+
+        recording = page.locator("#recording")
+        await expect(recording).to_be_visible()
+        await expect(recording).to_have_text("● ĐANG GHI")
+        await lkapi.room.update_room_metadata(
+            api.UpdateRoomMetadataRequest(
+                room=unique_name, metadata=json.dumps({"recording": False})
             )
         )
-        try:
-            async with (
-                _serve_join_page(config) as base_url,
-                _open_page(browser, f"{base_url}/join") as page,
-            ):
-                await page.wait_for_selector("body[data-state=connected]")
-                await page.wait_for_selector("body[data-media]")
-                assert await page.evaluate("document.body.dataset.media") == "camera+microphone"
-                # The title went through |tojson and autoescape: shown as text, never parsed.
-                await expect(page.get_by_role("heading", level=1)).to_have_text(
-                    config.session_title
-                )
-                await expect(page.get_by_role("heading", name=connection_point)).to_be_visible()
+        await expect(recording).to_have_text("Chưa ghi")
+        await lkapi.room.update_room_metadata(
+            api.UpdateRoomMetadataRequest(
+                room=unique_name, metadata=json.dumps({"recording": True})
+            )
+        )
+        await expect(recording).to_have_text("● ĐANG GHI")
 
-                async def published() -> api.ParticipantInfo | None:
-                    info = await _participant(lkapi, unique_name, identity)
-                    if info is None:
-                        return None
-                    mic = _track(info, api.TrackSource.MICROPHONE)
-                    camera = _track(info, api.TrackSource.CAMERA)
-                    return info if mic is not None and camera is not None else None
+        await page.get_by_role("button", name="Tắt mic").click()
+        await expect(page.get_by_role("button", name="Bật mic")).to_be_visible()
 
-                info = await _eventually(published, "camera and microphone tracks")
-                mic = _track(info, api.TrackSource.MICROPHONE)
-                camera = _track(info, api.TrackSource.CAMERA)
-                assert mic is not None and mic.type == api.TrackType.AUDIO and not mic.muted
-                assert camera is not None and camera.type == api.TrackType.VIDEO
-                assert info.name == "Nguyễn Văn An"
+        async def mic_muted() -> bool | None:
+            info = await _participant(lkapi, unique_name, identity)
+            track = None if info is None else _track(info, api.TrackSource.MICROPHONE)
+            return True if track is not None and track.muted else None
 
-                # Someone with no connection point: grouped under "Khác", after the named point;
-                # their camera plays in a video element and their sound in an audio element.
-                guest_identity = f"{unique_name}-guest"
-                async with _guest(local_stack, unique_name, guest_identity):
-                    tile = page.locator(f'.tile[data-identity="{guest_identity}"]')
-                    await expect(tile).to_be_visible()
-                    await expect(tile.locator("figcaption")).to_have_text("Khách thử")
-                    headings = page.locator("#stage h2")
-                    await expect(headings).to_have_text([connection_point, "Khác"])
-                    await page.wait_for_function(
-                        """identity => {
-                            const tile = document.querySelector(
-                                `.tile[data-identity="${identity}"]`);
-                            return tile && tile.querySelector("video").videoWidth > 0
-                                && tile.querySelector("audio") !== null;
-                        }""",
-                        arg=guest_identity,
-                    )
-                    await page.screenshot(path=artifacts_dir / "join-page-with-guest.png")
-                await expect(
-                    page.locator(f'.tile[data-identity="{guest_identity}"]')
-                ).to_have_count(0)
-                await expect(page.locator("#stage h2")).to_have_text([connection_point])
+        await _eventually(mic_muted, "the microphone muted on the server")
+        await page.screenshot(path=artifacts_dir / "join-page.png")
 
-                recording = page.locator("#recording")
-                await expect(recording).to_be_visible()
-                await expect(recording).to_have_text("● ĐANG GHI")
-                await lkapi.room.update_room_metadata(
-                    api.UpdateRoomMetadataRequest(
-                        room=unique_name, metadata=json.dumps({"recording": False})
-                    )
-                )
-                await expect(recording).to_have_text("Chưa ghi")
-                await lkapi.room.update_room_metadata(
-                    api.UpdateRoomMetadataRequest(
-                        room=unique_name, metadata=json.dumps({"recording": True})
-                    )
-                )
-                await expect(recording).to_have_text("● ĐANG GHI")
+        await page.get_by_role("button", name="Rời phiên").click()
+        await page.wait_for_url("**/left")
 
-                await page.get_by_role("button", name="Tắt mic").click()
-                await expect(page.get_by_role("button", name="Bật mic")).to_be_visible()
+        async def gone() -> bool | None:
+            info = await _participant(lkapi, unique_name, identity)
+            return True if info is None else None
 
-                async def mic_muted() -> bool | None:
-                    info = await _participant(lkapi, unique_name, identity)
-                    track = None if info is None else _track(info, api.TrackSource.MICROPHONE)
-                    return True if track is not None and track.muted else None
-
-                await _eventually(mic_muted, "the microphone muted on the server")
-                await page.screenshot(path=artifacts_dir / "join-page.png")
-
-                await page.get_by_role("button", name="Rời phiên").click()
-                await page.wait_for_url(f"{base_url}/left")
-
-                async def gone() -> bool | None:
-                    info = await _participant(lkapi, unique_name, identity)
-                    return True if info is None else None
-
-                await _eventually(gone, "the participant to leave")
-        finally:
-            await lkapi.room.delete_room(api.DeleteRoomRequest(room=unique_name))
+        await _eventually(gone, "the participant to leave")
 
 
 async def test_join_page_with_invalid_token_shows_error(
@@ -318,83 +336,38 @@ async def test_join_page_with_invalid_token_shows_error(
         .with_grants(api.VideoGrants(room_join=True, room=unique_name))
         .to_jwt()
     )
-    config = JoinPageConfig(
-        livekit_url=lk.url,
-        token=forged,
-        room_name=unique_name,
-        display_name="Người lạ",
-        connection_point="Không rõ",
-        session_title="Phiên thử",
-        leave_url="/left",
-    )
-    async with _lkapi(local_stack) as lkapi:
-        await lkapi.room.create_room(api.CreateRoomRequest(name=unique_name, empty_timeout=60))
-        try:
-            async with (
-                _serve_join_page(config) as base_url,
-                _open_page(browser, f"{base_url}/join") as page,
-            ):
-                await page.wait_for_selector("body[data-state=error]")
-                error = page.get_by_role("alert")
-                await expect(error).to_be_visible()
-                await expect(error).to_contain_text("Không được phép vào phiên")
-                await expect(page.locator("#status")).to_have_text("Không kết nối được")
-                await expect(page.get_by_role("button", name="Rời phiên")).to_be_disabled()
-                await page.screenshot(path=artifacts_dir / "join-page-invalid-token.png")
-                listed = await lkapi.room.list_participants(
-                    api.ListParticipantsRequest(room=unique_name)
-                )
-                assert list(listed.participants) == []
-        finally:
-            await lkapi.room.delete_room(api.DeleteRoomRequest(room=unique_name))
+    config = _config(local_stack, forged, unique_name, "Người lạ", "Không rõ")
+    async with _join_page_in_room(local_stack, browser, config) as (lkapi, page):
+        await page.wait_for_selector("body[data-state=error]")
+        error = page.get_by_role("alert")
+        await expect(error).to_be_visible()
+        await expect(error).to_contain_text("Không được phép vào phiên")
+        await expect(page.locator("#status")).to_have_text("Không kết nối được")
+        await expect(page.get_by_role("button", name="Rời phiên")).to_be_disabled()
+        await page.screenshot(path=artifacts_dir / "join-page-invalid-token.png")
+        listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room=unique_name))
+        assert list(listed.participants) == []
 
 
 async def test_join_page_without_camera_joins_with_sound_only(
     local_stack: Settings, unique_name: str, browser: Browser
 ) -> None:
     """No camera: the page says so in Vietnamese and publishes the microphone alone."""
-    lk = local_stack.livekit
     identity = f"{unique_name}-nocam"
-    token = mint_token(
-        lk,
-        identity=identity,
-        grants=api.VideoGrants(
-            room_join=True,
-            room=unique_name,
-            can_publish=True,
-            can_subscribe=True,
-            can_publish_data=True,
-        ),
-        ttl=timedelta(minutes=10),
-    )
-    config = JoinPageConfig(
-        livekit_url=lk.url,
-        token=token,
-        room_name=unique_name,
-        display_name="Trần Thị Bình",
-        connection_point="Điểm cầu Lào Cai",
-        session_title="Phiên thử",
-        leave_url="/left",
-    )
-    async with _lkapi(local_stack) as lkapi:
-        await lkapi.room.create_room(api.CreateRoomRequest(name=unique_name, empty_timeout=60))
-        try:
-            async with (
-                _serve_join_page(config) as base_url,
-                _open_page(browser, f"{base_url}/join", init_script=NO_CAMERA) as page,
-            ):
-                await page.wait_for_selector("body[data-state=connected][data-media]")
-                assert await page.evaluate("document.body.dataset.media") == "microphone"
-                await expect(page.locator("#notice")).to_have_text(
-                    "Không có camera: tham gia bằng âm thanh."
-                )
-                await expect(page.get_by_role("button", name="Bật camera")).to_be_visible()
+    token = _token(local_stack, unique_name, identity)
+    config = _config(local_stack, token, unique_name, "Trần Thị Bình", "Điểm cầu Lào Cai")
+    joined = _join_page_in_room(local_stack, browser, config, init_script=NO_CAMERA)
+    async with joined as (lkapi, page):
+        await page.wait_for_selector("body[data-state=connected][data-media]")
+        assert await page.evaluate("document.body.dataset.media") == "microphone"
+        await expect(page.locator("#notice")).to_have_text(
+            "Không có camera: tham gia bằng âm thanh."
+        )
+        await expect(page.get_by_role("button", name="Bật camera")).to_be_visible()
 
-                async def microphone_only() -> api.ParticipantInfo | None:
-                    info = await _participant(lkapi, unique_name, identity)
-                    return info if info is not None and len(info.tracks) > 0 else None
+        async def microphone_only() -> api.ParticipantInfo | None:
+            info = await _participant(lkapi, unique_name, identity)
+            return info if info is not None and len(info.tracks) > 0 else None
 
-                info = await _eventually(microphone_only, "the microphone track")
-                assert [t.source for t in info.tracks] == [api.TrackSource.MICROPHONE]
-        finally:
-            await lkapi.room.delete_room(api.DeleteRoomRequest(room=unique_name))
+        info = await _eventually(microphone_only, "the microphone track")
+        assert [t.source for t in info.tracks] == [api.TrackSource.MICROPHONE]

@@ -10,7 +10,7 @@ import pytest
 from livekit import api
 from playwright.async_api import Browser, expect
 
-from tests.browser import open_signed_out
+from tests.browser import signed_in_page
 from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_launch import eventually, launch_link, lkapi, new_session_now
 
@@ -22,10 +22,7 @@ async def test_chair_launches_from_the_calendar_link_and_joins(
 ) -> None:
     session_id = await new_session_now(world, http)
     link = await launch_link(world, http, "chair", session_id)
-    context = await browser.new_context(locale="vi-VN")
-    page = await context.new_page()
-    try:
-        await open_signed_out(page, link, world.usernames["chair"], PASSWORD)
+    async with signed_in_page(browser, link, world.usernames["chair"], PASSWORD) as page:
         await page.wait_for_url(f"**/sessions/{session_id}/join", timeout=30_000)
         await expect(page.locator("body")).to_have_attribute("data-state", "connected",
                                                               timeout=30_000)  # fmt: skip
@@ -42,8 +39,6 @@ async def test_chair_launches_from_the_calendar_link_and_joins(
             assert await eventually(published, timeout=20)
             await page.screenshot(path=str(artifacts_dir / "launch-join-chair.png"))
             await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-    finally:
-        await context.close()
 
 
 async def test_launch_link_of_someone_else_shows_why_in_vietnamese(
@@ -51,11 +46,6 @@ async def test_launch_link_of_someone_else_shows_why_in_vietnamese(
 ) -> None:
     session_id = await new_session_now(world, http)
     link = await launch_link(world, http, "chair", session_id)
-    context = await browser.new_context(locale="vi-VN")
-    page = await context.new_page()
-    try:
-        await open_signed_out(page, link, world.usernames["officer"], PASSWORD)
+    async with signed_in_page(browser, link, world.usernames["officer"], PASSWORD) as page:
         await expect(page.locator("body")).to_contain_text("được cấp cho người khác")
         await page.screenshot(path=str(artifacts_dir / "launch-other-user.png"))
-    finally:
-        await context.close()

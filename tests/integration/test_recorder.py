@@ -13,7 +13,6 @@ import av
 import numpy as np
 import pytest
 import pytest_asyncio
-from blockbuster import blockbuster_ctx
 from faster_whisper import WhisperModel
 from livekit import api, rtc
 
@@ -144,45 +143,42 @@ async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -
     """A 440 Hz from t=0 for 5 s, B 880 Hz from t=2 for 4 s, C joins at t=6 and speaks."""
     speech = speech_48k(tmp_path)
     recorder = stage.recorder()
-    with blockbuster_ctx(scanned_modules=["media"]):
-        await recorder.start()
-        assert (await stage.metadata())["recording"] is True
-        a = await stage.join("a", kind="officer")
-        b = await stage.join("b", kind="citizen", point="UBND xã Gia Viễn")
-        await recorded(recorder, a, b)
-        # The recorder listens unseen and can say nothing.
-        assert "recorder" not in a.room.remote_participants
-        listed = await stage.lkapi.room.list_participants(
-            api.ListParticipantsRequest(room=stage.room)
-        )
-        [rights] = [p.permission for p in listed.participants if p.identity == "recorder"]
-        assert (rights.hidden, rights.can_subscribe) == (True, True)
-        assert (rights.can_publish, rights.can_publish_data) == (False, False)
-        t0 = stage.clock.now() + 0.2
-        planned: dict[str, float] = {}
+    await recorder.start()
+    assert (await stage.metadata())["recording"] is True
+    a = await stage.join("a", kind="officer")
+    b = await stage.join("b", kind="citizen", point="UBND xã Gia Viễn")
+    await recorded(recorder, a, b)
+    # The recorder listens unseen and can say nothing.
+    assert "recorder" not in a.room.remote_participants
+    listed = await stage.lkapi.room.list_participants(api.ListParticipantsRequest(room=stage.room))
+    [rights] = [p.permission for p in listed.participants if p.identity == "recorder"]
+    assert (rights.hidden, rights.can_subscribe) == (True, True)
+    assert (rights.can_publish, rights.can_publish_data) == (False, False)
+    t0 = stage.clock.now() + 0.2
+    planned: dict[str, float] = {}
 
-        async def speak_at(name: str, at: float, speaker: VoiceBot, pcm: np.ndarray) -> None:
-            await stage.until(at)
-            planned[name] = stage.clock.now()
-            await speaker.play(pcm)
+    async def speak_at(name: str, at: float, speaker: VoiceBot, pcm: np.ndarray) -> None:
+        await stage.until(at)
+        planned[name] = stage.clock.now()
+        await speaker.play(pcm)
 
-        async def c_joins() -> None:
-            await stage.until(t0 + 6)
-            c = await stage.join("c", kind="connection_point")
-            # Audio sent before the recorder's subscription completes is lost to any SFU
-            # subscriber; C starts speaking once it is recorded, as a person starts once in.
-            await recorded(recorder, c)
-            await speak_at("c", 0, c, speech)
+    async def c_joins() -> None:
+        await stage.until(t0 + 6)
+        c = await stage.join("c", kind="connection_point")
+        # Audio sent before the recorder's subscription completes is lost to any SFU
+        # subscriber; C starts speaking once it is recorded, as a person starts once in.
+        await recorded(recorder, c)
+        await speak_at("c", 0, c, speech)
 
-        await asyncio.gather(
-            speak_at("a", t0, a, sine(440, 5.0)),
-            speak_at("b", t0 + 2, b, sine(880, 4.0)),
-            c_joins(),
-        )
-        await asyncio.sleep(IN_FLIGHT_S)
-        assert (await stage.metadata())["recording"] is True
-        manifest = await recorder.finalize()
-        await recorder.aclose()
+    await asyncio.gather(
+        speak_at("a", t0, a, sine(440, 5.0)),
+        speak_at("b", t0 + 2, b, sine(880, 4.0)),
+        c_joins(),
+    )
+    await asyncio.sleep(IN_FLIGHT_S)
+    assert (await stage.metadata())["recording"] is True
+    manifest = await recorder.finalize()
+    await recorder.aclose()
     assert await stage.metadata() == {"session_id": 7, "title": "Phiên thử", "recording": False}
     assert planned["c"] - t0 == pytest.approx(6.0, abs=1.0)
 
@@ -219,36 +215,35 @@ async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -
 async def test_mute_reconnect_and_silence(stage: Stage) -> None:
     """A mutes for 2 s, D leaves and comes back, S publishes and never speaks."""
     recorder = stage.recorder(segment_s=1.0)
-    with blockbuster_ctx(scanned_modules=["media"]):
-        await recorder.start()
-        a, d, s = await stage.join("a"), await stage.join("d"), await stage.join("s")
-        await recorded(recorder, a, d, s)
+    await recorder.start()
+    a, d, s = await stage.join("a"), await stage.join("d"), await stage.join("s")
+    await recorded(recorder, a, d, s)
 
-        async def a_mutes() -> tuple[float, float]:
-            await a.play(sine(440, 1.5))
-            a.track.mute()
-            muted = stage.clock.now()
-            await a.play(sine(440, 2.0))  # the microphone goes on; the track is muted
-            unmuted = stage.clock.now()
-            a.track.unmute()
-            await a.play(sine(440, 1.5))
-            return muted, unmuted
+    async def a_mutes() -> tuple[float, float]:
+        await a.play(sine(440, 1.5))
+        a.track.mute()
+        muted = stage.clock.now()
+        await a.play(sine(440, 2.0))  # the microphone goes on; the track is muted
+        unmuted = stage.clock.now()
+        a.track.unmute()
+        await a.play(sine(440, 1.5))
+        return muted, unmuted
 
-        async def d_reconnects() -> float:
-            await d.play(sine(660, 1.0))
-            await asyncio.sleep(IN_FLIGHT_S)
-            await d.room.disconnect()
-            await asyncio.sleep(1.0)
-            back = stage.clock.now()
-            d2 = await stage.join("d")
-            await recorded(recorder, d2)
-            await d2.play(sine(660, 1.0))
-            return back
-
-        (muted, unmuted), back = await asyncio.gather(a_mutes(), d_reconnects())
+    async def d_reconnects() -> float:
+        await d.play(sine(660, 1.0))
         await asyncio.sleep(IN_FLIGHT_S)
-        manifest = await recorder.finalize()
-        await recorder.aclose()
+        await d.room.disconnect()
+        await asyncio.sleep(1.0)
+        back = stage.clock.now()
+        d2 = await stage.join("d")
+        await recorded(recorder, d2)
+        await d2.play(sine(660, 1.0))
+        return back
+
+    (muted, unmuted), back = await asyncio.gather(a_mutes(), d_reconnects())
+    await asyncio.sleep(IN_FLIGHT_S)
+    manifest = await recorder.finalize()
+    await recorder.aclose()
 
     tracks = {t.participant_identity: t for t in manifest.tracks}
     assert sorted(tracks) == ["a", "d", "s"]
@@ -275,34 +270,31 @@ async def test_mute_reconnect_and_silence(stage: Stage) -> None:
 async def test_restart_continues_the_recording(stage: Stage) -> None:
     """A recorder that stops mid-session is replaced by one that goes on from its files."""
     first = stage.recorder()
-    with blockbuster_ctx(scanned_modules=["media"]):
-        await first.start()
-        a = await stage.join("a")
-        await recorded(first, a)
-        await a.play(sine(440, 1.5))
-        await asyncio.sleep(IN_FLIGHT_S)
-        await first.aclose()  # no finalize: as when the agent dies or loses its lease
-        partial = RecordingManifest.from_json(
-            SessionSpool(stage.out_dir).partial_manifest.read_text()
-        )
-        [before] = partial.tracks
-        # A segment in flight at a crash stays on disk; the new recorder must not overwrite it.
-        in_flight = stage.out_dir / segment_name("a", a.track.sid, 1, AUDIO_SEGMENT_SUFFIX)
-        in_flight.write_bytes(b"OggS left by a crash")
-        assert (await stage.metadata())["recording"] is False
+    await first.start()
+    a = await stage.join("a")
+    await recorded(first, a)
+    await a.play(sine(440, 1.5))
+    await asyncio.sleep(IN_FLIGHT_S)
+    await first.aclose()  # no finalize: as when the agent dies or loses its lease
+    partial = RecordingManifest.from_json(SessionSpool(stage.out_dir).partial_manifest.read_text())
+    [before] = partial.tracks
+    # A segment in flight at a crash stays on disk; the new recorder must not overwrite it.
+    in_flight = stage.out_dir / segment_name("a", a.track.sid, 1, AUDIO_SEGMENT_SUFFIX)
+    in_flight.write_bytes(b"OggS left by a crash")
+    assert (await stage.metadata())["recording"] is False
 
-        second = RoomRecorder(
-            stage.lk, stage.room, stage.out_dir, SessionClock(stage.clock.started_at),
-            lkapi=stage.lkapi,
-        )  # fmt: skip
-        await second.start()
-        assert (await stage.metadata())["recording"] is True
-        await recorded(second, a)
-        restarted = stage.clock.now()
-        await a.play(sine(440, 1.5))
-        await asyncio.sleep(IN_FLIGHT_S)
-        manifest = await second.finalize()
-        await second.aclose()
+    second = RoomRecorder(
+        stage.lk, stage.room, stage.out_dir, SessionClock(stage.clock.started_at),
+        lkapi=stage.lkapi,
+    )  # fmt: skip
+    await second.start()
+    assert (await stage.metadata())["recording"] is True
+    await recorded(second, a)
+    restarted = stage.clock.now()
+    await a.play(sine(440, 1.5))
+    await asyncio.sleep(IN_FLIGHT_S)
+    manifest = await second.finalize()
+    await second.aclose()
 
     [track] = manifest.tracks
     assert track.segments[: len(before.segments)] == before.segments

@@ -51,6 +51,31 @@ const TEXT = {
 
 const $ = (id) => document.getElementById(id);
 
+/** What the page shows in each LiveKit connection state: `body.dataset.state`, and the status. */
+const CONNECTION_STATES = new Map([
+  [ConnectionState.Connecting, ["connecting", TEXT.connecting]],
+  [ConnectionState.Connected, ["connected", TEXT.connected]],
+  [ConnectionState.Reconnecting, ["reconnecting", TEXT.reconnecting]],
+  [ConnectionState.SignalReconnecting, ["reconnecting", TEXT.reconnecting]],
+  [ConnectionState.Disconnected, ["disconnected", TEXT.left]],
+]);
+
+/** The two devices a button turns on and off, keyed by the button's element name. */
+const DEVICES = {
+  mic: {
+    name: "microphone",
+    isOn: (local) => local.isMicrophoneEnabled,
+    turn: (local, on) => local.setMicrophoneEnabled(on),
+    failed: TEXT.micFailed,
+  },
+  camera: {
+    name: "camera",
+    isOn: (local) => local.isCameraEnabled,
+    turn: (local, on) => local.setCameraEnabled(on),
+    failed: TEXT.cameraFailed,
+  },
+};
+
 function readConfig() {
   const element = $("join-config");
   if (!element) throw new Error("join-config element missing");
@@ -353,8 +378,9 @@ class JoinPage {
       .on(RoomEvent.TrackUnmuted, (_pub, participant) => this.onMuteChanged(participant))
       .on(RoomEvent.AudioPlaybackStatusChanged, () => this.updateAudioPlayback());
 
-    this.elements.mic.addEventListener("click", () => this.toggleMicrophone());
-    this.elements.camera.addEventListener("click", () => this.toggleCamera());
+    for (const device of Object.keys(DEVICES)) {
+      this.elements[device].addEventListener("click", () => this.toggle(device));
+    }
     this.elements.leave.addEventListener("click", () => this.leave());
     this.elements.startAudio.addEventListener("click", () => {
       room.startAudio().catch((error) => console.warn("tiepdan join: startAudio", error));
@@ -363,23 +389,8 @@ class JoinPage {
 
   onConnectionState(state) {
     if (this.failed) return; // keep the error on screen after a failed first connection
-    switch (state) {
-      case ConnectionState.Connecting:
-        this.setState("connecting", TEXT.connecting);
-        break;
-      case ConnectionState.Connected:
-        this.setState("connected", TEXT.connected);
-        break;
-      case ConnectionState.Reconnecting:
-      case ConnectionState.SignalReconnecting:
-        this.setState("reconnecting", TEXT.reconnecting);
-        break;
-      case ConnectionState.Disconnected:
-        this.setState("disconnected", TEXT.left);
-        break;
-      default:
-        break;
-    }
+    const shown = CONNECTION_STATES.get(state);
+    if (shown) this.setState(...shown);
     this.updateAudioPlayback();
   }
 
@@ -397,31 +408,17 @@ class JoinPage {
     if (participant === this.room.localParticipant) this.updateControls();
   }
 
-  async toggleMicrophone() {
+  /** Turn the microphone or the camera (a key of DEVICES) on or off. */
+  async toggle(device) {
+    const { name, isOn, turn, failed } = DEVICES[device];
     const local = this.room.localParticipant;
-    const button = this.elements.mic;
+    const button = this.elements[device];
     button.disabled = true;
     try {
-      await local.setMicrophoneEnabled(!local.isMicrophoneEnabled);
+      await turn(local, !isOn(local));
     } catch (error) {
-      console.warn("tiepdan join: microphone", error);
-      this.showNotice(TEXT.micFailed);
-    } finally {
-      button.disabled = this.room.state !== ConnectionState.Connected;
-      this.updateControls();
-      this.updateTile(local);
-    }
-  }
-
-  async toggleCamera() {
-    const local = this.room.localParticipant;
-    const button = this.elements.camera;
-    button.disabled = true;
-    try {
-      await local.setCameraEnabled(!local.isCameraEnabled);
-    } catch (error) {
-      console.warn("tiepdan join: camera", error);
-      this.showNotice(TEXT.cameraFailed);
+      console.warn(`tiepdan join: ${name}`, error);
+      this.showNotice(failed);
     } finally {
       button.disabled = this.room.state !== ConnectionState.Connected;
       this.updateControls();

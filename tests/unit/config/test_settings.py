@@ -79,6 +79,23 @@ def test_configured_credentials_win_over_local_secrets(
     assert not (isolated_env / "state" / "secrets.json").exists()
 
 
+def test_only_empty_credentials_are_filled_and_secrets_stay_secret(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIEPDAN_S3__SECRET_KEY", "miniosecret")
+    s = load_settings()
+    generated = json.loads((isolated_env / "state" / "secrets.json").read_text())
+    assert s.s3.secret_key.get_secret_value() == "miniosecret"
+    assert s.s3.access_key == generated["s3_access_key"]
+    assert s.livekit.api_key == generated["livekit_api_key"]
+    for secret, name in [
+        (s.livekit.api_secret, "livekit_api_secret"),
+        (s.security.secret_key, "secret_key"),
+    ]:
+        assert secret.get_secret_value() == generated[name] and generated[name] not in repr(secret)
+    assert not s.missing_credentials()
+
+
 def test_config_show_masks_every_secret(isolated_env: Path) -> None:
     result = CliRunner().invoke(main, ["config", "show"])
     assert result.exit_code == 0, result.output

@@ -7,10 +7,9 @@ by its sample position in the frame that carried it). The bridges run in a child
 their own (this file with ``--child``) so that psutil's CPU reading for them leaves out the bots
 and listeners; the CPU per bridged audio link is measured with 1 and with N links (every
 provincial room with a speaking bot; talk-back off, the usual case), and with talk-back on for
-one of them, and for one link relaying a moving 720p camera at 15 fps as well. Needs the local
-stack (`tiepdan stack up`). Usage:
+one of them, and for one link relaying a moving 720p camera at 15 fps as well.
 
-    .venv/bin/python benchmarks/bridge.py [N_LINKS] [SECONDS]   # defaults: 4 links, 20 s
+How to run it, and the latest figures: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Launch latency: from the click on a calendar launch link to the redirect to the join page.
 
-Runs the real orchestrator against the local stack (`tiepdan stack up` first), with a database of
-its own, and launches N sessions one after another; each launch creates its LiveKit room. Prints
-p50 / p95 / max and the ratio of p95 to the 100 ms target. Usage:
+Runs the real orchestrator against the local stack, with a database of its own, and launches N
+sessions one after another; each launch creates its LiveKit room. Prints p50 / p95 / max and the
+ratio of p95 to the 100 ms target.
 
-    .venv/bin/python benchmarks/launch.py [N]   # default 200
+How to run it, and the latest figures: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations

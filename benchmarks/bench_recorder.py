@@ -4,12 +4,11 @@ The recorders run in a child process of their own (this same file with ``--child
 CPU time read for them (psutil: the process plus any child processes; none since the encoder
 runs in process) leaves out the bots that publish. Prints the CPU seconds per track-second,
 tracks per CPU core, the ratio to LiveKit Egress's admission cost for a track egress (0.5 CPU
-per track, i.e. 2 tracks per core), and the resident memory per track. Needs the local stack
-(`tiepdan stack up`). With ``--video`` each speaker publishes a 1280x720 camera at 30 fps instead
-of a microphone, recorded as with ``media.video`` on (640x360, 15 fps, H.264), and the figures are
-per camera. Usage:
+per track, i.e. 2 tracks per core), and the resident memory per track. With ``--video`` each
+speaker publishes a 1280x720 camera at 30 fps instead of a microphone, recorded as with
+``media.video`` on (640x360, 15 fps, H.264), and the figures are per camera.
 
-    .venv/bin/python benchmarks/recorder.py [--video] [N_ROOMS] [SECONDS]   # 2 rooms, 60 s
+How to run it, and the latest figures: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations

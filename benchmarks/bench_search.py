@@ -6,11 +6,9 @@ hours long, about 9,000 words per session-hour, spread over the 34 provinces and
 Prints, per backend: build time, index size, p50 / p95 of 20 representative queries (2–4 words,
 phrases, prefixes, unaccented, with filters; each one full search = page + total + counts per
 province + audit row), and the ratio of a plain ``LIKE '%…%'`` scan to the indexed search.
+PostgreSQL is the local stack's; the benchmark creates and drops a database of its own.
 
-    .venv/bin/python benchmarks/search.py [--session-hours 10000] [--backends sqlite,postgresql]
-
-PostgreSQL is the local stack's (``tiepdan stack up --with postgres``); the benchmark creates and
-drops a database of its own. The issue's size is 10,000 session-hours (~90 M words).
+How to run it, and the latest figures: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations

@@ -15,9 +15,7 @@ Two parts, in one run (each can be skipped):
    both WERs against the script and the pipeline's real-time factor. A third row times the
    rejected batched decoding per speaker, to show why it is not used.
 
-Usage (nice it on a shared machine)::
-
-    .venv/bin/python benchmarks/transcribe.py [--repeats 3] [--skip-corpora] [--skip-session]
+How to run it, and the latest figures: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations

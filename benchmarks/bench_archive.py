@@ -5,10 +5,9 @@ Builds a session directory of random "recordings" (default 8 files x 24 MiB: mul
 size+checksum confirmation, signed manifest, local deletion) and uploads the same bytes with one
 plain ``fput_object`` each into a plain bucket; then verifies the archive (re-reading every
 byte). Prints MB/s for each and the ratio archive / plain (target >= 80 %), all from one run.
+Buckets get unique names and a retention of one day.
 
-    .venv/bin/python benchmarks/archive.py [--files 8] [--mib 24]
-
-Run with the shared integration lock held; buckets get unique names and retention of one day.
+How to run it, and the latest figures: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
