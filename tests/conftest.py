@@ -38,10 +38,6 @@ MAY_BLOCK = [
     ("asyncpg/connect_utils.py", {"_parse_connect_dsn_and_args"}),
     # icalendar reads its UTC zone from the tz database on first use, once per process.
     ("icalendar/timezone/zoneinfo.py", {"utc"}),
-    # Not ours to fix here, and reported (issue 15): remove each line once its call is fixed.
-    # create_engine makes the SQLite file's directory, migrate has Alembic read its scripts,
-    # both on the event loop.
-    ("orchestrator/db/connection.py", {"create_engine", "_upgrade"}),
 ]
 
 

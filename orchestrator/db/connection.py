@@ -26,9 +26,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys on, WAL and a busy timeout (several writers)."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -55,10 +52,31 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def _sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if url.startswith("sqlite") else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _migrate_blocking(url: str, revision: str) -> None:
+    # Alembic reads its scripts from disk as it goes: the whole upgrade runs in a thread of its
+    # own, on an engine and event loop of its own, so the caller's loop never waits on it.
+    async def upgrade() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade, revision)
+        finally:
+            await engine.dispose()
+
+    _sqlite_dir(url)
+    asyncio.run(upgrade())
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` with the Alembic migrations."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+    """Bring ``engine``'s database to ``revision`` with the Alembic migrations (off the loop)."""
+    url = engine.url.render_as_string(hide_password=False)
+    await asyncio.to_thread(_migrate_blocking, url, revision)
 
 
 @asynccontextmanager
