@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +37,9 @@ from orchestrator.db.models import Agency, Province, ReceptionSession, Transcrip
 from orchestrator.search import SearchFilters, search
 from orchestrator.search.folding import exact_tokens, fold, folded_tokens
 from orchestrator.search.keys import search_key
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' throwaway databases
+from tests.databases import empty_database  # noqa: E402
 
 TARGET_P95_MS = 50.0
 WORDS_PER_HOUR = 9000
@@ -229,24 +230,18 @@ async def measure(engine: AsyncEngine, size_bytes: int) -> dict[str, float]:
 
 
 async def run_backend(backend: str, session_hours: int) -> None:
-    settings = load_settings()
-    name = f"tiepdan_bench_{uuid.uuid4().hex[:8]}"
-    port = settings.db.local_postgres_port
-    admin = None
-    if backend == "sqlite":
-        path = Path(tempfile.mkdtemp()) / "search.db"
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", port=port, user="tiepdan",
-                                      database="postgres")  # fmt: skip
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+asyncpg://tiepdan@127.0.0.1:{port}/{name}"
+    with tempfile.TemporaryDirectory() as directory:
+        async with empty_database(backend, load_settings(), Path(directory)) as url:
+            await _run(backend, url, Path(directory), session_hours)
+
+
+async def _run(backend: str, url: str, directory: Path, session_hours: int) -> None:
     engine = create_engine(url)
     try:
         print(f"{backend}: building {session_hours} session-hours", flush=True)
         seconds, words = await build(engine, session_hours)
         if backend == "sqlite":
-            size = sum(p.stat().st_size for p in path.parent.iterdir())
+            size = sum(p.stat().st_size for p in directory.iterdir())
         else:
             async with engine.connect() as conn:
                 size = int(await conn.scalar(text("SELECT pg_database_size(current_database())")))
@@ -259,13 +254,6 @@ async def run_backend(backend: str, session_hours: int) -> None:
               f"search's p50", flush=True)  # fmt: skip
     finally:
         await engine.dispose()
-        if admin is not None:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
-        elif backend == "sqlite":
-            for p in path.parent.iterdir():
-                p.unlink()
-            os.rmdir(path.parent)
 
 
 def main() -> None:

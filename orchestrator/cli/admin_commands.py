@@ -9,12 +9,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from config import Settings
+from orchestrator.accounts import service as accounts
 from orchestrator.accounts.schemas import UserCreate
-from orchestrator.accounts.service import new_user
-from orchestrator.core.errors import OrchestratorError, Unprocessable
+from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import Role, SessionStatus, Tier
 from orchestrator.db import open_db
+from orchestrator.db.audit import audit
 from orchestrator.db.models import Agency, ReceptionSession
 
 
@@ -91,10 +92,9 @@ async def add_user(
             username=username, display_name=display_name, password=password, role=role,
             agency_id=agency_id or 0, cleared=cleared,
         )  # fmt: skip
-        if await db.get(Agency, body.agency_id) is None:
-            raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
-        user = new_user(body)
-        db.add(user)
+        user = await accounts.add_user(db, body)
+        # The terminal has no signed-in user: the row says the change came from it.
+        audit(db, action="user.create", target=f"user:{user.id}", via="cli")
         await db.commit()
         return user.id
 
