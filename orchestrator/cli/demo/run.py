@@ -66,6 +66,8 @@ PIPELINE_TIMEOUT_S = 240.0
 # Room for the bridge to switch its relay on (and to send the last words) around the question.
 TALK_BACK_SETTLE_S = 1.0
 CENTRAL_HALL_ROOM = "tw-hoi-truong"
+PARTS = (("orchestrator", "serve"), ("media-agent", "media"), ("worker", "worker"))
+"""The demo's long-running parts: (log name, tiepdan command)."""
 
 
 class Voice(Protocol):
@@ -215,9 +217,9 @@ async def run_demo(
         async with aiohttp.ClientSession() as http:
             client = DemoClient(http, settings.web.public_url, world.tokens)
             async with steps.step("orchestrator, media agent and worker started"):
-                procs.start("orchestrator", "serve")
-                procs.start("media-agent", "media")
-                procs.start("worker", "worker")
+                for name, command in PARTS:
+                    # Spawning opens a log file and forks: off the event loop.
+                    await asyncio.to_thread(procs.start, name, command)
                 await _orchestrator_ready(client)
                 await _worker_ready(settings)
             run = await _session(settings, client, world, steps, echo,
@@ -233,7 +235,7 @@ async def run_demo(
         echo(f"logs of the demo's processes: {procs.log_dir}")
         raise
     finally:
-        procs.stop()
+        await asyncio.to_thread(procs.stop)
 
 
 async def _session(
