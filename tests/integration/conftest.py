@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +32,12 @@ from tests.search_corpus import seed_corpus
 PASSWORD = "mat-khau-thu-nghiem"
 
 
-@pytest_asyncio.fixture(scope="session", params=["sqlite", "postgresql"])
-async def db_url(
-    request: pytest.FixtureRequest, local_stack: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """A fresh, migrated database of each backend for this run."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "tiepdan.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        yield url
+@asynccontextmanager
+async def new_database(backend: str, local_stack: Settings, directory: Path) -> AsyncIterator[str]:
+    """The URL of a new, empty database of ``backend``: a file in ``directory`` (SQLite), or a
+    database of the local PostgreSQL, dropped at the end."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / f'tiepdan-{uuid.uuid4().hex[:6]}.db'}"
         return
     name = f"tiepdan_test_{uuid.uuid4().hex[:10]}"
     port = local_stack.db.local_postgres_port
@@ -50,6 +48,15 @@ async def db_url(
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session", params=["sqlite", "postgresql"])
+async def db_url(
+    request: pytest.FixtureRequest, local_stack: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A fresh database of each backend for this run (migrated by the ``engine`` fixture)."""
+    async with new_database(request.param, local_stack, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session")

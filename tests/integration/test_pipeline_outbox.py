@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
-import asyncpg
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -43,6 +42,7 @@ from orchestrator.db.models import (
     SessionProcessing,
 )
 from orchestrator.live.session_end import COMMITTED
+from tests.integration.conftest import new_database
 from tests.integration.test_launch import eventually
 from tests.integration.test_pipeline import worker
 from tests.recording_fixtures import SpokenTrack, write_recording
@@ -67,17 +67,7 @@ async def own_settings(
     broker = aioredis.from_url(broker_url)
     await broker.flushdb()
     await broker.aclose()
-    name = f"tiepdan_outbox_{uuid.uuid4().hex[:10]}"
-    port = local_stack.db.local_postgres_port
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", port=port, user="tiepdan",
-                                      database="postgres")  # fmt: skip
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+asyncpg://tiepdan@127.0.0.1:{port}/{name}"
-    try:
+    async with new_database(request.param, local_stack, tmp_path) as url:
         yield local_stack.model_copy(
             update={
                 "db": local_stack.db.model_copy(update={"url": url}),
@@ -88,10 +78,6 @@ async def own_settings(
                 ),
             }
         )
-    finally:
-        if admin is not None:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -4,13 +4,11 @@ stop reading at the newest matches; an archive indexed before search keys is upg
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -23,7 +21,7 @@ from orchestrator.db.models import TranscriptUtterance, User
 from orchestrator.search import SearchFilters, fold, search
 from orchestrator.search import service as search_service
 from orchestrator.search.folding import exact_tokens, folded_tokens
-from tests.integration.conftest import _seed
+from tests.integration.conftest import _seed, new_database
 from tests.search_corpus import CORPUS, archived_session, seed_corpus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -91,27 +89,10 @@ async def _answers(url: str) -> list[Any]:
         return answers
 
 
-@contextlib.asynccontextmanager
-async def database(backend: str, settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
-    """The URL of an empty database of ``backend``, dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / f'search-{uuid.uuid4().hex[:6]}.db'}"
-        return
-    name = f"tiepdan_search_{uuid.uuid4().hex[:10]}"
-    port = settings.db.local_postgres_port
-    admin = await asyncpg.connect(host="127.0.0.1", port=port, user="tiepdan", database="postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://tiepdan@127.0.0.1:{port}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def test_sqlite_and_postgresql_agree(local_stack: Settings, tmp_path: Path) -> None:
-    async with database("postgresql", local_stack, tmp_path) as url:
+    async with new_database("postgresql", local_stack, tmp_path) as url:
         on_postgres = await _answers(url)
-    async with database("sqlite", local_stack, tmp_path) as url:
+    async with new_database("sqlite", local_stack, tmp_path) as url:
         on_sqlite = await _answers(url)
     assert len(on_sqlite) == 2 * len(QUERIES) * 2
     # Not a comparison of nothing: most queries find something.
@@ -127,7 +108,7 @@ EVERY_LINE = "tôi OR đề OR ghi OR cong OR kiến"  # every corpus utterance 
 async def test_only_the_newest_matches_are_read(
     local_stack: Settings, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with database(backend, local_stack, tmp_path) as url, seeded(url, "cap") as world:
+    async with new_database(backend, local_stack, tmp_path) as url, seeded(url, "cap") as world:
         await seed_corpus(world.db, world.agencies)
         async with world.db() as db:
             admin = await db.scalar(select(User).where(User.username == world.usernames["admin"]))
@@ -160,7 +141,7 @@ async def test_an_archive_indexed_before_search_keys_is_upgraded(
     local_stack: Settings, tmp_path: Path, backend: str
 ) -> None:
     async with (
-        database(backend, local_stack, tmp_path) as url,
+        new_database(backend, local_stack, tmp_path) as url,
         seeded(url, "keys", revision="0008") as world,
     ):
         # Revision 0008's utterance table: no search key, no restricted flag.
