@@ -126,8 +126,8 @@ async def ended_session(world: World, directory: Path, tracks: list[SpokenTrack]
         return session.id
 
 
-async def unrecorded_session(world: World) -> int:
-    """An ended session that was never recorded."""
+async def unrecorded_session(world: World, manifest: Path | None = None) -> int:
+    """An ended session that was never recorded, or whose recording is only ``manifest``."""
     now = datetime.now(UTC).replace(microsecond=0)
     async with world.db() as db:
         session = ReceptionSession(
@@ -136,26 +136,11 @@ async def unrecorded_session(world: World) -> int:
             ends_at=now, status=SessionStatus.PROCESSING,
         )  # fmt: skip
         db.add(session)
-        await db.commit()
-        return session.id
-
-
-async def unreadable_session(world: World, directory: Path) -> int:
-    """An ended session whose recording manifest cannot be read: its pipeline gives up."""
-    directory.mkdir(parents=True)
-    (directory / "recording.json").write_text("{not json", encoding="utf-8")
-    now = datetime.now(UTC).replace(microsecond=0)
-    async with world.db() as db:
-        session = ReceptionSession(
-            title="Phiên có bản ghi hỏng", kind=SessionKind.AD_HOC,
-            agency_id=world.agencies["ninh-binh"], starts_at=now - timedelta(hours=1),
-            ends_at=now, status=SessionStatus.PROCESSING,
-        )  # fmt: skip
-        db.add(session)
         await db.flush()
-        db.add(RecordingRequest(session_id=session.id, room_name=f"unreadable-{session.id}",
-                                agent_id="test", completed_at=now,
-                                manifest_path=str(directory / "recording.json")))  # fmt: skip
+        if manifest is not None:
+            db.add(RecordingRequest(session_id=session.id, room_name=f"room-{session.id}",
+                                    agent_id="test", completed_at=now,
+                                    manifest_path=str(manifest)))  # fmt: skip
         await db.commit()
         return session.id
 
@@ -196,7 +181,10 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     status, before = await processing(world, http, session_id)
     assert status == 200 and before["state"] == "not_started"
     unrecorded_id = await unrecorded_session(world)
-    unreadable_id = await unreadable_session(world, tmp_path / "unreadable")
+    # A recording whose manifest cannot be read: its pipeline gives up.
+    (tmp_path / "unreadable").mkdir()
+    (tmp_path / "unreadable" / "recording.json").write_text("{not json", encoding="utf-8")
+    unreadable_id = await unrecorded_session(world, tmp_path / "unreadable" / "recording.json")
     with worker(world.settings, tmp_path, f"pipe{uuid.uuid4().hex[:6]}"):
         session_ended(world, session_id)
         session_ended(world, unrecorded_id)
