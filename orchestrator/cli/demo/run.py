@@ -211,7 +211,7 @@ async def run_demo(
     procs = DemoProcesses(settings.paths.state_dir / "demo", config_file)
     try:
         async with steps.step("local stack (LiveKit, S3, Redis)"):
-            await asyncio.to_thread(LocalStack(settings, report=lambda _l: None).up)
+            await asyncio.to_thread(_stack_up, settings)
         async with steps.step("database migrated; Ninh Bình office, commune point, users seeded"):
             world = await _seed(settings)
         async with aiohttp.ClientSession() as http:
@@ -236,6 +236,11 @@ async def run_demo(
         raise
     finally:
         await asyncio.to_thread(procs.stop)
+
+
+def _stack_up(settings: Settings) -> None:
+    # Building the stack reads its pid files: all of it off the event loop.
+    LocalStack(settings, report=lambda _line: None).up()
 
 
 async def _session(
