@@ -91,7 +91,8 @@ async def open_db(
         migrate_first: False for a process that only uses the schema (workers: the orchestrator
             and the command line migrate, and several worker processes start at once).
     """
-    engine = create_engine(url)
+    # SQLAlchemy resolves a SQLite file's path (the working directory) as it builds the engine.
+    engine = await asyncio.to_thread(create_engine, url)
     try:
         if migrate_first:
             await migrate(engine)
