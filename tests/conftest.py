@@ -37,6 +37,9 @@ MAY_BLOCK = [
     ("asyncpg/connect_utils.py", {"_parse_connect_dsn_and_args"}),
     # icalendar reads its UTC zone from the tz database on first use, once per process.
     ("icalendar/timezone/zoneinfo.py", {"utc"}),
+    # Migrations run in a thread of their own, on an event loop of their own that exists only to
+    # drive Alembic (which reads its scripts from disk): the caller's loop never waits on it.
+    ("orchestrator/db/connection.py", {"_migrate_blocking"}),
 ]
 
 
