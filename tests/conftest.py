@@ -39,7 +39,8 @@ MAY_BLOCK = [
     ("icalendar/timezone/zoneinfo.py", {"utc"}),
     # Migrations run in a thread of their own, on an event loop of their own that exists only to
     # drive Alembic (which reads its scripts from disk): the caller's loop never waits on it.
-    ("orchestrator/db/connection.py", {"_migrate_blocking"}),
+    # `_upgrade` is named too: SQLAlchemy runs it in a greenlet, whose stack stops there.
+    ("orchestrator/db/connection.py", {"_migrate_blocking", "_upgrade"}),
 ]
 
 
