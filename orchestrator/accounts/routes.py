@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
 from orchestrator.accounts.service import new_user
+from orchestrator.accounts.sign_in import local_path
 from orchestrator.core.credentials import password_matches
 from orchestrator.core.errors import (
     Forbidden,
@@ -100,19 +101,14 @@ async def _login_form(
     )  # fmt: skip
 
 
-def _safe_next(value: str) -> str:
-    # Only local paths: a login form must not bounce people to another site.
-    return value if value.startswith("/") and not value.startswith("//") else "/"
-
-
 async def login_page(request: web.Request) -> web.Response:
-    return await _login_form(request, _safe_next(request.query.get("next", "/")))
+    return await _login_form(request, local_path(request.query.get("next", "/")))
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    next_url = _safe_next(str(form.get("next", "/")))
+    next_url = local_path(str(form.get("next", "/")))
     async with request.app[DB]() as db:
         user = await db.scalar(select(User).where(User.username == username, User.active))
         ok = user is not None and password_matches(user.password_hash, password)

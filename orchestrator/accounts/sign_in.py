@@ -1,0 +1,20 @@
+"""What the sign-in form decides without I/O: where it may send people back to."""
+
+from __future__ import annotations
+
+__all__ = ["local_path"]
+
+# Browsers drop ASCII tabs and newlines anywhere in a URL, and C0 controls and spaces at its ends.
+_DROPPED = str.maketrans("", "", "\t\n\r")
+_TRIMMED = "".join(map(chr, range(0x21)))
+
+
+def local_path(value: str) -> str:
+    """``value`` as a browser reads it, if that is a path on this site; otherwise ``/``.
+
+    Browsers read ``/\\t/evil.example`` and ``/\\evil.example`` (a backslash is a slash to them)
+    as ``//evil.example``: another host. Only what starts with exactly one slash after that
+    reading stays on the site.
+    """
+    path = value.translate(_DROPPED).strip(_TRIMMED).replace("\\", "/")
+    return path if path.startswith("/") and not path.startswith("//") else "/"
