@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy import select
 
 from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
 from orchestrator.accounts.service import new_user
-from orchestrator.accounts.sign_in import local_path
+from orchestrator.accounts.sign_in import FORM_EXPIRED, local_path
 from orchestrator.core.credentials import password_matches
 from orchestrator.core.errors import (
     Forbidden,
@@ -23,7 +25,7 @@ from orchestrator.db.models import (
 )
 from orchestrator.web.api import Route, parse, reply, user_of
 from orchestrator.web.app_keys import DB
-from orchestrator.web.auth import csrf_token, log_in, log_out
+from orchestrator.web.auth import csrf_token, form_has_csrf, log_in, log_out
 from orchestrator.web.html import html_page
 from orchestrator.web.router import Page
 
@@ -43,7 +45,7 @@ async def create_user(request: web.Request) -> web.Response:
             raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
         if await db.scalar(select(User).where(User.username == body.username)):
             raise Unprocessable(f"Tên đăng nhập {body.username!r} đã có người dùng.")
-        user = new_user(body)
+        user = await asyncio.to_thread(new_user, body)  # the strength estimate and argon2
         db.add(user)
         await db.flush()
         audit(db, action="user.create", target=f"user:{user.id}", user=admin, remote=request.remote)
@@ -109,6 +111,9 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     next_url = local_path(str(form.get("next", "/")))
+    if not await form_has_csrf(request, form):
+        # The form was not ours (another site's, or one older than the session): a fresh one.
+        return await _login_form(request, next_url, FORM_EXPIRED, username[:100], status=403)
     async with request.app[DB]() as db:
         user = await db.scalar(select(User).where(User.username == username, User.active))
         ok = user is not None and password_matches(user.password_hash, password)

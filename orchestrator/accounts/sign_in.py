@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["local_path"]
+__all__ = ["FORM_EXPIRED", "local_path"]
+
+FORM_EXPIRED = ("Biểu mẫu đăng nhập đã hết hạn hoặc không phải của trang này. "
+                "Hãy đăng nhập lại bằng biểu mẫu dưới đây.")  # fmt: skip
+"""Why a sign-in form without its CSRF token is refused; the page shows a fresh form below it."""
 
 # Browsers drop ASCII tabs and newlines anywhere in a URL, and C0 controls and spaces at its ends.
 _DROPPED = str.maketrans("", "", "\t\n\r")

@@ -9,10 +9,12 @@ import secrets
 from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp.web_request import FileField
+from aiohttp_session import Session, get_session, new_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
+from multidict import MultiMapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +61,19 @@ async def log_out(request: web.Request) -> None:
     (await get_session(request)).invalidate()
 
 
+def _csrf_matches(sent: str | None, session: Session) -> bool:
+    expected = str(session.get(CSRF_FIELD, ""))
+    return bool(sent) and bool(expected) and hmac.compare_digest(str(sent), expected)
+
+
+async def form_has_csrf(
+    request: web.Request, form: MultiMapping[str | bytes | bytearray | FileField]
+) -> bool:
+    """Whether a form posted without a user (the sign-in form) carries its session's CSRF token:
+    without it, another site could sign a visitor in under an account of its choosing."""
+    return _csrf_matches(str(form.get(CSRF_FIELD, "")), await get_session(request))
+
+
 async def csrf_token(request: web.Request) -> str:
     """The session's CSRF token, created on first use (forms embed it)."""
     session = await get_session(request)
@@ -102,7 +117,7 @@ async def authenticate(request: web.Request) -> User | None:
             "multipart/form-data",
         ):
             sent = str((await request.post()).get(CSRF_FIELD, ""))
-        if not sent or not hmac.compare_digest(sent, str(session.get(CSRF_FIELD, ""))):
+        if not _csrf_matches(sent, session):
             raise Forbidden("Thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang.")
     return user
 
