@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -22,7 +23,8 @@ from config import Settings
 from orchestrator.core.credentials import token_digest
 from orchestrator.core.errors import Forbidden, Unauthenticated
 from orchestrator.db.models import ApiToken, User
-from orchestrator.web.app_keys import DB
+from orchestrator.web.app_keys import DB, LOGIN_THROTTLE, SETTINGS
+from orchestrator.web.login_throttle import LoginThrottle, forwarded_client
 
 COOKIE = "tiepdan_session"
 CSRF_FIELD = "csrf_token"
@@ -31,7 +33,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def setup_auth(app: web.Application, settings: Settings) -> None:
-    """Encrypted, HTTP-only, SameSite=Lax session cookies keyed by the configured secret."""
+    """Encrypted, HTTP-only, SameSite=Lax session cookies keyed by the configured secret, and
+    the sign-in throttle, open while the app runs."""
     key = hashlib.sha256(
         b"tiepdan-cookie:" + settings.security.secret_key.get_secret_value().encode()
     )
@@ -45,6 +48,22 @@ def setup_auth(app: web.Application, settings: Settings) -> None:
             secure=settings.web.public_url.startswith("https://"),
             max_age=12 * 3600,
         ),
+    )
+
+    async def login_throttle(app: web.Application) -> AsyncIterator[None]:
+        async with LoginThrottle.open(settings) as throttle:
+            app[LOGIN_THROTTLE] = throttle
+            yield
+
+    app.cleanup_ctx.append(login_throttle)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted reverse proxy the one it saw."""
+    return forwarded_client(
+        request.remote or "",
+        request.headers.getall("X-Forwarded-For", []),
+        request.app[SETTINGS].security.trusted_proxies,
     )
 
 
