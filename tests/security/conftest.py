@@ -1,22 +1,40 @@
-"""The security regression tests run against the same real orchestrator as the integration tests
-(its fixtures, imported), and make accounts and client addresses of their own, so the locks they
-provoke hold back nobody else."""
+"""The security regression tests run against a real orchestrator built as the integration tests'
+is (their fixtures, imported), and make accounts and client addresses of their own, so the locks
+they provoke hold back nobody else."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from config import Settings
 from orchestrator.accounts.schemas import UserCreate
 from orchestrator.accounts.service import new_user
 from orchestrator.core.vocabulary import Role
-from tests.integration.conftest import PASSWORD, World, corpus, db_url, engine, http, world
+from tests.integration.conftest import PASSWORD, World, corpus, db_url, engine, http, serve_world
 
 __all__ = ["PASSWORD", "corpus", "db_url", "engine", "http", "world"]
+
+# Beside the integration tests' orchestrator (on web.port, Redis database 1), when both run in
+# one session: fixtures imported here are this directory's own instances.
+SECURITY_PORT_OFFSET = 1
+SECURITY_REDIS_DB = 3
+
+
+@pytest_asyncio.fixture(scope="session")
+async def world(local_stack: Settings, db_url: str, engine: AsyncEngine) -> AsyncIterator[World]:
+    """The orchestrator for the security tests: a database, a port and a Redis database (the
+    sign-in throttle's state) of their own."""
+    port = local_stack.web.port + SECURITY_PORT_OFFSET
+    async with serve_world(local_stack, db_url, engine, port=port, redis_db=SECURITY_REDIS_DB) as w:
+        yield w
+
 
 NewAccount = Callable[[], Awaitable[str]]
 Browser = Callable[[], aiohttp.ClientSession]
