@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from limits import parse_many
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -146,12 +156,27 @@ class MediaSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    """Secrets for signing links and cookies."""
+    """Secrets for signing links and cookies, and how sign-in attempts are held back."""
 
     secret_key: SecretStr = SecretStr("")
     # Base64 of the 32-byte Ed25519 seed that signs archive manifests. Set it in production
     # (and keep it apart from the archive); empty: derived from ``secret_key``.
     archive_signing_key: SecretStr = SecretStr("")
+    # Sign-in throttling, as rate strings of the `limits` package: attempts per account name
+    # (a correct password clears them) and per client address (an office behind one address
+    # signs many people in). A used-up tier locks until its oldest attempt leaves the window,
+    # so the lock grows with each tier: a quarter of an hour, an hour, a day.
+    login_limits_per_account: str = "5/15 minutes;10/hour;20/day"
+    login_limits_per_address: str = "30/15 minutes;100/hour;300/day"
+    # The TLS reverse proxies in front of the orchestrator: from these, the client address is
+    # the last one X-Forwarded-For names that is not itself a proxy. Empty: the peer's address.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
+
+    @field_validator("login_limits_per_account", "login_limits_per_address")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        parse_many(value)  # a ValueError names what cannot be read
+        return value
 
     @property
     def archive_signing_seed(self) -> bytes:

@@ -10,15 +10,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounts import service as svc
 from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
-from orchestrator.core.credentials import password_matches
-from orchestrator.core.errors import Forbidden
+from orchestrator.accounts.sign_in import FORM_EXPIRED, local_path, lock_message
+from orchestrator.core.credentials import verify_password
+from orchestrator.core.errors import (
+    Forbidden,
+)
 from orchestrator.core.permissions import Action, can
 from orchestrator.db.audit import actor_of, audit
-from orchestrator.db.models import Agency, User
+from orchestrator.db.models import (
+    Agency,
+    User,
+)
 from orchestrator.web.api import Route, commit_audited, parse, reply, user_of
-from orchestrator.web.app_keys import DB
-from orchestrator.web.auth import csrf_token, log_in, log_out
+from orchestrator.web.app_keys import DB, LOGIN_THROTTLE
+from orchestrator.web.auth import client_address, csrf_token, form_has_csrf, log_in, log_out
 from orchestrator.web.html import html_page
+from orchestrator.web.login_throttle import MAX_NAME
 from orchestrator.web.router import Page
 
 
@@ -84,30 +91,37 @@ async def _login_form(
     )  # fmt: skip
 
 
-def _safe_next(value: str) -> str:
-    # Only local paths: a login form must not bounce people to another site.
-    return value if value.startswith("/") and not value.startswith("//") else "/"
-
-
 async def login_page(request: web.Request) -> web.Response:
-    return await _login_form(request, _safe_next(request.query.get("next", "/")))
+    return await _login_form(request, local_path(request.query.get("next", "/")))
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    next_url = _safe_next(str(form.get("next", "/")))
+    next_url, shown_name = local_path(str(form.get("next", "/"))), username[:MAX_NAME]
+    if not await form_has_csrf(request, form):
+        # The form was not ours (another site's, or one older than the session): a fresh one.
+        return await _login_form(request, next_url, FORM_EXPIRED, shown_name, status=403)
+    address, throttle = client_address(request), request.app[LOGIN_THROTTLE]
+    if refused := await throttle.admit(username, address):
+        response = await _login_form(request, next_url, lock_message(refused), shown_name, 429)
+        response.headers["Retry-After"] = str(refused.retry_after_s)
+        return response
     async with request.app[DB]() as db:
         user = await db.scalar(select(User).where(User.username == username, User.active))
-        ok = user is not None and password_matches(user.password_hash, password)
-        audit(db, action="login", target=f"username:{username[:100]}",
+    ok = await verify_password(user.password_hash if user else None, password)
+    locks = await throttle.settle(username, address, succeeded=ok)
+    async with request.app[DB]() as db:
+        audit(db, action="login", target=f"username:{shown_name}",
               outcome="allowed" if ok else "denied", user=user if ok else None,
-              remote=request.remote)  # fmt: skip
+              remote=address)  # fmt: skip
+        for lock in locks:
+            audit(db, action="login.lock", target=f"{lock.scope}:{lock.key}", outcome="denied",
+                  remote=address, limit=lock.limit, seconds=lock.retry_after_s)  # fmt: skip
         await db.commit()
     if not ok or user is None:
-        return await _login_form(
-            request, next_url, "Sai tên đăng nhập hoặc mật khẩu.", username[:100], status=401
-        )
+        message = " ".join(["Sai tên đăng nhập hoặc mật khẩu.", *map(lock_message, locks[:1])])
+        return await _login_form(request, next_url, message, shown_name, status=401)
     await log_in(request, user)
     raise web.HTTPSeeOther(next_url)
 

@@ -1,25 +1,50 @@
-"""User accounts and reception offices: the rules a new one must meet, and its row."""
+"""User accounts and reception offices: the rules a new one must meet, and its row; setting a
+password (checked against the policy, then hashed).
+
+The strength estimate and argon2 are CPU-bound: the async service runs them in a thread.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.accounts.passwords import weak_password_reason
 from orchestrator.accounts.schemas import AgencyCreate, UserCreate
 from orchestrator.core.credentials import hash_password
 from orchestrator.core.errors import Unprocessable
 from orchestrator.db.models import Agency, Province, User
 
 
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` the password ``password``, if the policy accepts it.
+
+    Raises:
+        Unprocessable: the password is too easy to guess; the message says why, in Vietnamese.
+    """
+    reason = weak_password_reason(password, user.username, user.display_name)
+    if reason is not None:
+        raise Unprocessable(f"Mật khẩu quá dễ đoán: {reason}. Hãy chọn mật khẩu dài hơn, "
+                            "khó đoán hơn, ví dụ vài từ không liên quan ghép lại.")  # fmt: skip
+    user.password_hash = hash_password(password)
+
+
 def new_user(body: UserCreate) -> User:
-    """A user row with a hashed password and a fresh calendar feed token."""
-    return User(
-        username=body.username, display_name=body.display_name,
-        password_hash=hash_password(body.password), role=body.role, agency_id=body.agency_id,
-        cleared=body.cleared, active=True, feed_token=secrets.token_urlsafe(24),
+    """A user row with a hashed password and a fresh calendar feed token.
+
+    Raises:
+        Unprocessable: the password is too easy to guess.
+    """
+    user = User(
+        username=body.username, display_name=body.display_name, role=body.role,
+        agency_id=body.agency_id, cleared=body.cleared, active=True,
+        feed_token=secrets.token_urlsafe(24),
     )  # fmt: skip
+    set_password(user, body.password)
+    return user
 
 
 async def add_user(db: AsyncSession, body: UserCreate) -> User:
@@ -32,7 +57,7 @@ async def add_user(db: AsyncSession, body: UserCreate) -> User:
         raise Unprocessable(f"Không có cơ quan mã {body.agency_id}.")
     if await db.scalar(select(User).where(User.username == body.username)):
         raise Unprocessable(f"Tên đăng nhập {body.username!r} đã có người dùng.")
-    user = new_user(body)
+    user = await asyncio.to_thread(new_user, body)  # the strength estimate and argon2
     db.add(user)
     await db.flush()
     return user

@@ -30,7 +30,7 @@ def users() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--agency-id", type=int, default=None, help="Default: the central committee.")
 @click.option("--cleared", is_flag=True, help="May see restricted (denunciation) sessions.")
-@click.password_option(help="Asked for when not given (at least 10 characters).")
+@click.password_option(help="Asked for when not given: 10 characters or more, hard to guess.")
 @click.pass_obj
 def users_add(
     settings: Settings,

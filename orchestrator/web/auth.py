@@ -6,13 +6,16 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp.web_request import FileField
+from aiohttp_session import Session, get_session, new_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
+from multidict import MultiMapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +23,8 @@ from config import Settings
 from orchestrator.core.credentials import token_digest
 from orchestrator.core.errors import Forbidden, Unauthenticated
 from orchestrator.db.models import ApiToken, User
-from orchestrator.web.app_keys import DB
+from orchestrator.web.app_keys import DB, LOGIN_THROTTLE, SETTINGS
+from orchestrator.web.login_throttle import LoginThrottle, forwarded_client
 
 COOKIE = "tiepdan_session"
 CSRF_FIELD = "csrf_token"
@@ -29,7 +33,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def setup_auth(app: web.Application, settings: Settings) -> None:
-    """Encrypted, HTTP-only, SameSite=Lax session cookies keyed by the configured secret."""
+    """Encrypted, HTTP-only, SameSite=Lax session cookies keyed by the configured secret, and
+    the sign-in throttle, open while the app runs."""
     key = hashlib.sha256(
         b"tiepdan-cookie:" + settings.security.secret_key.get_secret_value().encode()
     )
@@ -45,6 +50,22 @@ def setup_auth(app: web.Application, settings: Settings) -> None:
         ),
     )
 
+    async def login_throttle(app: web.Application) -> AsyncIterator[None]:
+        async with LoginThrottle.open(settings) as throttle:
+            app[LOGIN_THROTTLE] = throttle
+            yield
+
+    app.cleanup_ctx.append(login_throttle)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted reverse proxy the one it saw."""
+    return forwarded_client(
+        request.remote or "",
+        request.headers.getall("X-Forwarded-For", []),
+        request.app[SETTINGS].security.trusted_proxies,
+    )
+
 
 async def log_in(request: web.Request, user: User) -> str:
     """Start a fresh browser session for ``user`` (no fixation); return its CSRF token."""
@@ -57,6 +78,19 @@ async def log_in(request: web.Request, user: User) -> str:
 async def log_out(request: web.Request) -> None:
     """End the browser session."""
     (await get_session(request)).invalidate()
+
+
+def _csrf_matches(sent: str | None, session: Session) -> bool:
+    expected = str(session.get(CSRF_FIELD, ""))
+    return bool(sent) and bool(expected) and hmac.compare_digest(str(sent), expected)
+
+
+async def form_has_csrf(
+    request: web.Request, form: MultiMapping[str | bytes | bytearray | FileField]
+) -> bool:
+    """Whether a form posted without a user (the sign-in form) carries its session's CSRF token:
+    without it, another site could sign a visitor in under an account of its choosing."""
+    return _csrf_matches(str(form.get(CSRF_FIELD, "")), await get_session(request))
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -102,7 +136,7 @@ async def authenticate(request: web.Request) -> User | None:
             "multipart/form-data",
         ):
             sent = str((await request.post()).get(CSRF_FIELD, ""))
-        if not sent or not hmac.compare_digest(sent, str(session.get(CSRF_FIELD, ""))):
+        if not _csrf_matches(sent, session):
             raise Forbidden("Thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang.")
     return user
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,19 +116,26 @@ async def _seed(
     return agencies, users, tokens, usernames
 
 
-@pytest_asyncio.fixture(scope="session")
-async def world(local_stack: Settings, db_url: str, engine: AsyncEngine) -> AsyncIterator[World]:
-    """The orchestrator on web.port (where LiveKit's webhooks go), against ``db_url``."""
-    # Its own database, and its own Redis database so the jobs it enqueues stay apart.
-    broker_url = local_stack.broker.url.rsplit("/", 1)[0] + "/1"
+@asynccontextmanager
+async def serve_world(
+    local_stack: Settings, db_url: str, engine: AsyncEngine, *, port: int, redis_db: int
+) -> AsyncIterator[World]:
+    """The orchestrator on ``port`` against ``db_url``, with its own Redis database (emptied
+    first, as session ids restart with each test database), seeded."""
+    broker_url = local_stack.broker.url.rsplit("/", 1)[0] + f"/{redis_db}"
+    web_settings = local_stack.web
+    if port != web_settings.port:
+        public_url = f"http://{web_settings.host}:{port}"
+        web_settings = web_settings.model_copy(update={"port": port, "public_url": public_url})
     settings = local_stack.model_copy(
         update={
             "db": local_stack.db.model_copy(update={"url": db_url}),
             "broker": local_stack.broker.model_copy(update={"url": broker_url}),
+            "web": web_settings,
         }
     )
     broker = aioredis.from_url(broker_url)
-    await broker.flushdb()  # session ids restart with each test database
+    await broker.flushdb()
     await broker.aclose()
     app = create_app(settings, reconcile_interval_s=1.0)
     runner = web.AppRunner(app)
@@ -150,6 +158,16 @@ def worker_db(world: World) -> Iterator[None]:
     (from a thread: it runs its own event loop)."""
     with process_db(world.settings):
         yield
+
+
+@pytest_asyncio.fixture(scope="session")
+async def world(local_stack: Settings, db_url: str, engine: AsyncEngine) -> AsyncIterator[World]:
+    """The orchestrator on web.port (where LiveKit's webhooks go), against ``db_url``; its
+    jobs go to Redis database 1."""
+    async with serve_world(
+        local_stack, db_url, engine, port=local_stack.web.port, redis_db=1
+    ) as served:
+        yield served
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -50,7 +50,8 @@ async def test_signed_out_it_leads_to_the_login_form_and_back(world: World) -> N
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf
         # A wrong password: 401, a Vietnamese message, the name kept, the password not echoed.
-        form = {"username": world.usernames["officer"], "password": "nham-mat-khau", "next": "/"}
+        form = {"username": world.usernames["officer"], "password": "nham-mat-khau", "next": "/",
+                "csrf_token": csrf.group(1)}  # fmt: skip
         async with browser.post(world.base_url + "/login", data=form) as r:
             assert r.status == 401
             page = await r.text()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.db.models import AuditEntry, Base, Province
 from orchestrator.web.router import API_PREFIX as PREFIX
+from tests.form_login import login_form
 from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_orchestrator_api import call, session_body
 
@@ -30,7 +31,8 @@ END:VCALENDAR\r
 
 async def test_cookie_login_needs_csrf_for_changes(world: World) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
-        form = {"username": world.usernames["officer"], "password": PASSWORD, "next": "/"}
+        form = await login_form(browser, world.base_url)
+        form |= {"username": world.usernames["officer"], "password": PASSWORD}
         async with browser.post(world.base_url + "/login", data=form,
                                 allow_redirects=False) as r:  # fmt: skip
             assert r.status == 303
@@ -51,8 +53,9 @@ async def test_cookie_login_needs_csrf_for_changes(world: World) -> None:
 
 
 async def test_wrong_password_is_refused_and_audited(world: World) -> None:
-    async with aiohttp.ClientSession() as browser:
-        form = {"username": world.usernames["officer"], "password": "sai-mat-khau", "next": "/"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        form = await login_form(browser, world.base_url)
+        form |= {"username": world.usernames["officer"], "password": "sai-mat-khau"}
         async with browser.post(world.base_url + "/login", data=form) as r:
             assert r.status == 401 and "Sai tên đăng nhập" in await r.text()
     async with world.db() as db:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounts.schemas import UserCreate
-from orchestrator.accounts.service import new_user
+from orchestrator.accounts.service import new_user, set_password
 from orchestrator.cli.demo.script import (
     CENTRAL,
     CHAIR,
@@ -18,7 +18,7 @@ from orchestrator.cli.demo.script import (
     PROVINCE_CODE,
     PROVINCE_OFFICE,
 )
-from orchestrator.core.credentials import hash_password, new_api_token
+from orchestrator.core.credentials import new_api_token
 from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.db.models import Agency, ApiToken, User
 
@@ -96,7 +96,7 @@ async def seed(db: AsyncSession) -> DemoWorld:
             db.add(user)
             await db.flush()
         else:
-            user.password_hash = hash_password(DEMO_PASSWORD)
+            set_password(user, DEMO_PASSWORD)
             user.active = True
         token, digest = new_api_token()
         db.add(ApiToken(user_id=user.id, token_sha256=digest, name="demo"))
