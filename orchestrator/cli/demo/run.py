@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import signal
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -51,7 +50,7 @@ from orchestrator.cli.demo.seed import (
     DemoWorld,
     seed,
 )
-from orchestrator.cli.demo.voices import speak
+from orchestrator.cli.demo.voices import speak_script
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.db import open_db
 from storage import make_s3_client
@@ -260,49 +259,45 @@ async def _session(
             "kind": "citizen", "display_name": CITIZEN_NAME, "connection_point_id": commune_point,
         })  # fmt: skip
     room = f"{session['province_code']}-{session_id}"
-    with tempfile.TemporaryDirectory(prefix="tiepdan-demo-") as tmp:
-        async with steps.step("voices synthesised (espeak-ng, Vietnamese)"):
-            pcm = [
-                await asyncio.to_thread(speak, line, Path(tmp) / f"line-{i}.wav")
-                for i, line in enumerate(SCRIPT)
-            ]
-        bots: dict[str, Voice] = {}
-        spoken: list[Spoken] = []
-        try:
-            async with steps.step("the chair opens the launch link from the calendar feed"):
-                link = await client.launch_link(CHAIR, session_id)
-                echo(f"    {link}")
-                bots[CHAIR] = await join_chair(link)
-            async with steps.step("officer and citizen join; the recorder comes in"):
-                tokens = {
-                    OFFICER: await client.join_token(
-                        OFFICER, f"{settings.web.public_url}/sessions/{session_id}/join"
-                    ),
-                    CITIZEN: await client.join_token(None, invitation["join_url"]),
-                }
-                for who, token in tokens.items():
-                    bots[who] = await VoiceBot.join(settings.livekit.url, token)
-                await _eventually(lambda: _recording(settings, room), RECORDER_TIMEOUT_S,
-                                  "the room showing recording: true")  # fmt: skip
-            async with steps.step("the central hall is bridged into the session"):
-                bots[CENTRAL] = await _central_hall(settings)
-                bridge = await client.api(CENTRAL, "POST", "/bridges", json={
-                    "central_room": CENTRAL_HALL_ROOM, "session_id": session_id,
-                })  # fmt: skip
-                await _eventually(lambda: _bridge_running(client, bridge["id"]),
-                                  RECORDER_TIMEOUT_S, "the bridge running")  # fmt: skip
-            async with steps.step(f"{len(SCRIPT)} lines spoken"):
-                for line, audio in zip(SCRIPT, pcm, strict=True):
-                    echo(f"    {line.speaker}: {line.text}")
-                    began = datetime.now(UTC)
-                    if line.speaker == CENTRAL:
-                        await _talk_back(client, bridge["id"], bots[CENTRAL], audio)
-                    else:
-                        await bots[line.speaker].play(audio)
-                    spoken.append(Spoken(line, began, datetime.now(UTC)))
-        finally:
-            for bot in bots.values():
-                await bot.aclose()
+    async with steps.step("voices synthesised (espeak-ng, Vietnamese)"):
+        pcm = await asyncio.to_thread(speak_script, SCRIPT)
+    bots: dict[str, Voice] = {}
+    spoken: list[Spoken] = []
+    try:
+        async with steps.step("the chair opens the launch link from the calendar feed"):
+            link = await client.launch_link(CHAIR, session_id)
+            echo(f"    {link}")
+            bots[CHAIR] = await join_chair(link)
+        async with steps.step("officer and citizen join; the recorder comes in"):
+            tokens = {
+                OFFICER: await client.join_token(
+                    OFFICER, f"{settings.web.public_url}/sessions/{session_id}/join"
+                ),
+                CITIZEN: await client.join_token(None, invitation["join_url"]),
+            }
+            for who, token in tokens.items():
+                bots[who] = await VoiceBot.join(settings.livekit.url, token)
+            await _eventually(lambda: _recording(settings, room), RECORDER_TIMEOUT_S,
+                              "the room showing recording: true")  # fmt: skip
+        async with steps.step("the central hall is bridged into the session"):
+            bots[CENTRAL] = await _central_hall(settings)
+            bridge = await client.api(CENTRAL, "POST", "/bridges", json={
+                "central_room": CENTRAL_HALL_ROOM, "session_id": session_id,
+            })  # fmt: skip
+            await _eventually(lambda: _bridge_running(client, bridge["id"]),
+                              RECORDER_TIMEOUT_S, "the bridge running")  # fmt: skip
+        async with steps.step(f"{len(SCRIPT)} lines spoken"):
+            for line, audio in zip(SCRIPT, pcm, strict=True):
+                echo(f"    {line.speaker}: {line.text}")
+                began = datetime.now(UTC)
+                if line.speaker == CENTRAL:
+                    await _talk_back(client, bridge["id"], bots[CENTRAL], audio)
+                else:
+                    await bots[line.speaker].play(audio)
+                spoken.append(Spoken(line, began, datetime.now(UTC)))
+    finally:
+        for bot in bots.values():
+            await bot.aclose()
     async with steps.step("the chair ends the session; the recording is finalized"):
         await client.api(CHAIR, "POST", f"/sessions/{session_id}/end")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +38,9 @@ def speak(line: Line, wav: Path) -> np.ndarray:
         raise RuntimeError(f"ffmpeg failed on {wav}: {decoded.stderr.decode(errors='replace')}")
     pcm = np.frombuffer(decoded.stdout, dtype=np.int16)
     return np.concatenate([pcm, np.zeros(int(PAUSE_S * RATE), dtype=np.int16)])
+
+
+def speak_script(lines: Sequence[Line]) -> list[np.ndarray]:
+    """Every line of ``lines`` spoken (:func:`speak`), in order; blocking, for a worker thread."""
+    with tempfile.TemporaryDirectory(prefix="tiepdan-demo-") as tmp:
+        return [speak(line, Path(tmp) / f"line-{i}.wav") for i, line in enumerate(lines)]
