@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -50,7 +51,9 @@ class DemoClient:
         status, text, _ = await self.page(None, feed["url"])
         if status != 200:
             raise DemoError(f"calendar feed of {who}: HTTP {status}")
-        for event in icalendar.Calendar.from_ical(text).walk("VEVENT"):
+        # Parsing reads the time zone database: off the event loop.
+        calendar = await asyncio.to_thread(icalendar.Calendar.from_ical, text)
+        for event in calendar.walk("VEVENT"):
             if str(event["UID"]).startswith(f"session-{session_id}-"):
                 return str(event["URL"])
         raise DemoError(f"session {session_id} is not in {who}'s calendar feed")
