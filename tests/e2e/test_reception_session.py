@@ -33,7 +33,7 @@ from orchestrator.cli.demo.script import CENTRAL_HALL, CHAIR, CITIZEN, OFFICER, 
 from orchestrator.cli.demo.seed import CITIZEN_NAME, DEMO_PASSWORD, DEMO_USERS
 from orchestrator.cli.demo.voices import PAUSE_S, speak
 from orchestrator.core.credentials import new_api_token
-from orchestrator.db import create_engine, session_factory
+from orchestrator.db import open_db
 from orchestrator.db.models import ApiToken, User
 from tests.browser import open_signed_out
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -205,18 +205,13 @@ async def test_a_reception_session_end_to_end(
 
 
 async def _token_of(settings: Settings, username: str) -> str:
-
-    engine = create_engine(settings.db.url)
-    try:
-        async with session_factory(engine)() as db:
-            user = await db.scalar(select(User).where(User.username == username))
-            assert user is not None
-            token, digest = new_api_token()
-            db.add(ApiToken(user_id=user.id, token_sha256=digest, name="e2e"))
-            await db.commit()
-            return token
-    finally:
-        await engine.dispose()
+    async with open_db(settings.db.url, migrate_first=False) as sessions, sessions() as db:
+        user = await db.scalar(select(User).where(User.username == username))
+        assert user is not None
+        token, digest = new_api_token()
+        db.add(ApiToken(user_id=user.id, token_sha256=digest, name="e2e"))
+        await db.commit()
+        return token
 
 
 async def _search_and_play(
