@@ -21,7 +21,7 @@ from orchestrator.db.models import (
     Agency,
     User,
 )
-from orchestrator.web.api import Route, commit_audited, parse, reply, user_of
+from orchestrator.web.api import Route, commit_audited, parse, reply, reply_rows, user_of
 from orchestrator.web.app_keys import DB, LOGIN_THROTTLE
 from orchestrator.web.auth import client_address, csrf_token, form_has_csrf, log_in, log_out
 from orchestrator.web.html import html_page
@@ -53,7 +53,7 @@ async def list_users(request: web.Request) -> web.Response:
     _admin(request, Action.MANAGE_USERS)
     async with request.app[DB]() as db:
         rows = await db.scalars(select(User).order_by(User.id))
-        return reply([UserOut.model_validate(u, from_attributes=True) for u in rows])
+        return reply_rows(UserOut, rows)
 
 
 async def create_agency(request: web.Request) -> web.Response:
@@ -67,7 +67,7 @@ async def list_agencies(request: web.Request) -> web.Response:
     user_of(request)
     async with request.app[DB]() as db:
         rows = await db.scalars(select(Agency).order_by(Agency.id))
-        return reply([AgencyOut.model_validate(a, from_attributes=True) for a in rows])
+        return reply_rows(AgencyOut, rows)
 
 
 async def me(request: web.Request) -> web.Response:

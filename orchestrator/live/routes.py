@@ -41,7 +41,7 @@ from orchestrator.scheduling.launch_links import (
     verify_launch_token,
 )
 from orchestrator.scheduling.schemas import SessionOut
-from orchestrator.web.api import Route, path_int, reply, user_of
+from orchestrator.web.api import Route, path_int, reply, reply_rows, user_of
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS, USER
 from orchestrator.web.html import error_page
 from orchestrator.web.router import Page
@@ -245,7 +245,7 @@ async def list_attendance(request: web.Request) -> web.Response:
         rows = await db.scalars(
             select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.id)
         )
-        return reply([AttendanceOut.model_validate(r, from_attributes=True) for r in rows])
+        return reply_rows(AttendanceOut, rows)
 
 
 ROUTES = [

@@ -6,7 +6,7 @@ Every stage's ``routes`` modules list their operations as :class:`Route` records
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -73,6 +73,11 @@ async def commit_audited(
     where: the row and the change it describes are committed together, or neither is."""
     audit(db, action=action, target=target, user=user_of(request), remote=request.remote, **detail)
     await db.commit()
+
+
+def reply_rows(out: type[BaseModel], rows: Iterable[Any], status: int = 200) -> web.Response:
+    """Database rows answered as a JSON list of ``out`` (read from the rows' attributes)."""
+    return reply([out.model_validate(row, from_attributes=True) for row in rows], status)
 
 
 def path_int(request: web.Request, name: str) -> int:
