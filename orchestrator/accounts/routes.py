@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -28,25 +31,40 @@ from orchestrator.web.html import html_page
 from orchestrator.web.login_throttle import MAX_NAME
 from orchestrator.web.router import Page
 
+B = TypeVar("B", bound=BaseModel)
+
 
 def _admin(request: web.Request, action: Action) -> None:
     if not can(actor_of(user_of(request)), action):
         raise Forbidden("Chỉ quản trị viên được thực hiện thao tác này.")
 
 
-async def _created(
-    request: web.Request, db: AsyncSession, row: User | Agency, kind: str, out: type[BaseModel]
+async def _create(
+    request: web.Request,
+    action: Action,
+    body_type: type[B],
+    add: Callable[[AsyncSession, B], Awaitable[User | Agency]],
+    kind: str,
+    out: type[BaseModel],
 ) -> web.Response:
-    """Commit the new ``row``, audited as ``{kind}.create``, and answer it as ``out`` (201)."""
-    await commit_audited(request, db, action=f"{kind}.create", target=f"{kind}:{row.id}")
-    return reply(out.model_validate(row, from_attributes=True), status=201)
+    """An admin's creation: parse ``body_type``, ``add`` the row, commit it audited as
+    ``{kind}.create``, and answer it as ``out`` (201)."""
+    _admin(request, action)
+    body = await parse(request, body_type)
+    async with request.app[DB]() as db:
+        row = await add(db, body)
+        await commit_audited(request, db, action=f"{kind}.create", target=f"{kind}:{row.id}")
+        return reply(out.model_validate(row, from_attributes=True), status=201)
 
 
 async def create_user(request: web.Request) -> web.Response:
-    _admin(request, Action.MANAGE_USERS)
-    body = await parse(request, UserCreate)
-    async with request.app[DB]() as db:
-        return await _created(request, db, await svc.add_user(db, body), "user", UserOut)
+    return await _create(request, Action.MANAGE_USERS, UserCreate, svc.add_user, "user", UserOut)
+
+
+async def create_agency(request: web.Request) -> web.Response:
+    return await _create(
+        request, Action.MANAGE_AGENCIES, AgencyCreate, svc.add_agency, "agency", AgencyOut
+    )
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -54,13 +72,6 @@ async def list_users(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         rows = await db.scalars(select(User).order_by(User.id))
         return reply_rows(UserOut, rows)
-
-
-async def create_agency(request: web.Request) -> web.Response:
-    _admin(request, Action.MANAGE_AGENCIES)
-    body = await parse(request, AgencyCreate)
-    async with request.app[DB]() as db:
-        return await _created(request, db, await svc.add_agency(db, body), "agency", AgencyOut)
 
 
 async def list_agencies(request: web.Request) -> web.Response:
