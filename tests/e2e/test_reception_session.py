@@ -244,6 +244,6 @@ async def _search_and_play(
     async with page.expect_download() as downloading:
         await page.click(f'a[href="/api/v1/sessions/{run.session_id}/media/minutes.docx"]')
     download = await downloading.value
-    minutes = Document(str(await download.path()))
+    minutes = await asyncio.to_thread(Document, str(await download.path()))
     assert "BIÊN BẢN" in {p.text for p in minutes.paragraphs}
     await page.close()
