@@ -39,6 +39,8 @@ MAY_BLOCK = [
     ("asyncpg/connect_utils.py", {"_parse_connect_dsn_and_args"}),
     # icalendar reads its UTC zone from the tz database on first use, once per process.
     ("icalendar/timezone/zoneinfo.py", {"utc"}),
+    # redis-py reads its own version from the package metadata for each connection it makes.
+    ("redis/utils.py", {"get_lib_version"}),
     # Migrations run in a thread of their own, on an event loop of their own that exists only to
     # drive Alembic (which reads its scripts from disk): the caller's loop never waits on it.
     # `_upgrade` is named too: SQLAlchemy runs it in a greenlet, whose stack stops there.

@@ -160,7 +160,7 @@ async def test_killed_between_commit_and_send_the_session_is_still_archived(
     own_settings: Settings, tmp_path: Path
 ) -> None:
     settings = own_settings
-    engine = create_engine(settings.db.url)
+    engine = await asyncio.to_thread(create_engine, settings.db.url)  # it resolves a SQLite path
     db = session_factory(engine)
 
     async def row(model: type[M], key: int) -> M:

@@ -3,6 +3,7 @@ stop reading at the newest matches; an archive indexed before search keys is upg
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class Seeded:
 @contextlib.asynccontextmanager
 async def seeded(url: str, run: str, revision: str = "head") -> AsyncIterator[Seeded]:
     """The database at ``url`` migrated to ``revision``, with the test agencies and users."""
-    engine = create_engine(url)
+    engine = await asyncio.to_thread(create_engine, url)  # it resolves a SQLite path
     await migrate(engine, revision)
     db_factory = session_factory(engine)
     try:
