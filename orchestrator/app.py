@@ -102,8 +102,8 @@ async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
     """Enqueue by task name; the broker call is blocking, so it runs in a thread."""
     celery = create_celery(settings)
 
-    async def enqueue(task: str, session_id: int) -> None:
-        await asyncio.to_thread(send, celery, TaskName(task), session_id)
+    async def enqueue(task: TaskName, session_id: int) -> None:
+        await asyncio.to_thread(send, celery, task, session_id)
 
     try:
         yield enqueue

@@ -56,7 +56,7 @@ from orchestrator.db import open_db
 from storage import make_s3_client
 from storage.archive import latest_manifest, report_lines, signing_key, verify_archive
 from storage.records import session_prefix
-from transcription.celery_app import TaskName, create_celery
+from transcription.celery_app import TaskName, create_celery, send
 
 Echo = Callable[[str], None]
 READY_TIMEOUT_S = 90.0
@@ -141,9 +141,7 @@ async def _worker_ready(settings: Settings) -> None:
     celery = create_celery(settings)
 
     def ping() -> object:
-        return celery.send_task(TaskName.PING, args=["demo"], queue="transcribe").get(
-            timeout=READY_TIMEOUT_S
-        )
+        return send(celery, TaskName.PING, "demo").get(timeout=READY_TIMEOUT_S)
 
     await asyncio.to_thread(ping)
 
