@@ -11,12 +11,13 @@ from sqlalchemy import select
 from config import Settings
 from orchestrator.accounts import service as accounts
 from orchestrator.accounts.schemas import UserCreate
-from orchestrator.core.errors import OrchestratorError
+from orchestrator.core.errors import NotFound, OrchestratorError
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import Role, SessionStatus, Tier
 from orchestrator.db import open_db
 from orchestrator.db.audit import audit
 from orchestrator.db.models import Agency, ReceptionSession
+from orchestrator.search.indexer import index_session
 
 
 @click.group()
@@ -64,6 +65,16 @@ def sessions() -> None:
     """Reception sessions."""
 
 
+@sessions.command("reindex")
+@click.argument("session_ids", nargs=-1, type=int)
+@click.pass_obj
+def sessions_reindex(settings: Settings, session_ids: tuple[int, ...]) -> None:
+    """Index archived sessions' transcripts again (all of them when no id is given), so that
+    they are searched as the current index rules read text (e.g. numbers in words)."""
+    for session_id, outcome in asyncio.run(reindex_sessions(settings, session_ids)):
+        click.echo(f"session {session_id}: {outcome}")
+
+
 @sessions.command("list")
 @click.option("--status", type=click.Choice([s.value for s in SessionStatus]), default=None)
 @click.pass_obj
@@ -97,6 +108,24 @@ async def add_user(
         audit(db, action="user.create", target=f"user:{user.id}", via="cli")
         await db.commit()
         return user.id
+
+
+async def reindex_sessions(
+    settings: Settings, session_ids: tuple[int, ...]
+) -> list[tuple[int, str]]:
+    """Index each session's ``transcript.json`` again; (session id, what became of it)."""
+    outcomes = []
+    async with open_db(settings.db.url) as sessions, sessions() as db:
+        if not session_ids:
+            archived = ReceptionSession.status == SessionStatus.ARCHIVED
+            session_ids = tuple(await db.scalars(select(ReceptionSession.id).where(archived)))
+        for session_id in session_ids:
+            try:
+                outcomes.append((session_id, f"{await index_session(db, session_id)} utterances"))
+            except NotFound as e:  # no transcript: said, and the others are still indexed
+                await db.rollback()
+                outcomes.append((session_id, f"not indexed: {e.detail}"))
+    return outcomes
 
 
 async def list_sessions(settings: Settings, status: SessionStatus | None) -> list[str]:

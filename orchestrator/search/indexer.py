@@ -18,8 +18,9 @@ from orchestrator.db.models import (
     RecordingRequest,
     TranscriptUtterance,
 )
-from orchestrator.search.folding import exact_tokens, fold, folded_tokens
+from orchestrator.search.folding import fold
 from orchestrator.search.keys import search_key
+from orchestrator.search.numbers import indexed_tokens
 from storage.spool import SessionSpool
 from transcription.formats import from_json
 from transcription.merge import Transcript
@@ -85,8 +86,8 @@ async def index_transcript(
             speaker_role=u.speaker.role[:32],
             connection_point=u.speaker.connection_point[:200],
             text=u.text,
-            text_folded=" ".join(folded_tokens(u.text)),
-            text_exact=" ".join(exact_tokens(u.text)),
+            text_folded=indexed_tokens(u.text, exact=False),
+            text_exact=indexed_tokens(u.text, exact=True),
             province_code=agency.province_code,
             agency_id=session.agency_id,
             session_start=session.starts_at,

@@ -1,11 +1,13 @@
 """The archive's query language, parsed into a small tree and compiled for each backend (pure).
 
 Syntax: words (``khiếu nại`` = both words), quoted phrases (``"bồi thường đất"``), prefixes
-(``bồi*``), the upper-case operators ``AND``, ``OR`` and ``NOT`` (``OR`` binds tighter than the
-implicit ``AND``: ``đất OR nhà thu hồi`` = ``(đất OR nhà) AND thu hồi``). Lower-case ``and``/``or``
-are ordinary words. Punctuation and FTS syntax characters are separators: they never reach the
-database. Dangling operators (``OR đất``, ``đất AND``) are dropped. What cannot be given a sane
-meaning is a :class:`QueryError` with a Vietnamese message (an HTTP 400).
+(``bồi*``), numbers in words or digits (``200 triệu`` is a phrase that also finds ``hai trăm
+triệu``: :mod:`~orchestrator.search.numbers`), the upper-case operators ``AND``, ``OR`` and ``NOT``
+(``OR`` binds tighter than the implicit ``AND``: ``đất OR nhà thu hồi`` = ``(đất OR nhà) AND thu
+hồi``). Lower-case ``and``/``or`` are ordinary words. Punctuation and FTS syntax characters are
+separators: they never reach the database. Dangling operators (``OR đất``, ``đất AND``) are dropped.
+What cannot be given a sane meaning is a :class:`QueryError` with a Vietnamese message (an HTTP
+400).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orchestrator.search.folding import exact_tokens, folded_tokens
+from orchestrator.search.numbers import FORMS_SEPARATOR, canonical_tokens, spoken_numbers
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -69,18 +72,34 @@ class Query:
 
 
 def _terms(raw: str, phrase: bool, exact: bool) -> list[Term]:
+    """The alternatives one lexeme searches: its tokens, and (for a phrase that says a number)
+    the same with the number in its value form."""
     tokenize = exact_tokens if exact else folded_tokens
-    if phrase:
-        tokens = tokenize(raw)
-        return [Term(tuple(tokens))] if tokens else []
-    prefix = raw.endswith("*")
-    tokens = tokenize(raw)
+    tokens = [t for t in tokenize(raw) if t != FORMS_SEPARATOR]
     if not tokens:
         return []
+    if phrase:
+        values = canonical_tokens(raw, exact=exact, loose=True)
+        return [Term(tuple(tokens))] + ([Term(tuple(values))] if values else [])
     # "khiếu-nại" is a phrase of two tokens; "bồi*" a prefix (only the last token is one).
-    if len(tokens) == 1:
-        return [Term((tokens[0],), prefix=prefix)]
-    return [Term(tuple(tokens), prefix=prefix)]
+    return [Term(tuple(tokens), prefix=raw.endswith("*"))]
+
+
+def _quote_numbers(text: str) -> str:
+    """``text`` with each number typed outside quotes quoted (``200 triệu`` → ``"200 triệu"``),
+    so that it is searched as one phrase, with its value form beside it."""
+    out, pos = [], 0
+    for i, part in enumerate(text.split('"')):
+        if i % 2 == 0:
+            for number in spoken_numbers(part, loose=True):
+                if number.last - number.first > 1 or not part[number.start : number.end].isdigit():
+                    out += [part[pos : number.start], '"', part[number.start : number.end], '"']
+                    pos = number.end
+            out.append(part[pos:])
+        else:
+            out += ['"', part, '"']
+        pos = 0
+    return "".join(out)
 
 
 def parse_query(text: str, *, exact: bool = False) -> Query:
@@ -98,7 +117,7 @@ def parse_query(text: str, *, exact: bool = False) -> Query:
     if text.count('"') % 2:
         raise QueryError("Thiếu dấu ngoặc kép đóng cụm từ.")
     # Grouping and FTS syntax characters only separate words (parentheses are not supported).
-    text = _SEPARATORS.sub(" ", text)
+    text = _quote_numbers(_SEPARATORS.sub(" ", text))
     # Items: a Term list, or an operator string.
     items: list[str | list[Term]] = []
     for m in _LEXEME.finditer(text):
@@ -122,12 +141,11 @@ def parse_query(text: str, *, exact: bool = False) -> Query:
                 pending_not = True
                 pending_or = False
             continue
-        term = item[0]
         if pending_or:
             last = clauses.pop()
-            clauses.append(Clause(last.alternatives + (term,)))
+            clauses.append(Clause(last.alternatives + tuple(item)))
         else:
-            clauses.append(Clause((term,), negated=pending_not))
+            clauses.append(Clause(tuple(item), negated=pending_not))
         pending_or = pending_not = False
     if not clauses:
         raise QueryError("Câu tìm kiếm không có từ nào để tìm.")

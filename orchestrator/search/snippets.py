@@ -7,6 +7,7 @@ import unicodedata
 from html import escape
 
 from orchestrator.search.folding import token_spans
+from orchestrator.search.numbers import spoken_numbers
 from orchestrator.search.query import Query, Term
 
 __all__ = ["highlight"]
@@ -31,11 +32,17 @@ def highlight(text: str, query: Query, window: int = SNIPPET_TOKENS) -> str:
     """
     text = unicodedata.normalize("NFC", text)
     spans = token_spans(text)
-    marked = [
+    terms = query.positive_terms
+    marked_set = {
         i
         for i, (_s, _e, folded, exact) in enumerate(spans)
-        if any(_matches(t, exact if query.exact else folded) for t in query.positive_terms)
-    ]
+        if any(_matches(t, exact if query.exact else folded) for t in terms)
+    }
+    # A number found by its value form (``200000000`` for ``hai trăm triệu``): all its words.
+    for number in spoken_numbers(text):
+        if any(_matches(t, number.digits) for t in terms):
+            marked_set.update(range(number.first, number.last))
+    marked = sorted(marked_set)
     first = max(0, (marked[0] if marked else 0) - 5)
     if len(spans) <= window:
         first = 0

@@ -8,19 +8,24 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from sqlalchemy import select
 
+from orchestrator.core.vocabulary import SessionKind
 from orchestrator.db.models import AuditEntry, RecordingRequest, TranscriptUtterance
 from orchestrator.pipeline.index_step import index_session_job
+from orchestrator.search import index_transcript
 from orchestrator.search import service as search_service
+from orchestrator.search.folding import folded_tokens
 from storage.spool import MIXED_AUDIO, SessionSpool
 from tests.integration.conftest import World
-from tests.search_corpus import CORPUS, transcript_of
+from tests.search_corpus import CORPUS, CorpusSession, archived_session, transcript_of
 from transcription import TaskName, create_celery
 from transcription.formats import to_json
 
@@ -411,3 +416,88 @@ async def test_celery_worker_runs_the_index_step(
 async def find_in(world: World, q: str, **params: str) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as http:
         return await find(http, world, "admin", q, **params)
+
+
+NUMBER_LINES = (
+    "Gia đình tôi yêu cầu bồi thường hai trăm triệu đồng.",
+    "Khoản hỗ trợ 200.000.000 đồng đã được chi.",
+    "Cơ quan trả lời trong 30 ngày kể từ ngày nhận đơn.",
+    "Hồ sơ được giải quyết trong ba mươi ngày làm việc.",
+    "Mười năm nay gia đình chưa được cấp giấy.",
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def numbers_session(world: World) -> int:
+    """A session of this module's own whose lines say amounts and durations in words and in
+    digits (dated outside the corpus' window, so other tests' counts do not change)."""
+    lines = tuple((i * 10.0, "Công dân", "citizen", "UBND xã", text)
+                  for i, text in enumerate(NUMBER_LINES))  # fmt: skip
+    entry = CorpusSession("numbers", "ninh-binh", SessionKind.PERIODIC,
+                          datetime(2025, 11, 20, 1, 0, tzinfo=UTC), None, False, lines)  # fmt: skip
+    async with world.db() as db:
+        session = archived_session(entry, world.agencies)
+        db.add(session)
+        await db.flush()
+        await index_transcript(db, session.id, transcript_of(entry))
+        await db.commit()
+        return session.id
+
+
+@pytest.mark.parametrize(
+    ("q", "lines"),
+    [
+        ("200 triệu", {0, 1}),
+        ("hai trăm triệu", {0, 1}),
+        ("hai tram trieu", {0, 1}),
+        ("200.000.000", {0, 1}),
+        ("30 ngày", {2, 3}),
+        ("ba mươi ngày", {2, 3}),
+        ('"trong ba mươi ngày"', {2, 3}),
+        ("10 năm", {4}),
+        ("khoản hỗ trợ", {1}),
+    ],
+)
+async def test_numbers_are_found_in_words_or_in_digits(
+    world: World, http: aiohttp.ClientSession, numbers_session: int, q: str, lines: set[int]
+) -> None:
+    params = {"from": "2025-11-01", "to": "2025-11-30", "session_id": str(numbers_session)}
+    status, body = await find(http, world, "admin", q, **params)
+    assert status == 200, body
+    assert {round(h["start_s"] / 10) for h in body["hits"]} == lines
+    assert all("<mark>" in h["snippet_html"] for h in body["hits"])
+
+
+async def test_reindex_reads_old_rows_as_the_current_rules_do(
+    world: World, http: aiohttp.ClientSession, numbers_session: int, tmp_path: Path
+) -> None:
+    """A session indexed before numbers were read (its rows hold the words alone) is found by
+    "200 triệu" only once ``tiepdan sessions reindex`` has indexed it again."""
+    files = SessionSpool(tmp_path)
+    lines = tuple((i * 10.0, "Công dân", "citizen", "UBND xã", text)
+                  for i, text in enumerate(NUMBER_LINES))  # fmt: skip
+    entry = CorpusSession("numbers", "ninh-binh", SessionKind.PERIODIC,
+                          datetime(2025, 11, 20, 1, 0, tzinfo=UTC), None, False, lines)  # fmt: skip
+    files.transcript(".json").write_text(to_json(transcript_of(entry)), encoding="utf-8")
+    async with world.db() as db:
+        db.add(RecordingRequest(session_id=numbers_session, room_name=f"n-{numbers_session}",
+                                manifest_path=str(files.manifest)))  # fmt: skip
+        for row in await db.scalars(
+            select(TranscriptUtterance).where(TranscriptUtterance.session_id == numbers_session)
+        ):
+            row.text_folded = " ".join(folded_tokens(row.text))  # as indexed before
+        await db.commit()
+    params = {"from": "2025-11-01", "to": "2025-11-30", "session_id": str(numbers_session)}
+    _, before = await find(http, world, "admin", "200 triệu", **params)
+    assert before["hits"] == []  # one line says it in words, the other as 200.000.000
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "tiepdan"), "sessions", "reindex", str(numbers_session),
+        "999999", env={**os.environ, "TIEPDAN_DB__URL": world.settings.db.url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert f"session {numbers_session}: 5 utterances" in out.decode()
+    assert "session 999999: not indexed" in out.decode()
+    _, after = await find(http, world, "admin", "200 triệu", **params)
+    assert {round(h["start_s"] / 10) for h in after["hits"]} == {0, 1}
