@@ -362,6 +362,9 @@ class TranscriptUtterance(Base):
     text: Mapped[str] = mapped_column(Text)
     text_folded: Mapped[str] = mapped_column(Text)
     text_exact: Mapped[str] = mapped_column(Text)
+    # Where the model was unsure: ``[start, end, probability]`` character spans of ``text``
+    # (transcription.confidence), shown dimmed in the player.
+    unsure: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
     province_code: Mapped[str] = mapped_column(String(32))
     agency_id: Mapped[int] = mapped_column(Integer)
     session_start: Mapped[datetime] = mapped_column(UtcDateTime)

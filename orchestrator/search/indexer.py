@@ -22,6 +22,7 @@ from orchestrator.search.folding import fold
 from orchestrator.search.keys import search_key
 from orchestrator.search.numbers import indexed_tokens
 from storage.spool import SessionSpool
+from transcription.confidence import unsure_spans
 from transcription.formats import from_json
 from transcription.merge import Transcript
 
@@ -88,6 +89,7 @@ async def index_transcript(
             text=u.text,
             text_folded=indexed_tokens(u.text, exact=False),
             text_exact=indexed_tokens(u.text, exact=True),
+            unsure=[list(span) for span in unsure_spans(u)],
             province_code=agency.province_code,
             agency_id=session.agency_id,
             session_start=session.starts_at,

@@ -21,6 +21,7 @@ from orchestrator.search.service import (
     search,
     session_transcript,
 )
+from orchestrator.search.snippets import with_unsure_words
 from orchestrator.web.api import Route, reply, user_of
 from orchestrator.web.app_keys import DB, USER
 from orchestrator.web.html import error_page, html_page
@@ -162,6 +163,7 @@ async def player_page(request: web.Request) -> web.Response:
         roles=PARTICIPANTS,
         media=f"/api/v1/sessions/{session.id}/media", mixed=MIXED_AUDIO, minutes=MINUTES,
         transcript_text=transcript_name(".txt"), starts=format_local(session.starts_at),
+        with_unsure_words=with_unsure_words,
     )  # fmt: skip
 
 

@@ -1,16 +1,18 @@
-"""Highlighted snippets of an utterance's text (pure): the query's words in ``<mark>``, the rest
-HTML-escaped, cut to a window around the first match."""
+"""An utterance's text as HTML (pure): snippets with the query's words in ``<mark>``, the rest
+HTML-escaped, cut to a window around the first match; and the whole text with the words the
+model was unsure of marked for the player."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from html import escape
 
 from orchestrator.search.folding import token_spans
 from orchestrator.search.numbers import spoken_numbers
 from orchestrator.search.query import Query, Term
 
-__all__ = ["highlight"]
+__all__ = ["highlight", "with_unsure_words"]
 
 SNIPPET_TOKENS = 30
 
@@ -60,4 +62,20 @@ def highlight(text: str, query: Query, window: int = SNIPPET_TOKENS) -> str:
     out.append(escape(text[pos:end]))
     if end < len(text):
         out.append("…")
+    return "".join(out)
+
+
+def with_unsure_words(text: str, unsure: Sequence[Sequence[float]]) -> str:
+    """``text`` as HTML with each word the model was unsure of (``[start, end, probability]``
+    character spans, :mod:`transcription.confidence`) in ``<span class="unsure">``, its
+    probability in the title."""
+    out, pos = [], 0
+    for start, end, probability in sorted((int(s), int(e), p) for s, e, p in unsure):
+        if start < pos or end > len(text):
+            continue  # spans of another text than this one: never break the page for them
+        title = f"Máy nhận dạng không chắc chắn ({probability:.0%})"
+        out += [escape(text[pos:start]), f'<span class="unsure" title="{escape(title)}">',
+                escape(text[start:end]), "</span>"]  # fmt: skip
+        pos = end
+    out.append(escape(text[pos:]))
     return "".join(out)

@@ -28,6 +28,8 @@ from tests.integration.conftest import World
 from tests.search_corpus import CORPUS, CorpusSession, archived_session, transcript_of
 from transcription import TaskName, create_celery
 from transcription.formats import to_json
+from transcription.merge import Speaker, Transcript, Utterance
+from transcription.segments import Word
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -501,3 +503,30 @@ async def test_reindex_reads_old_rows_as_the_current_rules_do(
     assert "session 999999: not indexed" in out.decode()
     _, after = await find(http, world, "admin", "200 triệu", **params)
     assert {round(h["start_s"] / 10) for h in after["hits"]} == {0, 1}
+
+
+async def test_the_player_shows_the_words_the_model_was_unsure_of(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    """Word probabilities from the transcript reach the player: the unsure word is dimmed, with
+    its probability; the sure ones are plain text."""
+    words = (Word(1.0, 1.3, "Bồi", 0.95), Word(1.3, 1.7, "thường", 0.91),
+             Word(1.7, 2.0, "đất", 0.31), Word(2.0, 2.4, "<ruộng>", 0.12))  # fmt: skip
+    said = Utterance(1.0, 2.4, Speaker("Công dân", "citizen", "UBND xã", "c1"),
+                     "Bồi thường đất <ruộng>", words)  # fmt: skip
+    entry = CorpusSession("unsure", "ninh-binh", SessionKind.PERIODIC,
+                          datetime(2025, 10, 2, 1, 0, tzinfo=UTC), None, False, ())  # fmt: skip
+    async with world.db() as db:
+        session = archived_session(entry, world.agencies)
+        db.add(session)
+        await db.flush()
+        await index_transcript(db, session.id, Transcript("vi", (said,)))
+        await db.commit()
+    async with http.get(f"{world.base_url}/archive/sessions/{session.id}",
+                        headers=world.headers("archivist")) as r:  # fmt: skip
+        page = await r.text()
+        assert r.status == 200
+    assert (
+        'Bồi thường <span class="unsure" title="Máy nhận dạng không chắc chắn (31%)">đất</span> '
+        '<span class="unsure" title="Máy nhận dạng không chắc chắn (12%)">&lt;ruộng&gt;</span>'
+    ) in page
