@@ -42,6 +42,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
 
 
+def word_edits(reference: str, hypothesis: str) -> int:
+    """Words substituted, deleted or inserted to turn ``reference`` into ``hypothesis`` (after
+    :func:`normalise`): a count, for comparisons where a rate over a few words is too coarse."""
+    out = jiwer.process_words(normalise(reference), normalise(hypothesis))
+    return int(out.substitutions + out.deletions + out.insertions)
+
+
 def opus_slice(source: Path, out: Path, start_s: float, length_s: float | None) -> Path:
     """A piece of ``source`` as Ogg/Opus, 48 kHz mono, as the recorder writes its segment files."""
     length = ["-t", f"{length_s:.3f}"] if length_s is not None else []

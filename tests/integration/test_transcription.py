@@ -17,7 +17,7 @@ import jiwer
 import pytest
 
 from config import Settings
-from tests.audio import normalise, opus_slice, speak, word_error_rate
+from tests.audio import normalise, opus_slice, speak, word_edits, word_error_rate
 from transcription.engine import Transcriber, decode
 from transcription.errors import AudioError, ModelLoadError
 from transcription.formats import from_json
@@ -187,10 +187,18 @@ def test_unusable_model_fails_at_construction(
 def test_track_split_mid_word_reads_as_well_as_the_whole_file(
     transcriber: Transcriber, tmp_path: Path, bad_files: tuple[Path, Path]
 ) -> None:
+    """A track cut mid-word into two segment files reads as the same audio in one file does.
+
+    Compared with the whole file's own transcript, encoded as the segments are, not with the
+    reference through a WER margin: over 18 words one word is 0.056 of WER, so a margin of 0.05
+    failed on the decoder's legitimate variation (one inserted word, on a fresh machine). At the
+    cut one word may be heard as two, or two as one: at most two word edits. Audio lost or
+    repeated at the join costs more, and the cut word itself must be there.
+    """
     clip = AUDIO / "ljspeech" / "LJ001-0025.wav"
-    reference = references("ljspeech")[clip]
-    whole = transcriber.transcribe(clip, language="en")
-    whole_wer = word_error_rate(reference, " ".join(s.text for s in whole))
+    whole_opus = opus_slice(clip, tmp_path / "whole.ogg", 0.0, None)
+    whole = transcriber.transcribe(whole_opus, language="en")
+    whole_text = " ".join(s.text for s in whole)
     words = [w for s in whole for w in s.words]
     cut_word = words[len(words) // 2]
     cut_s = (cut_word.start + cut_word.end) / 2
@@ -212,8 +220,10 @@ def test_track_split_mid_word_reads_as_well_as_the_whole_file(
 
     transcript = merge([result.transcript], language="en")
     text = " ".join(u.text for u in transcript.utterances)
-    assert word_error_rate(reference, text) <= whole_wer + 0.05, (text, cut_word)
+    assert word_edits(whole_text, text) <= 2, (whole_text, text, cut_word)
     assert normalise(cut_word.text) in normalise(text).split()
+    # The baseline is a real reading of the clip (0.056 here: the reference omits its "It").
+    assert word_error_rate(references("ljspeech")[clip], whole_text) <= 0.15, whole_text
     duration = decode(clip).size / 16000
     for u in transcript.utterances:
         assert u.speaker == speaker
