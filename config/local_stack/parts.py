@@ -25,9 +25,11 @@ from config.local_stack.livekit import livekit_binary, write_livekit_config
 from config.settings import Settings
 
 # weed mini's own ports besides S3 (master, volume, filer, admin), as offsets from the S3 port:
-# with S3 on 8333 they are weed's defaults; moving S3 moves them all, so a second stack (the
-# stack tests) runs beside the first. Each has a gRPC port 10000 above it.
-_WEED_PORT_OFFSETS = {"master": 1000, "volume": 1007, "filer": 555, "admin": 15313}
+# moving S3 moves them all, so a second stack (the stack tests) runs beside the first. Each has a
+# gRPC port 10000 above it. With S3 on 8333 they are weed's defaults, except the admin port:
+# weed's 23646 puts its gRPC port at 33646, inside Linux's ephemeral range (32768-60999), where
+# any client connection of the machine may hold it for a while (seen: "port 33646 in use").
+_WEED_PORT_OFFSETS = {"master": 1000, "volume": 1007, "filer": 555, "admin": 5313}
 _GRPC_OFFSET = 10000
 
 

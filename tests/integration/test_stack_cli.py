@@ -21,8 +21,9 @@ import pytest
 from config import Settings
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
-# Away from the defaults and from each other, weed's +10000 gRPC ports included.
-SECOND_STACK_PORTS = {"livekit": 17880, "s3": 21333, "redis": 16390}
+# Away from the defaults and from each other, weed's +10000 gRPC ports included, and all of them
+# below Linux's ephemeral range (32768-60999), where a client connection may hold a port.
+SECOND_STACK_PORTS = {"livekit": 17880, "s3": 11333, "redis": 16390}
 
 
 @pytest.fixture
