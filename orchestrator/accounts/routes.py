@@ -12,21 +12,42 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounts import service as svc
-from orchestrator.accounts.schemas import AgencyCreate, AgencyOut, MeOut, UserCreate, UserOut
+from orchestrator.accounts.schemas import (
+    AgencyCreate,
+    AgencyOut,
+    MeOut,
+    PasswordChange,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 from orchestrator.accounts.sign_in import FORM_EXPIRED, local_path, lock_message
 from orchestrator.core.credentials import verify_password
-from orchestrator.core.errors import (
-    Forbidden,
-)
+from orchestrator.core.errors import Forbidden, TooManyRequests
 from orchestrator.core.permissions import Action, can
 from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.models import (
     Agency,
     User,
 )
-from orchestrator.web.api import Route, commit_audited, parse, reply, reply_rows, user_of
+from orchestrator.web.api import (
+    Route,
+    commit_audited,
+    parse,
+    path_int,
+    reply,
+    reply_rows,
+    user_of,
+)
 from orchestrator.web.app_keys import DB, LOGIN_THROTTLE
-from orchestrator.web.auth import client_address, csrf_token, form_has_csrf, log_in, log_out
+from orchestrator.web.auth import (
+    client_address,
+    csrf_token,
+    end_sessions,
+    form_has_csrf,
+    log_in,
+    log_out,
+)
 from orchestrator.web.html import html_page
 from orchestrator.web.login_throttle import MAX_NAME
 from orchestrator.web.router import Page
@@ -65,6 +86,50 @@ async def create_agency(request: web.Request) -> web.Response:
     return await _create(
         request, Action.MANAGE_AGENCIES, AgencyCreate, svc.add_agency, "agency", AgencyOut
     )
+
+
+async def _commit_ending_sessions(
+    request: web.Request, db: AsyncSession, user_id: int, *, action: str, **detail: object
+) -> None:
+    """Commit a change that must sign ``user_id`` out everywhere, audited. The sessions end
+    before the commit (Redis out of reach: a 503 and nothing changed) and again after it (a
+    sign-in between the two was checked against the old password or rights)."""
+    await end_sessions(request.app, user_id)
+    await commit_audited(request, db, action=action, target=f"user:{user_id}", **detail)
+    await end_sessions(request.app, user_id)
+
+
+async def update_user(request: web.Request) -> web.Response:
+    """An admin changes a user's role, office, clearance or whether the account is active:
+    every session of that user ends, so the next request is under the new rights or none."""
+    _admin(request, Action.MANAGE_USERS)
+    body = await parse(request, UserUpdate)
+    async with request.app[DB]() as db:
+        user, changed = await svc.update_user(db, path_int(request, "id"), body)
+        if changed:
+            await _commit_ending_sessions(request, db, user.id, action="user.update",
+                                          fields=changed)  # fmt: skip
+        return reply(UserOut.model_validate(user, from_attributes=True))
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """The signed-in user's new password, proved by the current one (counted by the sign-in
+    throttle like a sign-in: a stolen session must not become a way to guess the password).
+    Every session of the user ends; they sign in again with the new password."""
+    user = user_of(request)
+    body = await parse(request, PasswordChange)
+    address, throttle = client_address(request), request.app[LOGIN_THROTTLE]
+    if refused := await throttle.admit(user.username, address):
+        raise TooManyRequests(lock_message(refused))
+    async with request.app[DB]() as db:
+        ok = await svc.change_password(db, user.id, body.current_password, body.new_password)
+        await throttle.settle(user.username, address, succeeded=ok)
+        if not ok:
+            await commit_audited(request, db, action="user.password", target=f"user:{user.id}",
+                                 outcome="denied")  # fmt: skip
+            raise Forbidden("Mật khẩu hiện tại không đúng.")
+        await _commit_ending_sessions(request, db, user.id, action="user.password")
+        return reply(UserOut.model_validate(user, from_attributes=True))
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -146,10 +211,14 @@ ROUTES = [
     Route("GET", "/users", list_users, "All users (admin)", response=list[UserOut]),
     Route("POST", "/users", create_user, "Create a user (admin)", body=UserCreate,
           response=UserOut, status=201),
+    Route("PATCH", "/users/{id}", update_user, "Change a user's rights (admin); ends their "
+          "sessions", body=UserUpdate, response=UserOut),
     Route("GET", "/agencies", list_agencies, "Reception offices", response=list[AgencyOut]),
     Route("POST", "/agencies", create_agency, "Create a reception office (admin)",
           body=AgencyCreate, response=AgencyOut, status=201),
     Route("GET", "/me", me, "The signed-in user and the session's CSRF token", response=MeOut),
+    Route("POST", "/me/password", change_password, "Change one's password; ends every session",
+          body=PasswordChange, response=UserOut),
 ]  # fmt: skip
 
 PAGES = [

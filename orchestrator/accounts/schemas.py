@@ -19,6 +19,25 @@ class UserCreate(RequestBody):
     cleared: bool = False
 
 
+class UserUpdate(RequestBody):
+    """An admin's change to a user's rights; absent fields stay as they are. Any change ends
+    every session of that user."""
+
+    role: Role | None = None
+    agency_id: int | None = None
+    cleared: bool | None = None
+    active: bool | None = None
+
+
+class PasswordChange(RequestBody):
+    """A user's new password, with the current one as proof (it is not stripped: spaces count)."""
+
+    model_config = RequestBody.model_config | {"str_strip_whitespace": False}
+
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
 class UserOut(BaseModel):
     """A user account, without secrets."""
 

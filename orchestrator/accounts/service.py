@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounts.passwords import weak_password_reason
-from orchestrator.accounts.schemas import AgencyCreate, UserCreate
-from orchestrator.core.credentials import hash_password
-from orchestrator.core.errors import Unprocessable
+from orchestrator.accounts.schemas import AgencyCreate, UserCreate, UserUpdate
+from orchestrator.core.credentials import hash_password, verify_password
+from orchestrator.core.errors import NotFound, Unprocessable
 from orchestrator.db.models import Agency, Province, User
 
 
@@ -61,6 +61,42 @@ async def add_user(db: AsyncSession, body: UserCreate) -> User:
     db.add(user)
     await db.flush()
     return user
+
+
+async def update_user(db: AsyncSession, user_id: int, body: UserUpdate) -> tuple[User, list[str]]:
+    """Apply an admin's change to a user in ``db``'s transaction; the user and the names of the
+    fields that really changed (each of which must end the user's sessions).
+
+    Raises:
+        NotFound: no such user.
+        Unprocessable: no such agency.
+    """
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"Không có người dùng mã {user_id}.")
+    changes = body.model_dump(exclude_none=True)
+    if "agency_id" in changes and await db.get(Agency, changes["agency_id"]) is None:
+        raise Unprocessable(f"Không có cơ quan mã {changes['agency_id']}.")
+    changed = sorted(field for field, value in changes.items() if getattr(user, field) != value)
+    for field in changed:
+        setattr(user, field, changes[field])
+    await db.flush()
+    return user, changed
+
+
+async def change_password(db: AsyncSession, user_id: int, current: str, new: str) -> bool:
+    """Give the user ``new`` as password in ``db``'s transaction if ``current`` is theirs;
+    whether it was (a wrong one changes nothing).
+
+    Raises:
+        Unprocessable: the new password is too easy to guess.
+    """
+    user = await db.get(User, user_id)
+    if user is None or not await verify_password(user.password_hash, current):
+        return False
+    await asyncio.to_thread(set_password, user, new)  # the strength estimate and argon2
+    await db.flush()
+    return True
 
 
 async def add_agency(db: AsyncSession, body: AgencyCreate) -> Agency:

@@ -67,3 +67,7 @@ class UpstreamUnavailable(
     OrchestratorError, status=503, title="Service unavailable", retryable=True
 ):
     """LiveKit or another service did not answer in time."""
+
+
+class TooManyRequests(OrchestratorError, status=429, title="Too many requests"):
+    """Too many attempts from one account or address; the detail says how long to wait."""

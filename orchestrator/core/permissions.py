@@ -22,6 +22,9 @@ class Action(StrEnum):
     CANCEL_SESSION = "cancel_session"
     LAUNCH_SESSION = "launch_session"
     MANAGE_INVITATIONS = "manage_invitations"
+    # Read or re-issue a citizen's or connection point's personal join link: whoever holds one
+    # enters the room under that person's name, so only those who invite may see it.
+    ISSUE_JOIN_LINKS = "issue_join_links"
     VIEW_ATTENDANCE = "view_attendance"
     LISTEN_IN = "listen_in"
     MANAGE_BRIDGES = "manage_bridges"
@@ -78,6 +81,7 @@ _OWN_AGENCY_ACTIONS = frozenset(
         Action.CANCEL_SESSION,
         Action.LAUNCH_SESSION,
         Action.MANAGE_INVITATIONS,
+        Action.ISSUE_JOIN_LINKS,
         Action.VIEW_ATTENDANCE,
     }
 )

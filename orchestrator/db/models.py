@@ -193,6 +193,15 @@ class Invitation(Base):
     __table_args__ = (UniqueConstraint("session_id", "identity"),)
 
 
+class RevokedJoinLink(Base):
+    """A personal join link replaced by a new one (by its SHA-256): refused, and said so."""
+
+    __tablename__ = "revoked_join_links"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"))
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Attendance(Base):
     """One stay of one participant in a session's room, from LiveKit webhooks."""
 

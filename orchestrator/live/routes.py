@@ -35,6 +35,7 @@ from orchestrator.live.rooms import close_room, ensure_room, participant_token
 from orchestrator.live.schemas import AttendanceOut
 from orchestrator.live.session_end import end_session, send_started, start_pipeline
 from orchestrator.live.webhooks import apply_event, parse_event, webhook_receiver
+from orchestrator.scheduling import invitations
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.launch_links import (
     LaunchLinkError,
@@ -179,16 +180,25 @@ def _join_page(
 
 
 async def guest_join(request: web.Request) -> web.Response:
-    """``/join/{token}``: an invited citizen's or connection point's personal link."""
+    """``/join/{token}``: an invited citizen's or connection point's personal link. The audit
+    row of each join names the invitation whose link was used."""
     async with request.app[DB]() as db:
-        invitation = await db.scalar(
-            select(Invitation).where(Invitation.join_token == request.match_info["token"])
-        )
-        if invitation is None:
+        found = await invitations.find_by_link(db, request.match_info["token"])
+        if found is None:
             return error_page(404, "Liên kết không đúng",
                               "Liên kết vào phiên không đúng hoặc đã bị thu hồi.")  # fmt: skip
-        session = await db.get(ReceptionSession, invitation.session_id)
-        assert session is not None
+        invitation, session = found.invitation, found.session
+        if found.revoked_at is not None:
+            audit(db, action="session.join", target=f"session:{session.id}", outcome="denied",
+                  remote=request.remote, invitation=invitation.id,
+                  reason="link_revoked")  # fmt: skip
+            await db.commit()
+            return error_page(
+                410, "Liên kết đã được thay",
+                "Liên kết này đã được thay bằng một liên kết mới lúc "
+                f"{format_local(found.revoked_at)} và không còn dùng được. Hãy dùng liên kết mới "
+                "mà cơ quan tiếp công dân đã gửi cho bạn, hoặc liên hệ cơ quan để được gửi lại.",
+            )  # fmt: skip
         if session.status != SessionStatus.LIVE or session.room_name is None:
             return error_page(
                 409, "Phiên chưa mở",
@@ -197,7 +207,8 @@ async def guest_join(request: web.Request) -> web.Response:
             )  # fmt: skip
         point = await db.get(ConnectionPoint, invitation.connection_point_id or -1)
         audit(db, action="session.join", target=f"session:{session.id}", remote=request.remote,
-              kind=invitation.kind.value, identity=invitation.identity)  # fmt: skip
+              kind=invitation.kind.value, identity=invitation.identity,
+              invitation=invitation.id)  # fmt: skip
         await db.commit()
     return _join_page(
         request, session, identity=invitation.identity, display_name=invitation.display_name,

@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 from sqlalchemy import select
 
-from media.grants import ParticipantKind
 from orchestrator.core.errors import (
     BadRequest,
-    Unprocessable,
 )
 from orchestrator.core.permissions import Action, can
 from orchestrator.core.vocabulary import SessionStatus
@@ -21,6 +19,7 @@ from orchestrator.db.models import (
     Invitation,
     User,
 )
+from orchestrator.scheduling import invitations
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.calendar_feed import FeedEvent, occurrence_uid, render_feed
 from orchestrator.scheduling.ics_import import IcsImportError, parse_ics
@@ -133,9 +132,9 @@ async def cancel_session(request: web.Request) -> web.Response:
         return reply(svc.to_out(session))
 
 
-def _invitation_out(request: web.Request, inv: Invitation) -> InvitationOut:
+def _invitation_out(request: web.Request, inv: Invitation, *, with_link: bool) -> InvitationOut:
     public = request.app[SETTINGS].web.public_url.rstrip("/")
-    join_url = f"{public}/join/{inv.join_token}" if inv.join_token else None
+    join_url = f"{public}/join/{inv.join_token}" if inv.join_token and with_link else None
     return InvitationOut(
         id=inv.id, kind=inv.kind, display_name=inv.display_name, user_id=inv.user_id,
         connection_point_id=inv.connection_point_id, identity=inv.identity, join_url=join_url,
@@ -145,39 +144,37 @@ def _invitation_out(request: web.Request, inv: Invitation) -> InvitationOut:
 async def create_invitation(request: web.Request) -> web.Response:
     user = user_of(request)
     body = await parse(request, InvitationCreate)
-    if body.kind in (ParticipantKind.RECORDER, ParticipantKind.BRIDGE):
-        raise Unprocessable("Không mời được tài khoản máy (ghi âm, cầu nối) như người dự.")
     async with request.app[DB]() as db:
-        session = await svc.get_session(
-            db, actor_of(user), path_int(request, "id"), Action.MANAGE_INVITATIONS
-        )
-        if body.user_id is not None and await db.get(User, body.user_id) is None:
-            raise Unprocessable(f"Không có người dùng mã {body.user_id}.")
-        if body.connection_point_id is not None and body.connection_point_id not in {
-            p.id for p in session.connection_points
-        }:
-            raise Unprocessable("Điểm cầu không thuộc phiên này.")
-        identity = f"user-{body.user_id}" if body.user_id else f"guest-{secrets.token_hex(6)}"
-        inv = Invitation(
-            session_id=session.id, kind=body.kind, display_name=body.display_name,
-            user_id=body.user_id, connection_point_id=body.connection_point_id, identity=identity,
-            # Users sign in; citizens and connection points get a personal link instead.
-            join_token=None if body.user_id else secrets.token_urlsafe(24),
-        )  # fmt: skip
-        db.add(inv)
+        inv = await invitations.create_invitation(db, actor_of(user), path_int(request, "id"), body)
         await commit_audited(request, db, action="invitation.create",
-                             target=f"session:{session.id}", identity=identity)  # fmt: skip
-        return reply(_invitation_out(request, inv), status=201)
+                             target=f"session:{inv.session_id}", identity=inv.identity,
+                             invitation=inv.id)  # fmt: skip
+        return reply(_invitation_out(request, inv, with_link=True), status=201)
 
 
 async def list_invitations(request: web.Request) -> web.Response:
+    """The session's invitations; the guests' join links only for those who invite, and each
+    such reading is audited (a link lets its holder speak under the guest's name)."""
     user = user_of(request)
+    session_id = path_int(request, "id")
     async with request.app[DB]() as db:
-        session = await svc.get_session(db, actor_of(user), path_int(request, "id"))
-        rows = await db.scalars(
-            select(Invitation).where(Invitation.session_id == session.id).order_by(Invitation.id)
-        )
-        return reply([_invitation_out(request, inv) for inv in rows])
+        rows, with_links = await invitations.list_invitations(db, actor_of(user), session_id)
+        links = [inv.id for inv in rows if inv.join_token]
+        if with_links and links:
+            await commit_audited(request, db, action="invitation.links_read",
+                                 target=f"session:{session_id}", invitations=links)  # fmt: skip
+        return reply([_invitation_out(request, inv, with_link=with_links) for inv in rows])
+
+
+async def reissue_join_link(request: web.Request) -> web.Response:
+    """A guest's new join link; the old one stops working at once."""
+    user = user_of(request)
+    session_id, invitation_id = path_int(request, "id"), path_int(request, "invitation_id")
+    async with request.app[DB]() as db:
+        inv = await invitations.reissue_link(db, actor_of(user), session_id, invitation_id)
+        await commit_audited(request, db, action="invitation.reissue",
+                             target=f"session:{session_id}", invitation=inv.id)  # fmt: skip
+        return reply(_invitation_out(request, inv, with_link=True))
 
 
 def _feed_url(request: web.Request, user: User) -> CalendarFeedOut:
@@ -252,6 +249,8 @@ ROUTES = [
           response=list[InvitationOut]),
     Route("POST", "/sessions/{id}/invitations", create_invitation, "Invite someone",
           body=InvitationCreate, response=InvitationOut, status=201),
+    Route("POST", "/sessions/{id}/invitations/{invitation_id}/link", reissue_join_link,
+          "A guest's new join link; the old one is revoked", response=InvitationOut),
     Route("GET", "/me/calendar", my_calendar, "The caller's calendar feed URL",
           response=CalendarFeedOut),
     Route("POST", "/me/calendar/rotate", rotate_calendar, "Revoke and reissue the feed URL",

@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from config import Settings
 from orchestrator.db.models import User
 from orchestrator.web.login_throttle import LoginThrottle
+from orchestrator.web.sessions import SessionStore
 from transcription.celery_app import TaskName
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", async_sessionmaker[Any])
 LIVEKIT = web.AppKey("livekit", api.LiveKitAPI)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+SESSIONS = web.AppKey("sessions", SessionStore)
 # (task, session id): the task sent by its name to its queue, off the event loop.
 Enqueue = Callable[[TaskName, int], Awaitable[None]]
 ENQUEUE: web.AppKey[Enqueue] = web.AppKey("enqueue")

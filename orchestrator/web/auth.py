@@ -1,9 +1,8 @@
-"""Who is asking: password login with an encrypted cookie, CSRF tokens, and bearer API tokens."""
+"""Who is asking: password login with a server-side session, CSRF tokens, and bearer API
+tokens."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from collections.abc import AsyncIterator
@@ -13,8 +12,6 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session import setup as setup_sessions
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from cryptography.fernet import Fernet
 from multidict import MultiMapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,39 +20,31 @@ from config import Settings
 from orchestrator.core.credentials import token_digest
 from orchestrator.core.errors import Forbidden, Unauthenticated
 from orchestrator.db.models import ApiToken, User
-from orchestrator.web.app_keys import DB, LOGIN_THROTTLE, SETTINGS
+from orchestrator.web.app_keys import DB, LOGIN_THROTTLE, SESSIONS, SETTINGS
 from orchestrator.web.login_throttle import LoginThrottle, forwarded_client
+from orchestrator.web.sessions import USER_ID, SessionStore
 
-COOKIE = "tiepdan_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def setup_auth(app: web.Application, settings: Settings) -> None:
-    """Encrypted, HTTP-only, SameSite=Lax session cookies keyed by the configured secret, and
-    the sign-in throttle, open while the app runs."""
-    key = hashlib.sha256(
-        b"tiepdan-cookie:" + settings.security.secret_key.get_secret_value().encode()
-    )
-    setup_sessions(
-        app,
-        EncryptedCookieStorage(
-            Fernet(base64.urlsafe_b64encode(key.digest())),
-            cookie_name=COOKIE,
-            httponly=True,
-            samesite="Lax",
-            secure=settings.web.public_url.startswith("https://"),
-            max_age=12 * 3600,
-        ),
-    )
+    """Server-side sessions behind HTTP-only, SameSite=Lax cookies, and the sign-in throttle,
+    both on the broker's Redis and open while the app runs."""
+    store = SessionStore(settings)
+    setup_sessions(app, store)
 
-    async def login_throttle(app: web.Application) -> AsyncIterator[None]:
-        async with LoginThrottle.open(settings) as throttle:
-            app[LOGIN_THROTTLE] = throttle
-            yield
+    async def redis_clients(app: web.Application) -> AsyncIterator[None]:
+        app[SESSIONS] = store
+        try:
+            async with LoginThrottle.open(settings) as throttle:
+                app[LOGIN_THROTTLE] = throttle
+                yield
+        finally:
+            await store.aclose()
 
-    app.cleanup_ctx.append(login_throttle)
+    app.cleanup_ctx.append(redis_clients)
 
 
 def client_address(request: web.Request) -> str:
@@ -68,16 +57,26 @@ def client_address(request: web.Request) -> str:
 
 
 async def log_in(request: web.Request, user: User) -> str:
-    """Start a fresh browser session for ``user`` (no fixation); return its CSRF token."""
+    """Start a browser session for ``user`` under a new id, the one it replaces deleted (no
+    fixation: an id planted before sign-in never becomes a signed-in one); its CSRF token."""
+    await request.app[SESSIONS].discard(await get_session(request))
     session = await new_session(request)
-    session["user_id"] = user.id
+    session[USER_ID] = user.id
     session[CSRF_FIELD] = secrets.token_urlsafe(24)
     return str(session[CSRF_FIELD])
 
 
 async def log_out(request: web.Request) -> None:
-    """End the browser session."""
-    (await get_session(request)).invalidate()
+    """Sign out everywhere: every session of the signed-in user ends, this one included."""
+    session = await get_session(request)
+    if USER_ID in session:
+        await end_sessions(request.app, int(session[USER_ID]))
+    session.invalidate()
+
+
+async def end_sessions(app: web.Application, user_id: int) -> None:
+    """End every browser session of ``user_id`` at once (their bearer tokens are not sessions)."""
+    await app[SESSIONS].end_all(user_id)
 
 
 def _csrf_matches(sent: str | None, session: Session) -> bool:
@@ -126,9 +125,9 @@ async def authenticate(request: web.Request) -> User | None:
                 raise Unauthenticated("Mã truy cập API không hợp lệ hoặc đã bị thu hồi.")
             return user
         session = await get_session(request)
-        if "user_id" not in session:
+        if USER_ID not in session:
             return None
-        user = await _user_by_id(db, int(session["user_id"]))
+        user = await _user_by_id(db, int(session[USER_ID]))
     if user is not None and request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER)
         if sent is None and request.content_type in (
