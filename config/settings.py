@@ -225,7 +225,7 @@ class SchedulingSettings(_Section):
     # (a recurring event makes one per occurrence within a year), all in one transaction.
     import_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     import_max_events: int = Field(default=500, ge=1)
-    import_max_sessions: int = Field(default=2000, ge=1)
+    import_max_sessions: int = Field(default=1000, ge=1)
 
 
 class FaultSettings(_Section):

@@ -80,8 +80,6 @@ async def import_events(
         outcome = await _apply(db, actor, agency, event, body, event_starts,
                                existing.get(event.uid, []), outcome)  # fmt: skip
     await db.flush()
-    for session in outcome.sessions:
-        await db.refresh(session, ["agency"])
     outcome.sessions.sort(key=lambda s: (s.starts_at, s.id))
     return outcome
 

@@ -113,8 +113,6 @@ async def create_sessions(
     created = [new_session(actor, agency, body, start, series) for start in starts]
     db.add_all(created)
     await db.flush()
-    for session in created:
-        await db.refresh(session, ["agency"])
     return created
 
 
@@ -171,7 +169,7 @@ def new_session(
     return ReceptionSession(
         title=body.title,
         kind=body.kind,
-        agency_id=agency.id,
+        agency=agency,
         chair_id=body.chair_id,
         starts_at=start.astimezone(UTC),
         ends_at=start.astimezone(UTC) + (body.ends_at - body.starts_at),
