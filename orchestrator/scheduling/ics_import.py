@@ -21,7 +21,11 @@ from orchestrator.core.timezone import VN_TZ, format_local
 from orchestrator.scheduling.recurrence import Recurrence, RecurrenceError, validate_rrule
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
-_VEVENT_BEGIN = re.compile(rb"^BEGIN:VEVENT[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+# Counted on the raw bytes, whichever of CRLF, LF or CR ends the lines (as _LINE_BREAK reads them).
+_VEVENT_BEGIN = re.compile(rb"(?:^|[\r\n])BEGIN:VEVENT[ \t]*(?=[\r\n]|$)", re.IGNORECASE)
+# Parsing a content line is the slow part (icalendar's parser, ~0.2 ms a line): a file may hold
+# this many (unfolded) lines per event it may hold, far more than any calendar app writes.
+LINES_PER_EVENT = 100
 # Held as the session's ical_uid (an overridden occurrence's UID gets "/YYYYMMDDTHHMMSSZ").
 _MAX_UID = 200
 # Properties that change which occurrences there are, and that sessions cannot follow: refused
@@ -127,6 +131,7 @@ def parse_ics(data: bytes, max_events: int) -> list[ImportedEvent]:
 
     Raises:
         TooManyEvents: the file holds more than ``max_events`` events.
+        IcsImportError: more than :data:`LINES_PER_EVENT` lines per event it may hold.
         IcsImportError: the file is malformed or holds an event that cannot be a session
             (all-day, no end, ending before it starts, unknown time zone, invalid RRULE,
             RDATE or EXRULE, a UID over 200 characters).
@@ -134,7 +139,14 @@ def parse_ics(data: bytes, max_events: int) -> list[ImportedEvent]:
     count = len(_VEVENT_BEGIN.findall(data))
     if count > max_events:
         raise TooManyEvents(count, max_events)
-    calendar = _read_tree(_content_lines(_decode(data)))
+    lines = _content_lines(_decode(data))
+    if len(lines) > LINES_PER_EVENT * max_events:
+        raise IcsImportError(
+            None,
+            f"tệp có {len(lines)} dòng, vượt giới hạn {LINES_PER_EVENT * max_events} dòng "
+            f"({LINES_PER_EVENT} dòng cho mỗi sự kiện được phép nhập).",
+        )
+    calendar = _read_tree(lines)
     zones = _file_zones(calendar)
     vevents = [c for c in calendar.children if c.name == "VEVENT"]
     moved: dict[str, list[datetime]] = {}

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from orchestrator.db.models import ReceptionSession
+from orchestrator.scheduling.ics_import import LINES_PER_EVENT
 from tests.integration.conftest import World
 from tests.integration.test_orchestrator_api import call
 
@@ -83,6 +84,14 @@ async def session_count(world: World) -> int:
             lambda cap, tag: calendar(vevent(tag, FIRST, "DESCRIPTION:x"
                                              + "\r\n x" * (cap.import_max_bytes // 4 + 1))),
             413, lambda cap: f"{cap.import_max_bytes // 1024} KiB", id="bytes",
+        ),
+        pytest.param(
+            # Within the byte cap, but lines enough to keep the parser busy for seconds.
+            lambda cap, tag: calendar(vevent(tag, FIRST, *(
+                f"X-PAD-{i}:y" for i in range(LINES_PER_EVENT * cap.import_max_events)))),
+            400,
+            lambda cap: f"giới hạn {LINES_PER_EVENT * cap.import_max_events} dòng",
+            id="lines",
         ),
     ],
 )  # fmt: skip

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.scheduling.ics_import import (
+    LINES_PER_EVENT,
     IcsImportError,
     ImportedEvent,
     TooManyEvents,
@@ -344,9 +345,17 @@ def test_the_good_event_of_the_malformed_cases_imports() -> None:
 def test_events_beyond_the_cap_are_refused_before_parsing() -> None:
     # The third event is broken: the count refuses the file before anything is parsed.
     data = vevent(*GOOD, "END:VEVENT", "begin:vevent ", "END:VEVENT", "BEGIN:VEVENT", "broken")
-    with pytest.raises(TooManyEvents, match="có 3 sự kiện, vượt giới hạn 2 sự kiện") as caught:
-        parse_ics(data, 2)
-    assert (caught.value.count, caught.value.cap) == (3, 2)
+    for line_break in (b"\r\n", b"\n", b"\r"):
+        with pytest.raises(TooManyEvents, match="có 3 sự kiện, vượt giới hạn 2 sự kiện") as caught:
+            parse_ics(data.replace(b"\r\n", line_break), 2)
+        assert (caught.value.count, caught.value.cap) == (3, 2)
+
+
+def test_more_lines_than_the_events_allowed_may_have_are_refused_before_parsing() -> None:
+    padding = [f"X-PAD-{i}:y" for i in range(LINES_PER_EVENT * 2)]
+    with pytest.raises(IcsImportError, match=f"vượt giới hạn {LINES_PER_EVENT * 2} dòng"):
+        parse_ics(vevent(*GOOD, *padding), 2)
+    assert len(parse_ics(vevent(*GOOD, *padding[:-10]), 2)) == 1
 
 
 def test_lf_only_and_a_byte_order_mark_are_accepted() -> None:
