@@ -215,6 +215,19 @@ class WebSettings(_Section):
         return self.public_url.rstrip("/") + "/livekit/webhook"
 
 
+class SchedulingSettings(_Section):
+    """Bounds on what one request may schedule: a recurrence's expansion, an .ics import."""
+
+    # A recurrence is expanded in a child process killed after this long: a rule that never
+    # yields would otherwise keep dateutil stepping day by day to the year 9999.
+    expansion_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    # An .ics import: the largest file, the most events in it, the most sessions it may create
+    # (a recurring event makes one per occurrence within a year), all in one transaction.
+    import_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    import_max_events: int = Field(default=500, ge=1)
+    import_max_sessions: int = Field(default=1000, ge=1)
+
+
 class FaultSettings(_Section):
     """Test only: named points where a process kills itself, to prove that what it was doing
     survives the crash (e.g. ``session_end.committed``: between the commit that ends a session and
@@ -289,6 +302,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     security: SecuritySettings = SecuritySettings()
     web: WebSettings = WebSettings()
+    scheduling: SchedulingSettings = SchedulingSettings()
     paths: PathSettings = PathSettings()
     faults: FaultSettings = FaultSettings()
 

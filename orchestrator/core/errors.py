@@ -59,6 +59,10 @@ class Conflict(OrchestratorError, status=409, title="Conflict"):
     """The resource's state does not allow this (e.g. cancelling an archived session)."""
 
 
+class PayloadTooLarge(OrchestratorError, status=413, title="Payload too large"):
+    """The request body is larger than the operation accepts (an .ics import, say)."""
+
+
 class Unprocessable(OrchestratorError, status=422, title="Unprocessable entity"):
     """Well-formed but invalid: end before start, unknown province, ..."""
 

@@ -150,6 +150,8 @@ class ReceptionSession(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     room_name: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The UID of the .ics event it was imported from: a re-import updates, not duplicates.
+    ical_uid: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime, server_default=func.now(), onupdate=func.now()
@@ -161,7 +163,10 @@ class ReceptionSession(Base):
         lazy="selectin", order_by="ConnectionPoint.id"
     )
 
-    __table_args__ = (Index("ix_reception_sessions_status_starts", "status", "starts_at"),)
+    __table_args__ = (
+        Index("ix_reception_sessions_status_starts", "status", "starts_at"),
+        Index("ix_reception_sessions_agency_ical_uid", "agency_id", "ical_uid"),
+    )
 
 
 class ConnectionPoint(Base):

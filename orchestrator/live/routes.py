@@ -39,6 +39,7 @@ from orchestrator.scheduling import invitations
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.launch_links import (
     LaunchLinkError,
+    require_current_occurrence,
     verify_launch_token,
 )
 from orchestrator.scheduling.schemas import SessionOut
@@ -80,11 +81,15 @@ async def launch(request: web.Request) -> web.StreamResponse:
                 request, user, "not_allowed", "Bạn không có quyền mở phiên tiếp này."
             )
         if session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+            # Read before the rollback, which expires the row (reading it after would do I/O).
+            message = _closed_message(session)
             await db.rollback()
-            return await _launch_refused(
-                request, user, "status",
-                f"Phiên tiếp này {STATUSES[session.status]}, không thể vào phòng.",
-            )  # fmt: skip
+            return await _launch_refused(request, user, "status", message, status=409)
+        try:
+            require_current_occurrence(claims, session.starts_at)
+        except LaunchLinkError as e:
+            await db.rollback()
+            return await _launch_refused(request, user, e.reason.value, e.message_vi)
         room_name = await ensure_room(request.app[LIVEKIT], session)
         # Read again under the row's lock: it may have changed while the room was made.
         await locked_session(db, session.id)
@@ -99,14 +104,22 @@ async def launch(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/sessions/{session.id}/join")
 
 
+def _closed_message(session: ReceptionSession) -> str:
+    """What a launch link of a session no longer open says happened to it."""
+    message = f"Phiên tiếp “{session.title}” {STATUSES[session.status]}, không thể vào phòng."
+    if session.status is SessionStatus.CANCELLED and session.status_reason:
+        message += f" Lý do hủy: {session.status_reason}"
+    return message
+
+
 async def _launch_refused(
-    request: web.Request, user: User, reason: str, message: str
+    request: web.Request, user: User, reason: str, message: str, *, status: int = 403
 ) -> web.Response:
     async with request.app[DB]() as db:
         audit(db, action="session.launch", target=request.path[:100], outcome="denied",
               user=user, remote=request.remote, reason=reason)  # fmt: skip
         await db.commit()
-    return error_page(403, "Không vào được phiên tiếp", message)
+    return error_page(status, "Không vào được phiên tiếp", message)
 
 
 def _participant_kind(user: User, session: ReceptionSession) -> ParticipantKind:

@@ -21,6 +21,20 @@ from orchestrator.core.timezone import VN_TZ, format_local
 from orchestrator.scheduling.recurrence import Recurrence, RecurrenceError, validate_rrule
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
+# Counted on the raw bytes, whichever of CRLF, LF or CR ends the lines (as _LINE_BREAK reads them).
+_VEVENT_BEGIN = re.compile(rb"(?:^|[\r\n])BEGIN:VEVENT[ \t]*(?=[\r\n]|$)", re.IGNORECASE)
+# Parsing a content line is the slow part (icalendar's parser, ~0.2 ms a line): a file may hold
+# this many (unfolded) lines per event it may hold, far more than any calendar app writes.
+LINES_PER_EVENT = 100
+# Held as the session's ical_uid (an overridden occurrence's UID gets "/YYYYMMDDTHHMMSSZ").
+_MAX_UID = 200
+# Properties that change which occurrences there are, and that sessions cannot follow: refused
+# by name rather than silently dropped.
+_UNSUPPORTED = {
+    "RDATE": "ngày lặp bổ sung (RDATE) chưa được hỗ trợ; hãy ghi mỗi ngày đó thành một sự kiện "
+    "riêng",
+    "EXRULE": "quy tắc loại trừ (EXRULE) đã bị RFC 5545 bỏ và không được hỗ trợ; hãy dùng EXDATE",
+}
 _DATETIME = re.compile(r"(\d{8}T\d{6})(Z?)")
 _DATE = re.compile(r"\d{8}")
 
@@ -38,6 +52,23 @@ class IcsImportError(ValueError):
         super().__init__(f"Tệp ICS không hợp lệ{where}: {message}")
         self.line = line
         self.message = message
+
+
+class TooManyEvents(ValueError):
+    """An .ics file with more events than one import may hold; ``str()`` says so in Vietnamese.
+
+    Attributes:
+        count: how many events the file holds.
+        cap: the most one import may hold.
+    """
+
+    def __init__(self, count: int, cap: int) -> None:
+        super().__init__(
+            f"Tệp ICS có {count} sự kiện, vượt giới hạn {cap} sự kiện mỗi lần nhập. "
+            "Hãy chia lịch thành nhiều tệp nhỏ hơn."
+        )
+        self.count = count
+        self.cap = cap
 
 
 @dataclass(frozen=True)
@@ -86,11 +117,12 @@ class _Component:
         return "" if prop is None else prop.value
 
 
-def parse_ics(data: bytes) -> list[ImportedEvent]:
+def parse_ics(data: bytes, max_events: int) -> list[ImportedEvent]:
     """Read the events of an iCalendar file.
 
     Args:
         data: the file's bytes (UTF-8, as both Outlook and Google write).
+        max_events: the most VEVENTs the file may hold; counted before anything is parsed.
 
     Returns:
         The events in file order; cancelled events are left out. A moved occurrence of a
@@ -98,10 +130,23 @@ def parse_ics(data: bytes) -> list[ImportedEvent]:
         series.
 
     Raises:
+        TooManyEvents: the file holds more than ``max_events`` events.
+        IcsImportError: more than :data:`LINES_PER_EVENT` lines per event it may hold.
         IcsImportError: the file is malformed or holds an event that cannot be a session
-            (all-day, no end, ending before it starts, unknown time zone, invalid RRULE).
+            (all-day, no end, ending before it starts, unknown time zone, invalid RRULE,
+            RDATE or EXRULE, a UID over 200 characters).
     """
-    calendar = _read_tree(_content_lines(_decode(data)))
+    count = len(_VEVENT_BEGIN.findall(data))
+    if count > max_events:
+        raise TooManyEvents(count, max_events)
+    lines = _content_lines(_decode(data))
+    if len(lines) > LINES_PER_EVENT * max_events:
+        raise IcsImportError(
+            None,
+            f"tệp có {len(lines)} dòng, vượt giới hạn {LINES_PER_EVENT * max_events} dòng "
+            f"({LINES_PER_EVENT} dòng cho mỗi sự kiện được phép nhập).",
+        )
+    calendar = _read_tree(lines)
     zones = _file_zones(calendar)
     vevents = [c for c in calendar.children if c.name == "VEVENT"]
     moved: dict[str, list[datetime]] = {}
@@ -109,11 +154,15 @@ def parse_ics(data: bytes) -> list[ImportedEvent]:
         recurrence_id = vevent.get("RECURRENCE-ID")
         if recurrence_id is not None:
             moved.setdefault(vevent.text("UID"), []).append(_datetime(recurrence_id, zones))
-    events = []
+    events: dict[str, ImportedEvent] = {}
     for vevent in vevents:
         if vevent.text("STATUS").upper() != "CANCELLED":
-            events.append(_event(vevent, zones, tuple(moved.get(vevent.text("UID"), ()))))
-    return events
+            event = _event(vevent, zones, tuple(moved.get(vevent.text("UID"), ())))
+            if event.uid in events:
+                # The UID is what a re-import recognizes an event by: it must name one.
+                raise IcsImportError(vevent.line, f"UID “{event.uid}” đã có ở một sự kiện khác.")
+            events[event.uid] = event
+    return list(events.values())
 
 
 def _decode(data: bytes) -> str:
@@ -256,6 +305,11 @@ def _event(
     uid = vevent.text("UID")
     if not uid:
         raise IcsImportError(vevent.line, "sự kiện thiếu UID.")
+    if len(uid) > _MAX_UID:
+        raise IcsImportError(vevent.line, f"UID dài quá {_MAX_UID} ký tự.")
+    for prop in vevent.properties:
+        if prop.name in _UNSUPPORTED:
+            raise IcsImportError(prop.line, _UNSUPPORTED[prop.name] + ".")
     recurrence_id = vevent.get("RECURRENCE-ID")
     if recurrence_id is not None:
         uid = f"{uid}/{_datetime(recurrence_id, zones):%Y%m%dT%H%M%SZ}"

@@ -33,6 +33,7 @@ class LinkProblem(StrEnum):
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
     MALFORMED = "malformed"
+    RESCHEDULED = "rescheduled"
 
 
 class LaunchLinkError(Exception):
@@ -187,6 +188,28 @@ def verify_launch_token(secret: str, token: str, now: datetime) -> LaunchClaims:
             f"Liên kết vào phiên đã hết hạn: phiên tiếp đã kết thúc lúc {format_local(closed)}.",
         )
     return claims
+
+
+def require_current_occurrence(claims: LaunchClaims, starts_at: datetime) -> None:
+    """Check that a link is for the session's occurrence as it stands now.
+
+    A link names the start of the occurrence it was issued for; once the session is moved, the
+    link of the old time must not open it (the calendar feed carries the new time's link).
+
+    Args:
+        claims: what the verified link grants.
+        starts_at: the session's current start (aware).
+
+    Raises:
+        LaunchLinkError: the session now starts at another time; the message says when.
+    """
+    if _seconds(claims.occurrence_start) != _seconds(require_aware(starts_at, "starts_at")):
+        raise LaunchLinkError(
+            LinkProblem.RESCHEDULED,
+            f"Phiên tiếp đã được dời sang {format_local(starts_at)}; liên kết này là của giờ cũ "
+            f"({format_local(claims.occurrence_start)}). Hãy dùng liên kết mới trong lịch của "
+            "bạn sau khi lịch cập nhật.",
+        )
 
 
 def _seconds(value: datetime) -> int:

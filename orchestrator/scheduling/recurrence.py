@@ -21,8 +21,18 @@ from orchestrator.core.timezone import VN_TZ, require_aware
 
 MAX_OCCURRENCES = 1000
 # Reception is held by the day at the finest; sub-daily rules would only let a typo generate
-# thousands of sessions.
-_FREQUENCIES = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+# thousands of sessions. BYSETPOS picks among the days of one period, so it needs a period of
+# more than one day and can reach at most as many days as that period has.
+_SETPOS_REACH = {"DAILY": 0, "WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
+# What RFC 5545 lets a rule say, less the sub-daily parts (the time of day is DTSTART's).
+# dateutil's own extensions (BYEASTER) are not iCalendar and no calendar app writes them.
+_PARTS = frozenset(
+    {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO",
+     "BYMONTH", "BYSETPOS", "WKST"}
+)  # fmt: skip
+_SUB_DAILY = frozenset({"BYHOUR", "BYMINUTE", "BYSECOND"})
+# Days in each month, February's in a leap year: a day beyond them never comes.
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _UNTIL = re.compile(r"(\d{8})(?:T(\d{6})(Z)?)?")
 _ICAL_DATETIME = "%Y%m%dT%H%M%S"
 
@@ -70,8 +80,10 @@ def validate_rrule(text: str) -> str:
         The rule in upper case without the prefix, as it should be stored.
 
     Raises:
-        RecurrenceError: the rule does not parse, repeats more often than daily, or has both
-            COUNT and UNTIL (RFC 5545 forbids it).
+        RecurrenceError: the rule does not parse, repeats more often than daily, has both
+            COUNT and UNTIL (RFC 5545 forbids it), an INTERVAL or COUNT below 1, a BYSETPOS its
+            frequency cannot reach, a part calendars do not use, or a month day that no month
+            of the rule has (30 February).
     """
     rule = _normalize(text)
     _local_rule(rule, datetime(2000, 1, 1))
@@ -148,19 +160,63 @@ def _local_rule(rule: str, local_start: datetime) -> Any:
         if key in parts:
             raise RecurrenceError(f"Quy tắc lặp lại không hợp lệ: {key} xuất hiện hai lần.")
         parts[key] = value
-    if parts.get("FREQ") not in _FREQUENCIES:
-        raise RecurrenceError(
-            "Quy tắc lặp lại không hợp lệ: phiên tiếp chỉ lặp theo ngày, tuần, tháng hoặc năm "
-            "(FREQ=DAILY, WEEKLY, MONTHLY hoặc YEARLY)."
-        )
-    if "COUNT" in parts and "UNTIL" in parts:
-        raise RecurrenceError("Quy tắc lặp lại không được có đồng thời COUNT và UNTIL.")
+    _check_parts(parts)
     if "UNTIL" in parts:
         parts["UNTIL"] = _local_until(parts["UNTIL"])
     try:
         return rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=local_start)
     except (ValueError, TypeError) as e:
         raise RecurrenceError(f"Quy tắc lặp lại không hợp lệ: {rule} ({e}).") from e
+
+
+def _check_parts(parts: dict[str, str]) -> None:
+    """Refuse what would make the expansion useless or endless before dateutil sees it (a rule
+    that never yields sends dateutil day by day to the year 9999)."""
+    frequency = parts.get("FREQ")
+    if frequency not in _SETPOS_REACH:
+        raise RecurrenceError(
+            "Quy tắc lặp lại không hợp lệ: phiên tiếp chỉ lặp theo ngày, tuần, tháng hoặc năm "
+            "(FREQ=DAILY, WEEKLY, MONTHLY hoặc YEARLY)."
+        )
+    for key in sorted(parts.keys() - _PARTS)[:1]:
+        why = "giờ của phiên lấy theo giờ bắt đầu" if key in _SUB_DAILY else "lịch không dùng"
+        raise RecurrenceError(f"Quy tắc lặp lại không hợp lệ: không hỗ trợ {key} ({why}).")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError("Quy tắc lặp lại không được có đồng thời COUNT và UNTIL.")
+    for key in ("INTERVAL", "COUNT"):
+        if key in parts and _numbers(parts, key)[0] < 1:
+            raise RecurrenceError(f"Quy tắc lặp lại không hợp lệ: {key} phải từ 1 trở lên.")
+    reach = _SETPOS_REACH[frequency]
+    if "BYSETPOS" in parts:
+        if not reach:
+            raise RecurrenceError(
+                "Quy tắc lặp lại không hợp lệ: BYSETPOS chỉ dùng với FREQ=WEEKLY, MONTHLY "
+                "hoặc YEARLY."
+            )
+        if any(not 1 <= abs(n) <= reach for n in _numbers(parts, "BYSETPOS")):
+            raise RecurrenceError(
+                f"Quy tắc lặp lại không hợp lệ: với FREQ={frequency}, BYSETPOS phải từ 1 đến "
+                f"{reach} hoặc từ -{reach} đến -1."
+            )
+    if "BYMONTHDAY" in parts:
+        months = _numbers(parts, "BYMONTH") if "BYMONTH" in parts else list(range(1, 13))
+        longest = max((_MONTH_DAYS[m - 1] for m in months if 1 <= m <= 12), default=31)
+        for day in _numbers(parts, "BYMONTHDAY"):
+            if abs(day) > longest:
+                in_months = ", ".join(str(m) for m in months)
+                raise RecurrenceError(
+                    f"Quy tắc lặp lại không bao giờ xảy ra: tháng {in_months} không có ngày "
+                    f"{day} (BYMONTHDAY={day})."
+                )
+
+
+def _numbers(parts: dict[str, str], key: str) -> list[int]:
+    try:
+        return [int(v) for v in parts[key].split(",")]
+    except ValueError as e:
+        raise RecurrenceError(
+            f"Quy tắc lặp lại không hợp lệ: {key}={parts[key]} phải là số nguyên."
+        ) from e
 
 
 def _local_until(value: str) -> str:

@@ -3,6 +3,7 @@ user's calendar feed with its personal launch links."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime
 
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from orchestrator.core.errors import (
     BadRequest,
+    PayloadTooLarge,
+    Unprocessable,
 )
 from orchestrator.core.permissions import Action, can
 from orchestrator.core.vocabulary import SessionStatus
@@ -22,7 +25,8 @@ from orchestrator.db.models import (
 from orchestrator.scheduling import invitations
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.calendar_feed import FeedEvent, occurrence_uid, render_feed
-from orchestrator.scheduling.ics_import import IcsImportError, parse_ics
+from orchestrator.scheduling.ics_import import IcsImportError, TooManyEvents, parse_ics
+from orchestrator.scheduling.ics_sessions import import_events
 from orchestrator.scheduling.launch_links import launch_url
 from orchestrator.scheduling.schemas import (
     CalendarFeedOut,
@@ -56,38 +60,52 @@ async def create_sessions(request: web.Request) -> web.Response:
     user = user_of(request)
     body = await parse(request, SessionCreate)
     async with request.app[DB]() as db:
-        created = await svc.create_sessions(db, actor_of(user), body)
+        created = await svc.create_sessions(
+            db, actor_of(user), body, request.app[SETTINGS].scheduling.expansion_timeout_s
+        )
         await commit_audited(request, db, action="session.create",
                              target=f"session:{created[0].id}", count=len(created))  # fmt: skip
         return reply([svc.to_out(s) for s in created], status=201)
 
 
 async def import_sessions(request: web.Request) -> web.Response:
-    """Create sessions from an .ics exported by Outlook or Google Calendar."""
+    """Create sessions from an .ics exported by Outlook or Google Calendar, or bring those of an
+    earlier import of the same events up to date."""
     user = user_of(request)
+    settings = request.app[SETTINGS]
     try:
         agency_id = int(request.query["agency_id"])
     except (KeyError, ValueError) as e:
         raise BadRequest("Cần tham số agency_id (số) cho cơ quan tổ chức các phiên.") from e
+    data = await _capped_body(request, settings.scheduling.import_max_bytes)
     try:
-        events = parse_ics(await request.read())
+        events = await asyncio.to_thread(parse_ics, data, settings.scheduling.import_max_events)
+    except TooManyEvents as e:
+        raise Unprocessable(str(e)) from e
     except IcsImportError as e:
         raise BadRequest(str(e)) from e
     async with request.app[DB]() as db:
-        created = []
-        for event in events:
-            body = SessionCreate(
-                title=event.summary or "Phiên tiếp công dân",
-                agency_id=agency_id,
-                starts_at=event.start,
-                ends_at=event.end,
-                rrule=event.recurrence.rrule if event.recurrence else None,
-                exdates=list(event.recurrence.exdates) if event.recurrence else [],
-            )
-            created += await svc.create_sessions(db, actor_of(user), body)
+        outcome = await import_events(db, actor_of(user), agency_id, events, settings)
         await commit_audited(request, db, action="session.import", target=f"agency:{agency_id}",
-                             count=len(created))  # fmt: skip
-        return reply([svc.to_out(s) for s in created], status=201)
+                             created=outcome.created, updated=outcome.updated,
+                             cancelled=outcome.cancelled)  # fmt: skip
+        return reply([svc.to_out(s) for s in outcome.sessions], status=201)
+
+
+async def _capped_body(request: web.Request, cap: int) -> bytes:
+    """The body, refused with a 413 as soon as it is known to exceed ``cap`` bytes."""
+    too_large = PayloadTooLarge(
+        f"Tệp ICS vượt giới hạn {cap // 1024} KiB ({cap} byte) mỗi lần nhập. "
+        "Hãy chia lịch thành nhiều tệp nhỏ hơn."
+    )
+    if request.content_length is not None and request.content_length > cap:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > cap:
+            raise too_large
+    return bytes(data)
 
 
 async def list_sessions(request: web.Request) -> web.Response:

@@ -21,7 +21,13 @@ from orchestrator.db.models import (
     SessionSeries,
     User,
 )
-from orchestrator.scheduling.recurrence import Recurrence, RecurrenceError, expand
+from orchestrator.scheduling.expansion import Expansion, expand_off_loop
+from orchestrator.scheduling.recurrence import (
+    Occurrence,
+    Recurrence,
+    RecurrenceError,
+    validate_rrule,
+)
 from orchestrator.scheduling.schemas import SessionCreate, SessionOut, SessionUpdate
 
 # Occurrences of a series are created this far ahead; later ones when the series is extended.
@@ -64,68 +70,122 @@ async def _check_chair(db: AsyncSession, chair_id: int | None) -> None:
         raise Unprocessable(f"Không có người chủ trì mã {chair_id}.")
 
 
+async def creatable_agency(
+    db: AsyncSession, actor: Actor, agency_id: int, restricted: bool
+) -> Agency:
+    """The agency the actor is creating sessions for.
+
+    Raises:
+        Unprocessable: no such agency.
+        Forbidden: the actor may not create sessions for it.
+    """
+    agency = await _agency(db, agency_id)
+    province = None if agency.province_code == "tw" else agency.province_code
+    if not can(actor, Action.CREATE_SESSION, SessionScope(agency.id, province, restricted)):
+        raise Forbidden("Bạn không có quyền tạo phiên tiếp cho cơ quan này.")
+    return agency
+
+
 async def create_sessions(
-    db: AsyncSession, actor: Actor, body: SessionCreate
+    db: AsyncSession, actor: Actor, body: SessionCreate, expansion_timeout_s: float
 ) -> list[ReceptionSession]:
     """Create a session, or one per occurrence of ``body.rrule`` within a year.
 
     Raises:
         Forbidden: the actor may not create sessions for that agency.
-        Unprocessable: unknown agency or chair, or an invalid recurrence rule.
+        Unprocessable: unknown agency or chair, or a recurrence rule that is invalid, has no
+            occurrence within a year, or takes longer than ``expansion_timeout_s`` to expand.
     """
-    agency = await _agency(db, body.agency_id)
-    province = None if agency.province_code == "tw" else agency.province_code
-    if not can(actor, Action.CREATE_SESSION, SessionScope(agency.id, province, body.restricted)):
-        raise Forbidden("Bạn không có quyền tạo phiên tiếp cho cơ quan này.")
+    recurrence = None
+    if body.rrule:
+        recurrence = Recurrence(_valid_rule(body.rrule), tuple(body.exdates))
+    agency = await creatable_agency(db, actor, body.agency_id, body.restricted)
     await _check_chair(db, body.chair_id)
-
-    duration = body.ends_at - body.starts_at
     series = None
     starts = [body.starts_at.astimezone(UTC)]
-    if body.rrule:
-        recurrence = Recurrence(rrule=body.rrule, exdates=tuple(body.exdates))
-        try:
-            occurrences = expand(
-                body.starts_at, duration, recurrence, body.starts_at,
-                body.starts_at + SERIES_HORIZON,
-            )  # fmt: skip
-        except RecurrenceError as e:
-            raise Unprocessable(str(e)) from e
-        if not occurrences:
-            raise Unprocessable("Quy tắc lặp lại không sinh ra phiên nào trong một năm tới.")
-        series = SessionSeries(
-            rrule=body.rrule, exdates=[d.astimezone(UTC).isoformat() for d in body.exdates]
+    if recurrence is not None:
+        (occurrences,) = await series_occurrences(
+            [(body.starts_at, body.ends_at - body.starts_at, recurrence)], expansion_timeout_s
         )
+        series = new_series(recurrence)
         db.add(series)
         starts = [o.start for o in occurrences]
-
-    created = []
-    for start in starts:
-        session = ReceptionSession(
-            title=body.title,
-            kind=body.kind,
-            agency_id=agency.id,
-            chair_id=body.chair_id,
-            starts_at=start,
-            ends_at=start + duration,
-            status=SessionStatus.SCHEDULED,
-            restricted=body.restricted,
-            approval_ref=body.approval_ref,
-            language=body.language,
-            series=series,
-            sequence=0,
-            created_by=actor.user_id,
-            connection_points=[
-                ConnectionPoint(name=p.name, tier=p.tier, agency_id=p.agency_id)
-                for p in body.connection_points
-            ],
-        )
-        db.add(session)
-        created.append(session)
+    created = [new_session(actor, agency, body, start, series) for start in starts]
+    db.add_all(created)
     await db.flush()
-    for session in created:
-        await db.refresh(session, ["agency"])
     return created
+
+
+def _valid_rule(text: str) -> str:
+    try:
+        return validate_rrule(text)
+    except RecurrenceError as e:
+        raise Unprocessable(str(e)) from e
+
+
+async def series_occurrences(
+    series: Sequence[tuple[datetime, timedelta, Recurrence]], timeout_s: float
+) -> list[list[Occurrence]]:
+    """The occurrences of each ``(first start, duration, recurrence)`` within
+    :data:`SERIES_HORIZON` of its first start, expanded off the event loop.
+
+    Raises:
+        Unprocessable: a rule is invalid, yields nothing within the horizon, or takes longer
+            than ``timeout_s`` to expand.
+    """
+    try:
+        expanded = await expand_off_loop(
+            [Expansion(first, length, rule, first, first + SERIES_HORIZON)
+             for first, length, rule in series],
+            timeout_s,
+        )  # fmt: skip
+    except RecurrenceError as e:
+        raise Unprocessable(str(e)) from e
+    for (_, _, rule), occurrences in zip(series, expanded, strict=True):
+        if not occurrences:
+            raise Unprocessable(
+                f"Quy tắc lặp lại {rule.rrule} không sinh ra phiên nào trong một năm tới."
+            )
+    return expanded
+
+
+def new_series(recurrence: Recurrence) -> SessionSeries:
+    """The series row of a recurrence, its EXDATEs in UTC."""
+    return SessionSeries(
+        rrule=recurrence.rrule,
+        exdates=[d.astimezone(UTC).isoformat() for d in recurrence.exdates],
+    )
+
+
+def new_session(
+    actor: Actor,
+    agency: Agency,
+    body: SessionCreate,
+    start: datetime,
+    series: SessionSeries | None,
+    ical_uid: str | None = None,
+) -> ReceptionSession:
+    """A scheduled session from ``body``, starting at ``start`` (one occurrence of a series)."""
+    return ReceptionSession(
+        title=body.title,
+        kind=body.kind,
+        agency=agency,
+        chair_id=body.chair_id,
+        starts_at=start.astimezone(UTC),
+        ends_at=start.astimezone(UTC) + (body.ends_at - body.starts_at),
+        status=SessionStatus.SCHEDULED,
+        restricted=body.restricted,
+        approval_ref=body.approval_ref,
+        language=body.language,
+        series=series,
+        sequence=0,
+        created_by=actor.user_id,
+        ical_uid=ical_uid,
+        connection_points=[
+            ConnectionPoint(name=p.name, tier=p.tier, agency_id=p.agency_id)
+            for p in body.connection_points
+        ],
+    )
 
 
 def visible_sessions_query() -> Select[ReceptionSession]:

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.scheduling.ics_import import IcsImportError, ImportedEvent, parse_ics
+from orchestrator.scheduling.ics_import import (
+    LINES_PER_EVENT,
+    IcsImportError,
+    ImportedEvent,
+    TooManyEvents,
+    parse_ics,
+)
 from orchestrator.scheduling.recurrence import Recurrence, expand
 
 
@@ -119,7 +125,7 @@ END:VCALENDAR
 
 
 def test_google_calendar_export() -> None:
-    master, moved = parse_ics(crlf(GOOGLE))
+    master, moved = parse_ics(crlf(GOOGLE), 100)
     assert master == ImportedEvent(
         uid="5g3f1k2m9q8r7s6t5u4v3w2x1y@google.com",
         summary="Tiếp công dân định kỳ tháng",
@@ -149,7 +155,7 @@ def test_google_calendar_export() -> None:
 
 
 def test_outlook_export() -> None:
-    [event] = parse_ics(crlf(OUTLOOK))
+    [event] = parse_ics(crlf(OUTLOOK), 100)
     assert event.uid == (
         "040000008200E00074C5B7101A82E00800000000A0B1C2D3E4F5D901000000000000000010000000ABCDEF"
     )
@@ -207,7 +213,7 @@ SUMMARY:Tiếp đột xuất
 END:VEVENT
 END:VCALENDAR
 """
-    [event] = parse_ics(data.encode())
+    [event] = parse_ics(data.encode(), 100)
     assert event.start == expected
     assert event.end == expected + timedelta(hours=2, minutes=30)
     assert event.recurrence is None
@@ -230,6 +236,15 @@ MALFORMED = [
         4,
         "END:VCALENDAR không khớp với BEGIN:VEVENT ở dòng 2",
         id="end-mismatch",
+    ),
+    pytest.param(vevent(*GOOD, "RDATE:20260109T010000Z"), 7, "RDATE", id="rdate"),
+    pytest.param(vevent(*GOOD, "EXRULE:FREQ=WEEKLY"), 7, "EXRULE", id="exrule"),
+    pytest.param(vevent("UID:" + "u" * 201, *GOOD[1:]), 3, "UID dài quá 200", id="long-uid"),
+    pytest.param(
+        vevent(*GOOD, "END:VEVENT", "BEGIN:VEVENT", *GOOD),
+        8,
+        "UID “x@example.vn” đã có ở một sự kiện khác",
+        id="duplicate-uid",
     ),
     pytest.param(
         crlf("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x\n"),
@@ -313,7 +328,7 @@ MALFORMED = [
 @pytest.mark.parametrize(("data", "line", "message"), MALFORMED)
 def test_malformed_files_name_the_line(data: bytes, line: int | None, message: str) -> None:
     with pytest.raises(IcsImportError) as caught:
-        parse_ics(data)
+        parse_ics(data, 100)
     error = caught.value
     assert error.line == line
     assert message in error.message
@@ -323,10 +338,26 @@ def test_malformed_files_name_the_line(data: bytes, line: int | None, message: s
 
 def test_the_good_event_of_the_malformed_cases_imports() -> None:
     # Guards the table above: each case is broken by its own change, not by the template.
-    [event] = parse_ics(vevent(*GOOD))
+    [event] = parse_ics(vevent(*GOOD), 100)
     assert (event.start, event.end) == (utc(2026, 1, 7, 1), utc(2026, 1, 7, 4))
+
+
+def test_events_beyond_the_cap_are_refused_before_parsing() -> None:
+    # The third event is broken: the count refuses the file before anything is parsed.
+    data = vevent(*GOOD, "END:VEVENT", "begin:vevent ", "END:VEVENT", "BEGIN:VEVENT", "broken")
+    for line_break in (b"\r\n", b"\n", b"\r"):
+        with pytest.raises(TooManyEvents, match="có 3 sự kiện, vượt giới hạn 2 sự kiện") as caught:
+            parse_ics(data.replace(b"\r\n", line_break), 2)
+        assert (caught.value.count, caught.value.cap) == (3, 2)
+
+
+def test_more_lines_than_the_events_allowed_may_have_are_refused_before_parsing() -> None:
+    padding = [f"X-PAD-{i}:y" for i in range(LINES_PER_EVENT * 2)]
+    with pytest.raises(IcsImportError, match=f"vượt giới hạn {LINES_PER_EVENT * 2} dòng"):
+        parse_ics(vevent(*GOOD, *padding), 2)
+    assert len(parse_ics(vevent(*GOOD, *padding[:-10]), 2)) == 1
 
 
 def test_lf_only_and_a_byte_order_mark_are_accepted() -> None:
     data = b"\xef\xbb\xbf" + vevent(*GOOD).replace(b"\r\n", b"\n")
-    assert [e.uid for e in parse_ics(data)] == ["x@example.vn"]
+    assert [e.uid for e in parse_ics(data, 100)] == ["x@example.vn"]

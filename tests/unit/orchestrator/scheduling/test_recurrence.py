@@ -119,6 +119,19 @@ def test_validate_rrule_normalizes() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        "FREQ=YEARLY;BYDAY=MO;BYSETPOS=366",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+        "FREQ=MONTHLY;BYMONTH=1,2;BYMONTHDAY=31",
+    ],
+)
+def test_rules_that_do_occur_pass(text: str) -> None:
+    assert validate_rrule(text) == text
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("", "để trống"),
@@ -132,6 +145,17 @@ def test_validate_rrule_normalizes() -> None:
         ("FREQ=DAILY;UNTIL=2026", "UNTIL=2026 không phải ngày giờ"),
         ("FREQ=DAILY;UNTIL=20261340T000000Z", "UNTIL=20261340T000000Z"),
         ("FREQ=DAILY\nRRULE:FREQ=WEEKLY", "một dòng RRULE"),
+        ("FREQ=DAILY;INTERVAL=0", "INTERVAL phải từ 1"),
+        ("FREQ=DAILY;COUNT=-1", "COUNT phải từ 1"),
+        ("FREQ=WEEKLY;INTERVAL=two", "INTERVAL=TWO phải là số nguyên"),
+        ("FREQ=DAILY;BYSETPOS=-366", "BYSETPOS chỉ dùng với FREQ=WEEKLY"),
+        ("FREQ=WEEKLY;BYDAY=MO,TU;BYSETPOS=8", "BYSETPOS phải từ 1 đến 7"),
+        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=0", "BYSETPOS phải từ 1 đến 31"),
+        ("FREQ=YEARLY;BYDAY=MO;BYSETPOS=-367", "từ -366 đến -1"),
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "tháng 2 không có ngày 30"),
+        ("FREQ=YEARLY;BYMONTH=4,6;BYMONTHDAY=-31", "tháng 4, 6 không có ngày -31"),
+        ("FREQ=DAILY;BYHOUR=8", "không hỗ trợ BYHOUR"),
+        ("FREQ=YEARLY;BYEASTER=0", "không hỗ trợ BYEASTER"),
     ],
 )
 def test_invalid_rules_are_refused_in_vietnamese(text: str, message: str) -> None:
