@@ -47,6 +47,8 @@ from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
 
 PENDING, APPROVED, DECLINED, REVOKED = "pending", "approved", "declined", "revoked"
+NO_BRIDGE = "Không có cầu nối này."
+NO_SPEAK_REQUEST = "Không có yêu cầu phát biểu này."
 
 
 def observer_identity(user: User) -> str:
@@ -65,8 +67,10 @@ async def _bridge(db: AsyncSession, request: web.Request) -> tuple[Bridge, Recep
     user = user_of(request)
     bridge = await db.get(Bridge, path_int(request, "id"))
     if bridge is None:
-        raise NotFound("Không có cầu nối này.")
-    session = await svc.get_session(db, actor_of(user), bridge.session_id, Action.MANAGE_BRIDGES)
+        raise NotFound(NO_BRIDGE)
+    session = await svc.get_session(
+        db, actor_of(user), bridge.session_id, Action.MANAGE_BRIDGES, missing=NO_BRIDGE
+    )
     return bridge, session
 
 
@@ -232,8 +236,10 @@ async def _decide(request: web.Request, allowed_from: str, to: str) -> web.Respo
     async with request.app[DB]() as db:
         row = await db.get(SpeakRequest, path_int(request, "id"))
         if row is None:
-            raise NotFound("Không có yêu cầu phát biểu này.")
-        session = await svc.get_session(db, actor_of(user), row.session_id)
+            raise NotFound(NO_SPEAK_REQUEST)
+        session = await svc.get_session(
+            db, actor_of(user), row.session_id, missing=NO_SPEAK_REQUEST
+        )
         if not can(actor_of(user), Action.LAUNCH_SESSION, svc.scope_of(session)):
             raise Forbidden("Chỉ người chủ trì hoặc cán bộ của phiên được quyết định việc này.")
         if row.state != allowed_from:
