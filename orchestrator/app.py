@@ -29,6 +29,7 @@ from orchestrator.web.auth import authenticate, setup_auth
 from orchestrator.web.html import STATIC_DIR
 from orchestrator.web.http_errors import HANDLER_ARGS, http_error_middleware, problem
 from orchestrator.web.router import mount
+from orchestrator.web.security_headers import setup_security_headers
 from transcription import TaskName, create_celery, send
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     )
     app[SETTINGS] = settings
     setup_auth(app, settings)
+    setup_security_headers(app, settings)
     app.middlewares.append(auth_middleware)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
