@@ -59,6 +59,10 @@ class Conflict(OrchestratorError, status=409, title="Conflict"):
     """The resource's state does not allow this (e.g. cancelling an archived session)."""
 
 
+class UnsupportedMediaType(OrchestratorError, status=415, title="Unsupported media type"):
+    """The body is not of the content type the operation reads."""
+
+
 class Unprocessable(OrchestratorError, status=422, title="Unprocessable entity"):
     """Well-formed but invalid: end before start, unknown province, ..."""
 
