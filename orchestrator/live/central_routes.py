@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime
@@ -341,21 +342,30 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def _stream(
     response: web.StreamResponse, board: LiveBoard, actor: Actor, province: str | None
 ) -> None:
-    sent = -1
+    """Write the caller's view of the board each time *that view* changes, numbered by this
+    stream, and a keep-alive every :data:`KEEPALIVE_S` of silence counted from the last write:
+    a change the caller may not see (a restricted session ending, say) shows in nothing it
+    receives, neither as an event nor as the time of the next keep-alive."""
+    loop = asyncio.get_running_loop()
+    seen, sent, shown = -1, 0, None
+    quiet_until = loop.time() + KEEPALIVE_S
     while not board.closing:
-        version = await board.wait_newer(sent, KEEPALIVE_S)
-        if version == sent:
-            await response.write(b": keep-alive\n\n")
-            continue
-        sent = version
-        shown = [
+        seen = await board.wait_newer(seen, max(0.0, quiet_until - loop.time()))
+        view = [
             r.view
             for r in board.rows
             if (province is None or r.province_code == province)
             and can(actor, Action.VIEW_SESSION, r.scope)
         ]
-        data = json.dumps({"version": version, "sessions": shown}, ensure_ascii=False)
-        await response.write(f"data: {data}\n\n".encode())
+        if view != shown:
+            shown, sent = view, sent + 1
+            data = json.dumps({"version": sent, "sessions": view}, ensure_ascii=False)
+            await response.write(f"data: {data}\n\n".encode())
+        elif loop.time() >= quiet_until:
+            await response.write(b": keep-alive\n\n")
+        else:
+            continue
+        quiet_until = loop.time() + KEEPALIVE_S
 
 
 PAGES = [Page("GET", "/central", dashboard), Page("GET", "/central/events", events)]
