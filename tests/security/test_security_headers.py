@@ -1,21 +1,30 @@
 """Finding 10: every answer carries the security headers, and the pages satisfy their
 Content-Security-Policy in a real Chromium: no script or style the policy refuses on the login
 page, the start page, the launch link and the join page it leads to, the search page, the
-player and the central board; and no page can be framed."""
+player (playing an archived recording from the object store) and the central board; and no page
+can be framed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from config import Settings
+from orchestrator.core.vocabulary import SessionKind, SessionStatus
+from orchestrator.db.models import ReceptionSession
 from orchestrator.web.security_headers import security_headers
+from storage import make_s3_client
+from storage.archive import SessionPlace, archive_directory, signing_key
 from tests.browser import open_signed_out
 from tests.integration.conftest import PASSWORD, World
+from tests.integration.test_archive import NOW, session_dir
 from tests.integration.test_launch import launch_link, new_session_now
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -89,9 +98,40 @@ async def _watched(browser: Browser) -> AsyncIterator[tuple[BrowserContext, list
         await context.close()
 
 
+async def _archived_session(world: World, tmp_path: Path) -> int:
+    """A session archived for real: the player's audio is a presigned URL of the object store
+    (another origin, which the policy must let the player play)."""
+    async with world.db() as db:
+        row = ReceptionSession(
+            title="Phiên thử nghe lại", kind=SessionKind.AD_HOC,
+            agency_id=world.agencies["ninh-binh"], starts_at=NOW, ends_at=NOW + timedelta(hours=1),
+            status=SessionStatus.ARCHIVED,
+        )  # fmt: skip
+        db.add(row)
+        await db.commit()
+    settings = world.settings
+    await asyncio.to_thread(
+        archive_directory, make_s3_client(settings.s3), settings.s3, signing_key(settings),
+        SessionPlace(row.id, "ninh-binh", NOW.year), session_dir(tmp_path, "csp"),
+    )  # fmt: skip
+    return row.id
+
+
+async def _audio_loads(page: Page, timeout_s: float = 15.0) -> None:
+    """Wait until the player's audio has its metadata (page.wait_for_function would evaluate a
+    string in the page, which the policy itself refuses)."""
+    for _ in range(int(timeout_s * 10)):
+        if await page.locator("#audio").evaluate("audio => audio.readyState") >= 1:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the archived recording did not load in the player")
+
+
 async def test_pages_satisfy_the_policy(
-    world: World, http: aiohttp.ClientSession, browser: Browser, corpus: dict[str, int]
-) -> None:
+    world: World, http: aiohttp.ClientSession, browser: Browser, corpus: dict[str, int],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    archived = await _archived_session(world, tmp_path)
     session_id = await new_session_now(world, http)
     link = await launch_link(world, http, "chair", session_id)
     async with _watched(browser) as (context, errors):
@@ -115,6 +155,8 @@ async def test_pages_satisfy_the_policy(
         await expect(page.locator("li.hit").first).to_be_visible()
         await page.goto(world.base_url + f"/archive/sessions/{corpus['nb_land']}#t=9.5")
         await expect(page.locator(".utterance").first).to_be_visible()
+        await page.goto(world.base_url + f"/archive/sessions/{archived}")
+        await _audio_loads(page)
         errors += more
     async with _watched(browser) as (context, more):
         page = await context.new_page()
