@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -29,11 +27,12 @@ from orchestrator.search import routes as search_routes
 from orchestrator.web.app_keys import DB, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
 from orchestrator.web.auth import authenticate, setup_auth
 from orchestrator.web.html import STATIC_DIR
+from orchestrator.web.http_errors import HANDLER_ARGS, http_error_middleware, problem
 from orchestrator.web.router import mount
+from orchestrator.web.security_headers import setup_security_headers
 from transcription import TaskName, create_celery, send
 
 log = logging.getLogger(__name__)
-JSON_DUMPS = functools.partial(json.dumps, ensure_ascii=False)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 API_ROUTES = [
@@ -55,16 +54,6 @@ PAGES = [
     *central_routes.PAGES,
     *search_routes.PAGES,
 ]
-
-
-def problem(status: int, title: str, detail: str) -> web.Response:
-    """An RFC 9457 problem document."""
-    return web.json_response(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status=status,
-        content_type="application/problem+json",
-        dumps=JSON_DUMPS,
-    )
 
 
 def _validation_detail(error: ValidationError) -> str:
@@ -117,9 +106,14 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     ``reconcile_interval_s`` None runs no reconciler, and so no outbox sweeper (benchmarks,
     one-off tools).
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=10 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[http_error_middleware, error_middleware],
+        client_max_size=10 * 1024 * 1024,
+        handler_args=HANDLER_ARGS,
+    )
     app[SETTINGS] = settings
     setup_auth(app, settings)
+    setup_security_headers(app, settings)
     app.middlewares.append(auth_middleware)
 
     async def database(app: web.Application) -> AsyncIterator[None]:

@@ -63,6 +63,10 @@ class PayloadTooLarge(OrchestratorError, status=413, title="Payload too large"):
     """The request body is larger than the operation accepts (an .ics import, say)."""
 
 
+class UnsupportedMediaType(OrchestratorError, status=415, title="Unsupported media type"):
+    """The body is not of the content type the operation reads."""
+
+
 class Unprocessable(OrchestratorError, status=422, title="Unprocessable entity"):
     """Well-formed but invalid: end before start, unknown province, ..."""
 

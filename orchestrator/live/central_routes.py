@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
 
 PENDING, APPROVED, DECLINED, REVOKED = "pending", "approved", "declined", "revoked"
+NO_BRIDGE = "Không có cầu nối này."
+NO_SPEAK_REQUEST = "Không có yêu cầu phát biểu này."
 
 
 def observer_identity(user: User) -> str:
@@ -65,8 +68,10 @@ async def _bridge(db: AsyncSession, request: web.Request) -> tuple[Bridge, Recep
     user = user_of(request)
     bridge = await db.get(Bridge, path_int(request, "id"))
     if bridge is None:
-        raise NotFound("Không có cầu nối này.")
-    session = await svc.get_session(db, actor_of(user), bridge.session_id, Action.MANAGE_BRIDGES)
+        raise NotFound(NO_BRIDGE)
+    session = await svc.get_session(
+        db, actor_of(user), bridge.session_id, Action.MANAGE_BRIDGES, missing=NO_BRIDGE
+    )
     return bridge, session
 
 
@@ -232,8 +237,10 @@ async def _decide(request: web.Request, allowed_from: str, to: str) -> web.Respo
     async with request.app[DB]() as db:
         row = await db.get(SpeakRequest, path_int(request, "id"))
         if row is None:
-            raise NotFound("Không có yêu cầu phát biểu này.")
-        session = await svc.get_session(db, actor_of(user), row.session_id)
+            raise NotFound(NO_SPEAK_REQUEST)
+        session = await svc.get_session(
+            db, actor_of(user), row.session_id, missing=NO_SPEAK_REQUEST
+        )
         if not can(actor_of(user), Action.LAUNCH_SESSION, svc.scope_of(session)):
             raise Forbidden("Chỉ người chủ trì hoặc cán bộ của phiên được quyết định việc này.")
         if row.state != allowed_from:
@@ -335,21 +342,30 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def _stream(
     response: web.StreamResponse, board: LiveBoard, actor: Actor, province: str | None
 ) -> None:
-    sent = -1
+    """Write the caller's view of the board each time *that view* changes, numbered by this
+    stream, and a keep-alive every :data:`KEEPALIVE_S` of silence counted from the last write:
+    a change the caller may not see (a restricted session ending, say) shows in nothing it
+    receives, neither as an event nor as the time of the next keep-alive."""
+    loop = asyncio.get_running_loop()
+    seen, sent, shown = -1, 0, None
+    quiet_until = loop.time() + KEEPALIVE_S
     while not board.closing:
-        version = await board.wait_newer(sent, KEEPALIVE_S)
-        if version == sent:
-            await response.write(b": keep-alive\n\n")
-            continue
-        sent = version
-        shown = [
+        seen = await board.wait_newer(seen, max(0.0, quiet_until - loop.time()))
+        view = [
             r.view
             for r in board.rows
             if (province is None or r.province_code == province)
             and can(actor, Action.VIEW_SESSION, r.scope)
         ]
-        data = json.dumps({"version": version, "sessions": shown}, ensure_ascii=False)
-        await response.write(f"data: {data}\n\n".encode())
+        if view != shown:
+            shown, sent = view, sent + 1
+            data = json.dumps({"version": sent, "sessions": view}, ensure_ascii=False)
+            await response.write(f"data: {data}\n\n".encode())
+        elif loop.time() >= quiet_until:
+            await response.write(b": keep-alive\n\n")
+        else:
+            continue
+        quiet_until = loop.time() + KEEPALIVE_S
 
 
 PAGES = [Page("GET", "/central", dashboard), Page("GET", "/central/events", events)]

@@ -34,7 +34,7 @@ from orchestrator.live.join_page import JoinPageConfig, render_join_page
 from orchestrator.live.rooms import close_room, ensure_room, participant_token
 from orchestrator.live.schemas import AttendanceOut
 from orchestrator.live.session_end import end_session, send_started, start_pipeline
-from orchestrator.live.webhooks import apply_event, parse_event, webhook_receiver
+from orchestrator.live.webhooks import apply_event, parse_event, webhook_body, webhook_receiver
 from orchestrator.scheduling import invitations
 from orchestrator.scheduling import service as svc
 from orchestrator.scheduling.launch_links import (
@@ -230,9 +230,12 @@ async def guest_join(request: web.Request) -> web.Response:
 
 
 async def livekit_webhook(request: web.Request) -> web.Response:
-    """Signed room events from LiveKit (forged → 401, duplicate → 200 without change)."""
+    """Signed room events from LiveKit (forged → 401, duplicate → 200 without change; see
+    :mod:`orchestrator.live.webhooks` for what else is refused)."""
+    body = webhook_body(request.content_type, await request.read())
     receiver = webhook_receiver(request.app[SETTINGS])
-    event = parse_event(receiver, await request.text(), request.headers.get("Authorization", ""))
+    auth = request.headers.get("Authorization", "")
+    event = parse_event(receiver, body, auth, datetime.now(UTC))
     started = await apply_event(request.app[DB], event)
     if started is not None:
         await send_started(request.app, started)

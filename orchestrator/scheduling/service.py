@@ -228,9 +228,19 @@ async def list_sessions(
 
 
 async def get_session(
-    db: AsyncSession, actor: Actor, session_id: int, action: Action = Action.VIEW_SESSION
+    db: AsyncSession,
+    actor: Actor,
+    session_id: int,
+    action: Action = Action.VIEW_SESSION,
+    *,
+    missing: str | None = None,
 ) -> ReceptionSession:
-    """A session the actor may act on.
+    """A session the actor may act on: the one rule by which every route, API or page, answers
+    alike for a session the actor may not see and for one that does not exist.
+
+    Args:
+        missing: the 404's detail for a row reached through its session (a bridge, a request
+            to speak): the answer for a row of a hidden session must be that of an absent row.
 
     Raises:
         NotFound: absent, or invisible to the actor (a restricted session is not revealed).
@@ -238,7 +248,7 @@ async def get_session(
     """
     session = await db.get(ReceptionSession, session_id)
     if session is None or not can(actor, Action.VIEW_SESSION, scope_of(session)):
-        raise NotFound(f"Không tìm thấy phiên tiếp số {session_id}.")
+        raise NotFound(missing or f"Không tìm thấy phiên tiếp số {session_id}.")
     if not can(actor, action, scope_of(session)):
         raise Forbidden("Bạn không có quyền thực hiện thao tác này với phiên tiếp.")
     return session

@@ -4,7 +4,8 @@
 manifest records it (``mixed.opus``, ``transcript.vtt``, ``minutes.docx``, ...); a speaker
 track is ``.../media/tracks/{identity}/{file}``. The caller needs ``play_recording`` on the session;
 every attempt, allowed or denied, leaves an audit row; allowed ones get a 302 to a presigned
-S3 URL of the archived version, valid 10 minutes.
+S3 URL of the archived version, valid 10 minutes. A session the caller may not see answers the
+404 of an absent one (:func:`~orchestrator.scheduling.service.get_session`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from orchestrator.core.errors import Forbidden, NotFound
-from orchestrator.core.permissions import Action, can
+from orchestrator.core.errors import NotFound, OrchestratorError
+from orchestrator.core.permissions import Action
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.db.audit import actor_of, audit
-from orchestrator.db.models import ReceptionSession
-from orchestrator.scheduling.service import scope_of
+from orchestrator.scheduling.service import get_session
 from orchestrator.web.api import Route, user_of
 from orchestrator.web.api import path_int as _int
 from orchestrator.web.app_keys import DB, SETTINGS
@@ -46,14 +46,13 @@ async def session_media(request: web.Request) -> web.Response:
     target = f"session:{session_id}/{name}"
     settings = request.app[SETTINGS]
     async with request.app[DB]() as db:
-        session = await db.get(ReceptionSession, session_id)
-        if session is None:
-            raise NotFound(f"Không tìm thấy phiên tiếp số {session_id}.")
-        if not can(actor_of(user), Action.PLAY_RECORDING, scope_of(session)):
+        try:
+            session = await get_session(db, actor_of(user), session_id, Action.PLAY_RECORDING)
+        except OrchestratorError:
             audit(db, action="archive.media", target=target, outcome="denied", user=user,
                   remote=request.remote)  # fmt: skip
             await db.commit()
-            raise Forbidden("Bạn không có quyền nghe hoặc tải bản ghi của phiên tiếp này.")
+            raise
         place = SessionPlace(
             session_id, session.agency.province_code, session.starts_at.astimezone(VN_TZ).year
         )
