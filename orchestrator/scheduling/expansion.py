@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.scheduling.recurrence import Occurrence, Recurrence, RecurrenceError, expand
+
+READY = b"ready\n"
+"""What the child writes once its imports are done: the time limit starts then."""
+STARTUP_TIMEOUT_S = 60.0
+"""How long the child may take to start (an interpreter start, not the rule's work)."""
 
 
 @dataclass(frozen=True)
@@ -48,19 +52,34 @@ async def expand_off_loop(
     if not expansions:
         return []
     request = json.dumps([_encode(e) for e in expansions]).encode()
-    command = [sys.executable, "-m", __name__]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", __name__,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
     try:
-        done = await asyncio.to_thread(
-            subprocess.run, command, input=request, capture_output=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired as e:  # subprocess.run has killed the child
+        # The limit is the expansion's, not the interpreter's start: on a busy machine starting
+        # Python and importing dateutil alone took more than 3 s.
+        ready = await asyncio.wait_for(child.stdout.readline(), STARTUP_TIMEOUT_S)
+        if ready != READY:
+            raise RuntimeError(f"the expansion process did not start: {ready!r}")
+        done = await asyncio.wait_for(child.communicate(request), timeout_s)
+    except TimeoutError as e:
+        child.kill()
+        await child.wait()
         raise RecurrenceError(
             f"Quy tắc lặp lại không tính được các phiên trong {timeout_s:g} giây (có thể nó "
             "không bao giờ xảy ra). Hãy kiểm tra lại quy tắc."
         ) from e
-    if done.returncode != 0:
-        raise RuntimeError(f"the expansion process failed: {done.stderr.decode()[-2000:]}")
-    results: list[dict[str, Any]] = json.loads(done.stdout)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    stdout, stderr = done
+    if child.returncode != 0:
+        raise RuntimeError(f"the expansion process failed: {stderr.decode()[-2000:]}")
+    results: list[dict[str, Any]] = json.loads(stdout)
     for result in results:
         if "error" in result:
             raise RecurrenceError(result["error"])
@@ -94,7 +113,10 @@ def _expand_one(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    """The child process: requests on stdin, results on stdout, both JSON."""
+    """The child process: says it is ready once its imports are done, then reads the requests on
+    stdin and writes the results on stdout, both JSON."""
+    sys.stdout.buffer.write(READY)
+    sys.stdout.flush()
     json.dump([_expand_one(r) for r in json.load(sys.stdin)], sys.stdout)
 
 
