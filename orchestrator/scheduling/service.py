@@ -71,13 +71,17 @@ async def create_sessions(
 
     Raises:
         Forbidden: the actor may not create sessions for that agency.
-        Unprocessable: unknown agency or chair, or an invalid recurrence rule.
+        Unprocessable: unknown agency (the session's or a connection point's) or chair, or an
+            invalid recurrence rule.
     """
     agency = await _agency(db, body.agency_id)
     province = None if agency.province_code == "tw" else agency.province_code
     if not can(actor, Action.CREATE_SESSION, SessionScope(agency.id, province, body.restricted)):
         raise Forbidden("Bạn không có quyền tạo phiên tiếp cho cơ quan này.")
     await _check_chair(db, body.chair_id)
+    for point in body.connection_points:
+        if point.agency_id is not None:
+            await _agency(db, point.agency_id)
 
     duration = body.ends_at - body.starts_at
     series = None

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import date
-from typing import Literal, cast
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from sqlalchemy import select
 
-from orchestrator.core.errors import BadRequest, OrchestratorError
+from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.labels import PARTICIPANTS, SESSION_KINDS
 from orchestrator.core.timezone import format_local
 from orchestrator.db.models import Agency, Province, User
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
+from orchestrator.search.schemas import SearchQuery
 from orchestrator.search.service import (
     SearchFilters,
     SearchResult,
     search,
     session_transcript,
 )
-from orchestrator.web.api import Route, reply, user_of
+from orchestrator.web.api import Route, parse_query, reply, user_of
 from orchestrator.web.app_keys import DB, USER
 from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
@@ -30,71 +28,21 @@ from storage.spool import MINUTES, MIXED_AUDIO, transcript_name
 __all__ = ["PAGES", "ROUTES"]
 
 
-def _date(params: dict[str, str], name: str) -> date | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise BadRequest(f"Ngày {name} không hợp lệ: {value!r} (cần dạng 2026-07-01).") from e
-
-
-def _int(params: dict[str, str], name: str, default: int | None) -> int | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError as e:
-        raise BadRequest(f"Tham số {name} phải là số: {value!r}.") from e
-
-
-def _choice(params: dict[str, str], name: str, allowed: Collection[str]) -> str | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    if value not in allowed:
-        raise BadRequest(f"Giá trị {name} không hợp lệ: {value!r}.")
-    return value
-
-
-def parse_filters(params: dict[str, str]) -> SearchFilters:
-    """Filters from query-string parameters (``province``, ``agency_id``, ``from``, ``to``,
-    ``kind``, ``role``, ``speaker``, ``case``, ``session_id``).
-
-    Raises:
-        BadRequest: a malformed value.
-    """
-    date_from, date_to = _date(params, "from"), _date(params, "to")
-    if date_from and date_to and date_from > date_to:
-        raise BadRequest("Ngày bắt đầu (from) phải trước ngày kết thúc (to).")
+def parse_filters(query: SearchQuery) -> SearchFilters:
+    """The filters of a search's query string."""
     return SearchFilters(
-        province=params.get("province", "").strip() or None,
-        agency_id=_int(params, "agency_id", None),
-        date_from=date_from,
-        date_to=date_to,
-        kind=_choice(params, "kind", SESSION_KINDS),
-        role=params.get("role", "").strip()[:32] or None,
-        speaker=params.get("speaker", "").strip()[:200] or None,
-        case_classification=_choice(params, "case", CASE_CLASSIFICATIONS),
-        session_id=_int(params, "session_id", None),
-    )
+        province=query.province, agency_id=query.agency_id, date_from=query.date_from,
+        date_to=query.date_to, kind=query.kind, role=query.role, speaker=query.speaker,
+        case_classification=query.case, session_id=query.session_id,
+    )  # fmt: skip
 
 
 async def _run(request: web.Request, user: User) -> SearchResult:
-    params = dict(request.query)
-    text = params.get("q", "")
-    filters = parse_filters(params)
-    sort = _choice(params, "sort", {"relevance", "date"}) or "relevance"
-    page = _int(params, "page", None)
-    per_page = _int(params, "per_page", None)
+    query = parse_query(request, SearchQuery)
     async with request.app[DB]() as db:
         return await search(
-            db, user, text, filters, exact=params.get("exact", "") in ("1", "true", "on"),
-            sort=cast(Literal["relevance", "date"], sort), page=1 if page is None else page,
-            per_page=20 if per_page is None else per_page,
-            remote=request.remote,
+            db, user, query.q, parse_filters(query), exact=query.exact, sort=query.sort,
+            page=query.page, per_page=query.per_page, remote=request.remote,
         )  # fmt: skip
 
 
@@ -104,9 +52,8 @@ async def search_api(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/search", search_api,
-          "Search transcripts (q, exact, province, agency_id, from, to, kind, role, speaker, "
-          "case, session_id, sort=relevance|date, page, per_page)", response=SearchResult),
+    Route("GET", "/search", search_api, "Search transcripts: one page of hits, the total, the "
+          "counts per province", query=SearchQuery, response=SearchResult),
 ]  # fmt: skip
 
 
