@@ -63,7 +63,7 @@ async def create_sessions(request: web.Request) -> web.Response:
 async def import_sessions(request: web.Request) -> web.Response:
     """Create sessions from an .ics exported by Outlook or Google Calendar."""
     user = user_of(request)
-    agency_id = parse_query(request, ImportQuery).agency_id
+    agency_id = parse_query(request.query, ImportQuery).agency_id
     try:
         events = parse_ics(await request.read())
     except IcsImportError as e:
@@ -87,7 +87,7 @@ async def import_sessions(request: web.Request) -> web.Response:
 
 async def list_sessions(request: web.Request) -> web.Response:
     user = user_of(request)
-    query = parse_query(request, SessionListQuery)
+    query = parse_query(request.query, SessionListQuery)
     async with request.app[DB]() as db:
         rows = await svc.list_sessions(
             db, actor_of(user), status=query.status,

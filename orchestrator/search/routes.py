@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -37,8 +38,8 @@ def parse_filters(query: SearchQuery) -> SearchFilters:
     )  # fmt: skip
 
 
-async def _run(request: web.Request, user: User) -> SearchResult:
-    query = parse_query(request, SearchQuery)
+async def _run(request: web.Request, user: User, params: Mapping[str, str]) -> SearchResult:
+    query = parse_query(params, SearchQuery)
     async with request.app[DB]() as db:
         return await search(
             db, user, query.q, parse_filters(query), exact=query.exact, sort=query.sort,
@@ -48,7 +49,7 @@ async def _run(request: web.Request, user: User) -> SearchResult:
 
 async def search_api(request: web.Request) -> web.Response:
     """``GET /api/v1/search?q=...``: one page of hits, the total and the counts per province."""
-    return reply(await _run(request, user_of(request)))
+    return reply(await _run(request, user_of(request), request.query))
 
 
 ROUTES = [
@@ -70,7 +71,9 @@ async def search_page(request: web.Request) -> web.Response:
     result, message = None, ""
     if request.query.get("q", "").strip():
         try:
-            result = await _run(request, user)
+            # The form sends every field; one left empty is no filter.
+            filled = {name: value for name, value in request.query.items() if value.strip()}
+            result = await _run(request, user, filled)
         except OrchestratorError as e:
             if e.status == 403:
                 return error_page(403, "Không có quyền", e.detail)

@@ -4,9 +4,9 @@ declares in the OpenAPI document is what the search enforces."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from orchestrator.core.vocabulary import SessionKind
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
@@ -19,10 +19,7 @@ _FILTER_VALUE = r"^[a-z0-9_-]+$"
 
 
 class SearchQuery(BaseModel):
-    """Words (``q``) and filters; a parameter left empty (as the search form sends it) is no
-    filter."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, populate_by_name=True)
+    """Words (``q``) and filters (the search page leaves out the empty fields its form sends)."""
 
     q: str = Field(default="", max_length=MAX_QUERY_CHARS)
     exact: bool = False
@@ -38,13 +35,6 @@ class SearchQuery(BaseModel):
     sort: Literal["relevance", "date"] = "relevance"
     page: int = Field(default=1, ge=1)
     per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_absent(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
-        return data
 
     @model_validator(mode="after")
     def _from_before_to(self) -> SearchQuery:

@@ -7,7 +7,7 @@ Every stage's ``routes`` modules list their operations as :class:`Route` records
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -69,11 +69,11 @@ async def parse(request: web.Request, model: type[M]) -> M:
     return model.model_validate(raw)
 
 
-def parse_query(request: web.Request, model: type[M]) -> M:
-    """The query string as ``model`` (a parameter given twice: its last value); 400 with the
-    refused parameters named when it does not fit."""
+def parse_query(query: Mapping[str, str], model: type[M]) -> M:
+    """A query string (``request.query``) as ``model`` (a parameter given twice: its first
+    value); 400 with the refused parameters named when it does not fit."""
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate({name: query[name] for name in query})
     except ValidationError as e:
         raise BadRequest(validation_detail(e)) from e
 

@@ -56,13 +56,23 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without its ``null`` branch: a query string cannot say
+    ``null``; an optional parameter is one left out."""
+    branches = [b for b in field.get("anyOf", []) if b != {"type": "null"}]
+    if len(branches) != 1:
+        return field
+    rest = {k: v for k, v in field.items() if k not in ("anyOf", "default")}
+    return {**rest, **branches[0]}
+
+
 def _query_parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict[str, Any]]:
     """One parameter per field of ``model``, named by its alias, with its constraints."""
     schema = model.model_json_schema(ref_template=_REF, by_alias=True)
     defs.update(schema.pop("$defs", {}))
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required, "schema": field}
+        {"name": name, "in": "query", "required": name in required, "schema": _without_null(field)}
         for name, field in schema["properties"].items()
     ]
 
