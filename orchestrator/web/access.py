@@ -24,6 +24,8 @@ class Access(StrEnum):
     MEDIA_AGENT = "media_agent"
 
 
+SIGN_IN_NEEDED = "Cần đăng nhập (cookie phiên hoặc mã truy cập API)."
+
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE},
     "bearer": {"type": "http", "scheme": "bearer"},
@@ -46,7 +48,7 @@ def admit(request: web.Request, access: Access) -> None:
         Unauthenticated: no signed-in user, or not the media agents' token.
     """
     if access is Access.USER and request[USER] is None:
-        raise Unauthenticated("Cần đăng nhập (cookie phiên hoặc mã truy cập API).")
+        raise Unauthenticated(SIGN_IN_NEEDED)
     if access is Access.MEDIA_AGENT:
         sent = request.headers.get(AGENT_HEADER, "")
         expected = request.app[SETTINGS].security.media_agent_token

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.core.errors import BadRequest, NotFound, Unauthenticated
 from orchestrator.db.audit import audit
 from orchestrator.db.models import User
-from orchestrator.web.access import Access
+from orchestrator.web.access import SIGN_IN_NEEDED, Access
 from orchestrator.web.app_keys import USER
 from orchestrator.web.bodies import RowId
 from orchestrator.web.validation import validation_detail
@@ -54,7 +54,7 @@ def user_of(request: web.Request) -> User:
     """The signed-in user, or 401."""
     user: User | None = request[USER]
     if user is None:
-        raise Unauthenticated("Cần đăng nhập (cookie phiên hoặc mã truy cập API).")
+        raise Unauthenticated(SIGN_IN_NEEDED)
     return user
 
 
