@@ -30,6 +30,7 @@ from orchestrator.web.html import STATIC_DIR
 from orchestrator.web.http_errors import HANDLER_ARGS, http_error_middleware, problem
 from orchestrator.web.router import mount
 from orchestrator.web.security_headers import setup_security_headers
+from orchestrator.web.validation import validation_detail
 from transcription import TaskName, create_celery, send
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,6 @@ PAGES = [
 ]
 
 
-def _validation_detail(error: ValidationError) -> str:
-    parts = []
-    for e in error.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "nội dung"
-        parts.append(f"{where}: {e['msg']}")
-    return "Dữ liệu không hợp lệ — " + "; ".join(parts)
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Domain errors → their status with a Vietnamese detail; never a stack trace to the user."""
@@ -72,7 +65,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except OrchestratorError as e:
         return problem(e.status, e.title, e.detail)
     except ValidationError as e:
-        return problem(422, "Unprocessable entity", _validation_detail(e))
+        return problem(422, "Unprocessable entity", validation_detail(e))
     except web.HTTPException:
         raise
     except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from orchestrator.core.vocabulary import Role, Tier
-from orchestrator.web.bodies import RequestBody
+from orchestrator.web.bodies import RequestBody, RowId
 
 
 class UserCreate(RequestBody):
@@ -15,7 +15,7 @@ class UserCreate(RequestBody):
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=10, max_length=200)
     role: Role
-    agency_id: int
+    agency_id: RowId
     cleared: bool = False
 
 
@@ -63,7 +63,7 @@ class AgencyCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     tier: Tier
     province_code: str = Field(min_length=2, max_length=32)
-    parent_id: int | None = None
+    parent_id: RowId | None = None
 
 
 class AgencyOut(BaseModel):

@@ -103,10 +103,12 @@ async def add_agency(db: AsyncSession, body: AgencyCreate) -> Agency:
     """Add the reception office of ``body`` to ``db``'s transaction (flushed, so it has its id).
 
     Raises:
-        Unprocessable: no such province.
+        Unprocessable: no such province, or no such parent office.
     """
     if await db.get(Province, body.province_code) is None:
         raise Unprocessable(f"Không có tỉnh, thành phố mã {body.province_code!r}.")
+    if body.parent_id is not None and await db.get(Agency, body.parent_id) is None:
+        raise Unprocessable(f"Không có cơ quan cấp trên mã {body.parent_id}.")
     agency = Agency(**body.model_dump())
     db.add(agency)
     await db.flush()

@@ -1,18 +1,13 @@
 """What media agents call: the heartbeat that renews leases and hands out rooms and bridges, and
 the report that a recording is finalized (which starts the pipeline once).
 
-Only a caller holding the shared agent token (``X-Tiepdan-Agent``) gets in."""
+Only a caller holding the shared agent token (``X-Tiepdan-Agent``) gets in: the routes' access
+is ``media_agent``, which the router checks."""
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 
-from media.assignments import AGENT_HEADER
-from orchestrator.core.errors import (
-    Unauthenticated,
-)
 from orchestrator.db.audit import audit
 from orchestrator.live import bridges, recordings
 from orchestrator.live.schemas import (
@@ -23,20 +18,13 @@ from orchestrator.live.schemas import (
     RecordingCompleteOut,
 )
 from orchestrator.live.session_end import send_started, start_pipeline
+from orchestrator.web.access import Access
 from orchestrator.web.api import Route, parse, path_int, reply
-from orchestrator.web.app_keys import DB, SETTINGS
+from orchestrator.web.app_keys import DB
 from orchestrator.web.auth import now_utc
 
 
-def _agent(request: web.Request) -> None:
-    sent = request.headers.get(AGENT_HEADER, "")
-    expected = request.app[SETTINGS].security.media_agent_token
-    if not hmac.compare_digest(sent, expected):
-        raise Unauthenticated("Chỉ tác tử ghi âm (media agent) được gọi địa chỉ này.")
-
-
 async def agent_heartbeat(request: web.Request) -> web.Response:
-    _agent(request)
     body = await parse(request, AgentHeartbeat)
     async with request.app[DB]() as db:
         assignments = await recordings.heartbeat(db, body.agent_id, body.capacity, now_utc())
@@ -56,7 +44,6 @@ async def agent_heartbeat(request: web.Request) -> web.Response:
 
 
 async def recording_complete(request: web.Request) -> web.Response:
-    _agent(request)
     body = await parse(request, RecordingComplete)
     session_id = path_int(request, "id")
     async with request.app[DB]() as db:
@@ -75,8 +62,8 @@ async def recording_complete(request: web.Request) -> web.Response:
 ROUTES = [
     Route("POST", "/media/heartbeat", agent_heartbeat,
           "Media agent: renew leases, take free rooms, list assignments", body=AgentHeartbeat,
-          response=HeartbeatOut),
+          response=HeartbeatOut, access=Access.MEDIA_AGENT),
     Route("POST", "/media/recordings/{id}/complete", recording_complete,
           "Media agent: a recording is finalized (starts the pipeline once)",
-          body=RecordingComplete, response=RecordingCompleteOut),
+          body=RecordingComplete, response=RecordingCompleteOut, access=Access.MEDIA_AGENT),
 ]  # fmt: skip

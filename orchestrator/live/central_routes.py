@@ -38,6 +38,7 @@ from orchestrator.live.schemas import (
     BridgeCreate,
     BridgeOut,
     BridgeUpdate,
+    ListenOut,
     SpeakRequestOut,
 )
 from orchestrator.scheduling import service as svc
@@ -146,9 +147,9 @@ async def listen_in(request: web.Request) -> web.Response:
         display_name=user.display_name, kind=ParticipantKind.CENTRAL_OBSERVER,
         connection_point=user.agency.name,
     )  # fmt: skip
-    return web.json_response(
-        {"livekit_url": request.app[SETTINGS].livekit.url, "room": session.room_name,
-         "identity": observer_identity(user), "token": token}
+    return reply(
+        ListenOut(livekit_url=request.app[SETTINGS].livekit.url, room=session.room_name,
+                  identity=observer_identity(user), token=token)
     )  # fmt: skip
 
 
@@ -275,7 +276,8 @@ ROUTES = [
           response=BridgeOut),
     Route("DELETE", "/bridges/{id}", delete_bridge, "End a bridge", response=BridgeOut),
     Route("POST", "/sessions/{id}/listen", listen_in,
-          "A hidden, listen-only LiveKit token for a live session (central observers)"),
+          "A hidden, listen-only LiveKit token for a live session (central observers)",
+          response=ListenOut),
     Route("GET", "/sessions/{id}/speak-requests", list_speak_requests,
           "Requests to speak in a session", response=list[SpeakRequestOut]),
     Route("POST", "/sessions/{id}/speak-requests", ask_to_speak,

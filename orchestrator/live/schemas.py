@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.assignments import BridgeAssignment
-from orchestrator.web.bodies import RequestBody
+from orchestrator.web.bodies import RequestBody, RowId
 
 
 class _Body(BaseModel):
@@ -27,7 +27,7 @@ class BridgeCreate(RequestBody):
     """
 
     central_room: str = Field(pattern=ROOM_NAME)
-    session_id: int
+    session_id: RowId
     video: bool = False
     talk_back: bool = False
     exclusive: bool = True
@@ -65,6 +65,15 @@ class BridgeOut(BaseModel):
     end_reason: str | None
 
 
+class ListenOut(BaseModel):
+    """A hidden, listen-only LiveKit token for a live session's room."""
+
+    livekit_url: str
+    room: str
+    identity: str
+    token: str
+
+
 class SpeakRequestOut(BaseModel):
     """A central observer's request to speak in a session."""
 
@@ -93,7 +102,7 @@ class AgentHeartbeat(RequestBody):
     agent_id: str = Field(min_length=1, max_length=100)
     capacity: int = Field(default=50, ge=0, le=10_000)
     # Bridges whose both sides are in their rooms now (see orchestrator.live.bridges).
-    bridges_running: list[int] = Field(default_factory=list, max_length=10_000)
+    bridges_running: list[RowId] = Field(default_factory=list, max_length=10_000)
 
 
 class AssignmentOut(BaseModel):

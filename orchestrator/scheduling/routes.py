@@ -31,29 +31,26 @@ from orchestrator.scheduling.launch_links import launch_url
 from orchestrator.scheduling.schemas import (
     CalendarFeedOut,
     CancelRequest,
+    ImportQuery,
     InvitationCreate,
     InvitationOut,
     SessionCreate,
+    SessionListQuery,
     SessionOut,
     SessionUpdate,
 )
-from orchestrator.web.api import Route, commit_audited, parse, path_int, reply, user_of
+from orchestrator.web.api import (
+    Route,
+    commit_audited,
+    parse,
+    parse_query,
+    path_int,
+    reply,
+    user_of,
+)
 from orchestrator.web.app_keys import DB, SETTINGS
 from orchestrator.web.html import error_page
 from orchestrator.web.router import Page
-
-
-def _query_time(request: web.Request, name: str) -> datetime | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as e:
-        raise BadRequest(f"Tham số {name} không phải thời điểm ISO 8601: {value!r}.") from e
-    if parsed.tzinfo is None:
-        raise BadRequest(f"Tham số {name} cần có múi giờ, ví dụ {value}+07:00.")
-    return parsed
 
 
 async def create_sessions(request: web.Request) -> web.Response:
@@ -73,10 +70,7 @@ async def import_sessions(request: web.Request) -> web.Response:
     earlier import of the same events up to date."""
     user = user_of(request)
     settings = request.app[SETTINGS]
-    try:
-        agency_id = int(request.query["agency_id"])
-    except (KeyError, ValueError) as e:
-        raise BadRequest("Cần tham số agency_id (số) cho cơ quan tổ chức các phiên.") from e
+    agency_id = parse_query(request.query, ImportQuery).agency_id
     data = await _capped_body(request, settings.scheduling.import_max_bytes)
     try:
         events = await asyncio.to_thread(parse_ics, data, settings.scheduling.import_max_events)
@@ -110,15 +104,11 @@ async def _capped_body(request: web.Request, cap: int) -> bytes:
 
 async def list_sessions(request: web.Request) -> web.Response:
     user = user_of(request)
-    status = request.query.get("status")
-    try:
-        status_filter = SessionStatus(status) if status else None
-    except ValueError as e:
-        raise BadRequest(f"Trạng thái không hợp lệ: {status!r}.") from e
+    query = parse_query(request.query, SessionListQuery)
     async with request.app[DB]() as db:
         rows = await svc.list_sessions(
-            db, actor_of(user), status=status_filter,
-            start_from=_query_time(request, "from"), start_to=_query_time(request, "to"),
+            db, actor_of(user), status=query.status,
+            start_from=query.start_from, start_to=query.start_to,
         )  # fmt: skip
         return reply([svc.to_out(s) for s in rows])
 
@@ -253,11 +243,12 @@ async def calendar_feed(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/sessions", list_sessions, "Sessions the caller may see",
-          response=list[SessionOut]),
+          query=SessionListQuery, response=list[SessionOut]),
     Route("POST", "/sessions", create_sessions, "Create a session or a recurring series",
           body=SessionCreate, response=list[SessionOut], status=201),
     Route("POST", "/sessions/import", import_sessions, "Create sessions from an .ics file",
-          response=list[SessionOut], status=201, body_media_type="text/calendar"),
+          query=ImportQuery, response=list[SessionOut], status=201,
+          body_media_type="text/calendar"),
     Route("GET", "/sessions/{id}", get_session, "One session", response=SessionOut),
     Route("PATCH", "/sessions/{id}", update_session, "Change a scheduled session",
           body=SessionUpdate, response=SessionOut),

@@ -4,14 +4,15 @@ invitations, the calendar feed URL."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from media.grants import ParticipantKind
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import SessionKind, SessionStatus, Tier
-from orchestrator.web.bodies import RequestBody
+from orchestrator.web.bodies import CalendarTime, RequestBody, RowId
 
 
 def _aware(value: datetime) -> datetime:
@@ -19,7 +20,10 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=VN_TZ) if value.tzinfo is None else value
 
 
-VnDateTime = Annotated[datetime, AfterValidator(_aware)]
+VnDateTime = Annotated[CalendarTime, AfterValidator(_aware)]
+
+Unchanged = SkipJsonSchema[None]
+"""An update's field left out: kept as it is. Not a value a client may send (``null``)."""
 
 
 class ConnectionPointIn(RequestBody):
@@ -27,7 +31,7 @@ class ConnectionPointIn(RequestBody):
 
     name: str = Field(min_length=1, max_length=200)
     tier: Tier
-    agency_id: int | None = None
+    agency_id: RowId | None = None
 
 
 class SessionCreate(RequestBody):
@@ -35,8 +39,8 @@ class SessionCreate(RequestBody):
 
     title: str = Field(min_length=1, max_length=300)
     kind: SessionKind = SessionKind.PERIODIC
-    agency_id: int
-    chair_id: int | None = None
+    agency_id: RowId
+    chair_id: RowId | None = None
     starts_at: VnDateTime
     ends_at: VnDateTime
     restricted: bool = False
@@ -54,14 +58,36 @@ class SessionCreate(RequestBody):
 
 
 class SessionUpdate(RequestBody):
-    """Fields to change on one session; absent fields stay as they are."""
+    """Fields to change on one session; absent fields stay as they are. ``null`` clears the
+    chair or the approval reference; the other fields cannot be cleared."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    chair_id: int | None = None
-    starts_at: VnDateTime | None = None
-    ends_at: VnDateTime | None = None
+    title: str | Unchanged = Field(default=None, min_length=1, max_length=300)
+    chair_id: RowId | None = None
+    starts_at: VnDateTime | Unchanged = None
+    ends_at: VnDateTime | Unchanged = None
     approval_ref: str | None = Field(default=None, max_length=200)
-    restricted: bool | None = None
+    restricted: bool | Unchanged = None
+
+    @field_validator("title", "starts_at", "ends_at", "restricted", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("không được để trống (null); bỏ trường này đi nếu không đổi")
+        return value
+
+
+class SessionListQuery(BaseModel):
+    """The query string of ``GET /sessions``: a status, and a window of start times."""
+
+    status: SessionStatus | None = None
+    start_from: VnDateTime | None = Field(default=None, alias="from")
+    start_to: VnDateTime | None = Field(default=None, alias="to")
+
+
+class ImportQuery(BaseModel):
+    """The query string of ``POST /sessions/import``: the office that holds the sessions."""
+
+    agency_id: RowId
 
 
 class CancelRequest(RequestBody):
@@ -106,8 +132,8 @@ class InvitationCreate(RequestBody):
 
     kind: ParticipantKind
     display_name: str = Field(min_length=1, max_length=200)
-    user_id: int | None = None
-    connection_point_id: int | None = None
+    user_id: RowId | None = None
+    connection_point_id: RowId | None = None
 
 
 class InvitationOut(BaseModel):

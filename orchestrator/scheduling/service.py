@@ -93,14 +93,18 @@ async def create_sessions(
 
     Raises:
         Forbidden: the actor may not create sessions for that agency.
-        Unprocessable: unknown agency or chair, or a recurrence rule that is invalid, has no
-            occurrence within a year, or takes longer than ``expansion_timeout_s`` to expand.
+        Unprocessable: unknown agency (the session's or a connection point's) or chair, or a
+            recurrence rule that is invalid, has no occurrence within a year, or takes longer
+            than ``expansion_timeout_s`` to expand.
     """
     recurrence = None
     if body.rrule:
         recurrence = Recurrence(_valid_rule(body.rrule), tuple(body.exdates))
     agency = await creatable_agency(db, actor, body.agency_id, body.restricted)
     await _check_chair(db, body.chair_id)
+    for point in body.connection_points:
+        if point.agency_id is not None:
+            await _agency(db, point.agency_id)
     series = None
     starts = [body.starts_at.astimezone(UTC)]
     if recurrence is not None:

@@ -20,6 +20,7 @@ from orchestrator.core.permissions import Action
 from orchestrator.core.timezone import VN_TZ
 from orchestrator.db.audit import actor_of, audit
 from orchestrator.scheduling.service import get_session
+from orchestrator.web.access import Access
 from orchestrator.web.api import Route, user_of
 from orchestrator.web.api import path_int as _int
 from orchestrator.web.app_keys import DB, SETTINGS
@@ -37,12 +38,21 @@ async def public_key(request: web.Request) -> web.Response:
     return web.Response(text=pem, content_type="application/x-pem-file")
 
 
-async def session_media(request: web.Request) -> web.Response:
+async def session_file(request: web.Request) -> web.Response:
+    """302 to a short-lived URL of one archived file of the session directory."""
+    return await _archived_file(request, request.match_info["name"])
+
+
+async def track_file(request: web.Request) -> web.Response:
+    """302 to a short-lived URL of one archived file of a speaker's track."""
+    info = request.match_info
+    return await _archived_file(request, f"{TRACKS_DIR}/{info['identity']}/{info['file']}")
+
+
+async def _archived_file(request: web.Request, name: str) -> web.Response:
     """302 to a short-lived URL of one archived file, after the permission check and audit."""
     user = user_of(request)
     session_id = _int(request, "id")
-    info = request.match_info
-    name = f"{TRACKS_DIR}/{info['identity']}/{info['file']}" if "identity" in info else info["name"]
     target = f"session:{session_id}/{name}"
     settings = request.app[SETTINGS]
     async with request.app[DB]() as db:
@@ -75,10 +85,12 @@ async def session_media(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/archive/public-key", public_key,
-          "PEM Ed25519 public key that verifies archive manifests"),
-    Route("GET", "/sessions/{id}/media/{name}", session_media,
-          "302 to a 10-minute URL of an archived session file (audited; 403 if not allowed)",
-          status=302),
-    Route("GET", "/sessions/{id}/media/tracks/{identity}/{file}", session_media,
-          "302 to a 10-minute URL of one archived speaker-track file (audited)", status=302),
+          "PEM Ed25519 public key that verifies archive manifests", access=Access.PUBLIC,
+          response_media_type="application/x-pem-file"),
+    Route("GET", "/sessions/{id}/media/{name}", session_file,
+          "302 to a 10-minute URL of an archived session file (audited; 404 if not allowed)",
+          status=302, response_media_type=None),
+    Route("GET", "/sessions/{id}/media/tracks/{identity}/{file}", track_file,
+          "302 to a 10-minute URL of one archived speaker-track file (audited)", status=302,
+          response_media_type=None),
 ]  # fmt: skip

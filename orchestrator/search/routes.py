@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import date
-from typing import Literal, cast
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from sqlalchemy import select
 
-from orchestrator.core.errors import BadRequest, OrchestratorError
+from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.labels import PARTICIPANTS, SESSION_KINDS
 from orchestrator.core.timezone import format_local
 from orchestrator.db.models import Agency, Province, User
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
+from orchestrator.search.schemas import SearchQuery
 from orchestrator.search.service import (
     SearchFilters,
     SearchResult,
@@ -22,7 +21,7 @@ from orchestrator.search.service import (
     session_transcript,
 )
 from orchestrator.search.snippets import with_unsure_words
-from orchestrator.web.api import Route, reply, user_of
+from orchestrator.web.api import Route, parse_query, reply, user_of
 from orchestrator.web.app_keys import DB, USER
 from orchestrator.web.html import error_page, html_page
 from orchestrator.web.router import Page
@@ -31,83 +30,32 @@ from storage.spool import MINUTES, MIXED_AUDIO, transcript_name
 __all__ = ["PAGES", "ROUTES"]
 
 
-def _date(params: dict[str, str], name: str) -> date | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise BadRequest(f"Ngày {name} không hợp lệ: {value!r} (cần dạng 2026-07-01).") from e
-
-
-def _int(params: dict[str, str], name: str, default: int | None) -> int | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError as e:
-        raise BadRequest(f"Tham số {name} phải là số: {value!r}.") from e
-
-
-def _choice(params: dict[str, str], name: str, allowed: Collection[str]) -> str | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    if value not in allowed:
-        raise BadRequest(f"Giá trị {name} không hợp lệ: {value!r}.")
-    return value
-
-
-def parse_filters(params: dict[str, str]) -> SearchFilters:
-    """Filters from query-string parameters (``province``, ``agency_id``, ``from``, ``to``,
-    ``kind``, ``role``, ``speaker``, ``case``, ``session_id``).
-
-    Raises:
-        BadRequest: a malformed value.
-    """
-    date_from, date_to = _date(params, "from"), _date(params, "to")
-    if date_from and date_to and date_from > date_to:
-        raise BadRequest("Ngày bắt đầu (from) phải trước ngày kết thúc (to).")
+def parse_filters(query: SearchQuery) -> SearchFilters:
+    """The filters of a search's query string."""
     return SearchFilters(
-        province=params.get("province", "").strip() or None,
-        agency_id=_int(params, "agency_id", None),
-        date_from=date_from,
-        date_to=date_to,
-        kind=_choice(params, "kind", SESSION_KINDS),
-        role=params.get("role", "").strip()[:32] or None,
-        speaker=params.get("speaker", "").strip()[:200] or None,
-        case_classification=_choice(params, "case", CASE_CLASSIFICATIONS),
-        session_id=_int(params, "session_id", None),
-    )
+        province=query.province, agency_id=query.agency_id, date_from=query.date_from,
+        date_to=query.date_to, kind=query.kind, role=query.role, speaker=query.speaker,
+        case_classification=query.case, session_id=query.session_id,
+    )  # fmt: skip
 
 
-async def _run(request: web.Request, user: User) -> SearchResult:
-    params = dict(request.query)
-    text = params.get("q", "")
-    filters = parse_filters(params)
-    sort = _choice(params, "sort", {"relevance", "date"}) or "relevance"
-    page = _int(params, "page", None)
-    per_page = _int(params, "per_page", None)
+async def _run(request: web.Request, user: User, params: Mapping[str, str]) -> SearchResult:
+    query = parse_query(params, SearchQuery)
     async with request.app[DB]() as db:
         return await search(
-            db, user, text, filters, exact=params.get("exact", "") in ("1", "true", "on"),
-            sort=cast(Literal["relevance", "date"], sort), page=1 if page is None else page,
-            per_page=20 if per_page is None else per_page,
-            remote=request.remote,
+            db, user, query.q, parse_filters(query), exact=query.exact, sort=query.sort,
+            page=query.page, per_page=query.per_page, remote=request.remote,
         )  # fmt: skip
 
 
 async def search_api(request: web.Request) -> web.Response:
     """``GET /api/v1/search?q=...``: one page of hits, the total and the counts per province."""
-    return reply(await _run(request, user_of(request)))
+    return reply(await _run(request, user_of(request), request.query))
 
 
 ROUTES = [
-    Route("GET", "/search", search_api,
-          "Search transcripts (q, exact, province, agency_id, from, to, kind, role, speaker, "
-          "case, session_id, sort=relevance|date, page, per_page)", response=SearchResult),
+    Route("GET", "/search", search_api, "Search transcripts: one page of hits, the total, the "
+          "counts per province", query=SearchQuery, response=SearchResult),
 ]  # fmt: skip
 
 
@@ -124,7 +72,9 @@ async def search_page(request: web.Request) -> web.Response:
     result, message = None, ""
     if request.query.get("q", "").strip():
         try:
-            result = await _run(request, user)
+            # The form sends every field; one left empty is no filter.
+            filled = {name: value for name, value in request.query.items() if value.strip()}
+            result = await _run(request, user, filled)
         except OrchestratorError as e:
             if e.status == 403:
                 return error_page(403, "Không có quyền", e.detail)

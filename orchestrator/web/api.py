@@ -1,4 +1,5 @@
-"""What every JSON API handler uses: the route record, the signed-in user, the body, the reply.
+"""What every JSON API handler uses: the route record, the signed-in user, the body, the query
+string, the path's ids, the reply.
 
 Every stage's ``routes`` modules list their operations as :class:`Route` records in ``ROUTES``;
 :mod:`orchestrator.app` joins those tables and :mod:`orchestrator.web.router` mounts them.
@@ -6,18 +7,21 @@ Every stage's ``routes`` modules list their operations as :class:`Route` records
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.errors import BadRequest, NotFound, Unauthenticated
 from orchestrator.db.audit import audit
 from orchestrator.db.models import User
+from orchestrator.web.access import SIGN_IN_NEEDED, Access
 from orchestrator.web.app_keys import USER
+from orchestrator.web.bodies import RowId
+from orchestrator.web.validation import validation_detail
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -25,7 +29,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class Route:
-    """One API operation: the router and the OpenAPI document are both built from these."""
+    """One API operation: the router and the OpenAPI document are both built from these.
+
+    ``{id}`` in ``path`` is a row id (:data:`ROW_ID`), any other ``{name}`` a path segment;
+    ``access`` says who may call it (the router checks it); ``query`` is the model its query
+    string is read with (:func:`parse_query`); ``response`` the type of its answer, sent as
+    ``response_media_type`` (``None``: no body, as for a redirect).
+    """
 
     method: str
     path: str
@@ -35,13 +45,16 @@ class Route:
     response: Any = None
     status: int = 200
     body_media_type: str = "application/json"
+    access: Access = Access.USER
+    query: type[BaseModel] | None = None
+    response_media_type: str | None = "application/json"
 
 
 def user_of(request: web.Request) -> User:
     """The signed-in user, or 401."""
     user: User | None = request[USER]
     if user is None:
-        raise Unauthenticated("Cần đăng nhập (cookie phiên hoặc mã truy cập API).")
+        raise Unauthenticated(SIGN_IN_NEEDED)
     return user
 
 
@@ -51,7 +64,18 @@ async def parse(request: web.Request, model: type[M]) -> M:
         raw = await request.json()
     except ValueError as e:
         raise BadRequest("Nội dung yêu cầu không phải JSON hợp lệ.") from e
+    except RecursionError as e:
+        raise BadRequest("Nội dung JSON lồng nhau quá sâu.") from e
     return model.model_validate(raw)
+
+
+def parse_query(query: Mapping[str, str], model: type[M]) -> M:
+    """A query string (``request.query``) as ``model`` (a parameter given twice: its first
+    value); 400 with the refused parameters named when it does not fit."""
+    try:
+        return model.model_validate({name: query[name] for name in query})
+    except ValidationError as e:
+        raise BadRequest(validation_detail(e)) from e
 
 
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
@@ -80,9 +104,13 @@ def reply_rows(out: type[BaseModel], rows: Iterable[Any], status: int = 200) -> 
     return reply([out.model_validate(row, from_attributes=True) for row in rows], status)
 
 
+ROW_ID: TypeAdapter[int] = TypeAdapter(RowId)
+"""What an ``{id}`` of a path may be; the OpenAPI document declares it from this too."""
+
+
 def path_int(request: web.Request, name: str) -> int:
-    """An integer path parameter; 404 when it is not one."""
+    """A row id of the path; 404 when it is not one (no row has it)."""
     try:
-        return int(request.match_info[name])
-    except ValueError as e:
+        return ROW_ID.validate_python(request.match_info[name], strict=False)
+    except ValidationError as e:
         raise NotFound("Không tìm thấy.") from e

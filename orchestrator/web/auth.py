@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import FileField
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session import setup as setup_sessions
@@ -134,7 +135,10 @@ async def authenticate(request: web.Request) -> User | None:
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            sent = str((await request.post()).get(CSRF_FIELD, ""))
+            try:
+                sent = str((await request.post()).get(CSRF_FIELD, ""))
+            except (ValueError, HttpProcessingError):  # an unreadable form carries no token
+                sent = None
         if not _csrf_matches(sent, session):
             raise Forbidden("Thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang.")
     return user
