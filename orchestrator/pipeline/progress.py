@@ -264,22 +264,32 @@ async def stalled(db: AsyncSession, now: datetime, stale: timedelta) -> list[tup
     """The sweeper's pass: every session whose pipeline made no progress for ``stale`` (and is
     neither through nor given up), with what it runs next; each is marked re-driven, so it is
     sent again only after another ``stale`` without progress."""
-    rows = await db.scalars(
-        select(SessionProcessing)
+    cutoff = now - stale
+    session_ids = await db.scalars(
+        select(SessionProcessing.session_id)
         .join(ReceptionSession, ReceptionSession.id == SessionProcessing.session_id)
         .where(
-            SessionProcessing.progress_at <= now - stale,
+            SessionProcessing.progress_at <= cutoff,
             ReceptionSession.status.in_([SessionStatus.PROCESSING, SessionStatus.ARCHIVED]),
         )
         .order_by(SessionProcessing.session_id)
-        .with_for_update(of=SessionProcessing, skip_locked=True)
     )
     found = []
-    for row in list(rows):
-        due = await next_due(db, row.session_id)
-        if due:
-            row.progress_at, row.redrives = now, row.redrives + 1
-            found += [(row.session_id, d) for d in due]
+    for session_id in list(session_ids):
+        due = await next_due(db, session_id)
+        # Compare-and-set: a step that moved the session on (or finished its pipeline) since it
+        # was read keeps its mark, and the step it ran is not sent again.
+        marked = await db.execute(
+            update(SessionProcessing)
+            .where(
+                SessionProcessing.session_id == session_id,
+                SessionProcessing.progress_at <= cutoff,
+            )
+            .values(progress_at=now, redrives=SessionProcessing.redrives + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if due and cast(CursorResult[Any], marked).rowcount:
+            found += [(session_id, d) for d in due]
     return found
 
 

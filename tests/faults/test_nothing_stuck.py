@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -26,12 +27,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
+from media.assignments import AGENT_HEADER
 from orchestrator.app import create_app
 from orchestrator.core.vocabulary import SessionKind, SessionStatus, Tier
 from orchestrator.db import create_engine, migrate, session_factory
 from orchestrator.db.models import (
     Agency,
     ArchiveOutbox,
+    PipelineOutbox,
     ProcessingTrack,
     ReceptionSession,
     RecordingRequest,
@@ -55,14 +58,56 @@ CITIZEN = SpokenTrack("citizen-2", "Trần Thị Bình", "citizen", "UBND xã Gi
                       ((3.0, "Thank you for hearing me."),))  # fmt: skip
 
 
+class BrokerLink:
+    """The orchestrator's way to Redis, which a test can cut (``down``) and mend (``up``): a TCP
+    relay on a port of its own. Workers reach Redis directly."""
+
+    def __init__(self, redis_port: int) -> None:
+        self.redis_port, self.port = redis_port, 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._open):
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
+        self._open |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._open -= {writer, up_writer}
+
+
 @dataclass
 class Pipeline:
-    """This test's orchestrator, database and broker."""
+    """This test's orchestrator (served, its broker reached through ``link``), database and
+    broker."""
 
     settings: Settings
     app: web.Application
     db: async_sessionmaker[AsyncSession]
     tmp_path: Path
+    link: BrokerLink
+    base_url: str
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         return {
@@ -95,22 +140,35 @@ async def pipeline(
         )
         engine = await asyncio.to_thread(create_engine, url)
         await migrate(engine)
+        link = BrokerLink(settings.broker.port)
+        await link.up()
+        linked = settings.broker.model_copy(
+            update={"url": f"redis://127.0.0.1:{link.port}/{BROKER_DB}"}
+        )
         # It adds its static files' directory, a blocking call: not on the loop.
-        app = await asyncio.to_thread(create_app, settings, reconcile_interval_s=1.0)
+        app = await asyncio.to_thread(
+            create_app, settings.model_copy(update={"broker": linked}), reconcile_interval_s=1.0
+        )
         runner = web.AppRunner(app)
         await runner.setup()
-        piped = Pipeline(settings, app, session_factory(engine), tmp_path)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        piped = Pipeline(
+            settings, app, session_factory(engine), tmp_path, link, f"http://{host}:{port}"
+        )
         await piped.flush_broker()
         try:
             yield piped
         finally:
             await runner.cleanup()
+            await link.down()
             await engine.dispose()
 
 
-async def end_recorded_session(p: Pipeline, tracks: list[SpokenTrack]) -> int:
-    """A session that has just ended with a complete recording of ``tracks``: moved to
-    ``processing`` and its pipeline sent, as the orchestrator does at a session's end."""
+async def ended_session_recorded(p: Pipeline, tracks: list[SpokenTrack]) -> tuple[int, Path]:
+    """A session that has ended while its recorder (agent ``test``) finalizes ``tracks``; its
+    manifest."""
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     room = f"faults-{uuid.uuid4().hex[:8]}"
     manifest = await asyncio.to_thread(
@@ -128,13 +186,23 @@ async def end_recorded_session(p: Pipeline, tracks: list[SpokenTrack]) -> int:
         )  # fmt: skip
         db.add(session)
         await db.flush()
+        lease = datetime.now(UTC) + timedelta(minutes=5)
         db.add(RecordingRequest(session_id=session.id, room_name=room, requested_at=started,
-                                agent_id="test", completed_at=datetime.now(UTC),
-                                manifest_path=str(manifest)))  # fmt: skip
-        await db.flush()
-        assert await start_pipeline(db, session.id)
+                                agent_id="test", lease_expires_at=lease))  # fmt: skip
         await db.commit()
-        session_id = session.id
+        return session.id, manifest
+
+
+async def end_recorded_session(p: Pipeline, tracks: list[SpokenTrack]) -> int:
+    """A session that has just ended with a complete recording of ``tracks``: moved to
+    ``processing`` and its pipeline sent, as the orchestrator does at a session's end."""
+    session_id, manifest = await ended_session_recorded(p, tracks)
+    async with p.db() as db:
+        recording = await db.get(RecordingRequest, session_id)
+        assert recording is not None
+        recording.completed_at, recording.manifest_path = datetime.now(UTC), str(manifest)
+        assert await start_pipeline(db, session_id)
+        await db.commit()
     await send_started(p.app, session_id)
     return session_id
 
@@ -154,8 +222,9 @@ async def assert_archived_once(p: Pipeline, session_id: int, timeout: float) -> 
             s = await db.get(ReceptionSession, session_id)
             row = await db.get(SessionProcessing, session_id)
         assert s is not None and s.status is not SessionStatus.FAILED, s and s.status_reason
+        # Through: archived, indexed, and no sweeper looks at it again.
         done = s.status is SessionStatus.ARCHIVED and row and "index" in row.steps_done
-        return row if done else None
+        return row if done and row.progress_at is None else None
 
     row = await eventually(through, timeout=timeout)
     assert row, f"session {session_id} was not archived and indexed within {timeout:.0f} s"
@@ -184,7 +253,6 @@ async def assert_archived_once(p: Pipeline, session_id: int, timeout: float) -> 
     # Every track transcribed, its transcript written once.
     assert tracks and all(t.state == "done" and t.completions == 1 for t in tracks)
     assert row.steps_done == ["transcribe", *STEPS[1:]]
-    assert row.progress_at is None  # through: no sweeper looks at it again
     return row
 
 
@@ -226,5 +294,32 @@ async def test_redis_restarted_empty_before_the_start_was_received(pipeline: Pip
     p = pipeline
     session_id = await end_recorded_session(p, [CHAIR])
     await p.flush_broker()
+    with worker(p.settings, p.tmp_path, f"heir{uuid.uuid4().hex[:6]}", **p.worker_env()):
+        await assert_archived_once(p, session_id, timeout=180)
+
+
+@pytest.mark.parametrize("pipeline", ["postgresql"], indirect=True)
+async def test_redis_down_when_the_recording_is_reported_complete(pipeline: Pipeline) -> None:
+    """The recorder reports the recording complete while the orchestrator cannot reach Redis:
+    the report is answered (the session's state has moved; an error would only make the agent
+    report again what is already recorded), and the start is sent once Redis is back."""
+    p = pipeline
+    session_id, manifest = await ended_session_recorded(p, [CHAIR])
+    await p.link.down()
+    url = f"{p.base_url}/api/v1/media/recordings/{session_id}/complete"
+    headers = {AGENT_HEADER: p.settings.security.media_agent_token}
+    body = {"agent_id": "test", "manifest_path": str(manifest)}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        t0 = time.monotonic()
+        async with http.post(url, json=body, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            assert await r.json() == {"completed": True, "pipeline_started": True}
+    print(f"answered in {time.monotonic() - t0:.1f} s with Redis unreachable")
+    async with p.db() as db:
+        session = await db.get(ReceptionSession, session_id)
+        outbox = await db.get(PipelineOutbox, session_id)
+    assert session is not None and session.status is SessionStatus.PROCESSING
+    assert outbox is not None and outbox.sent_at is None and outbox.last_error
+    await p.link.up()
     with worker(p.settings, p.tmp_path, f"heir{uuid.uuid4().hex[:6]}", **p.worker_env()):
         await assert_archived_once(p, session_id, timeout=180)
