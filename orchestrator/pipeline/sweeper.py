@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Final
 
 from aiohttp import web
 
+from orchestrator.live.session_end import SEND_TIMEOUT_S
 from orchestrator.pipeline import progress
 from orchestrator.web.app_keys import DB, ENQUEUE, SETTINGS
 
 log = logging.getLogger(__name__)
-SEND_TIMEOUT_S: Final = 10.0
 
 
 async def redrive_stalled(app: web.Application) -> list[int]:
