@@ -124,13 +124,34 @@ class BrokerSettings(_Section):
     """The Celery broker and result backend (Redis)."""
 
     url: str = "redis://127.0.0.1:6390/0"
-    # Longer than the longest job, so Redis does not redeliver a task that is still running.
-    visibility_timeout_s: int = 4 * 3600
+    # A task whose worker died is delivered again after this long. Longer than the pipeline's
+    # session steps (their time limits are derived from it), so Redis does not deliver one
+    # that is still running; a transcription may run longer, and its second delivery finds
+    # the track claimed and does nothing. Not what recovers a lost job: the pipeline's sweeper
+    # does that from the database (``pipeline.stale_after_s``).
+    visibility_timeout_s: int = Field(default=1800, ge=10)
 
     @property
     def port(self) -> int:
         """The broker's port."""
         return urlsplit(self.url).port or 6379
+
+
+class PipelineSettings(_Section):
+    """How the post-session pipeline is kept moving."""
+
+    # A session whose pipeline shows no sign of life (a step starting or finishing, a track's
+    # progress, a running step's heartbeat) for this long has its next step sent again by the
+    # orchestrator's sweeper, from the progress rows in the database; so does a pipeline start
+    # no worker acknowledged. Running steps beat four times within it.
+    stale_after_s: int = Field(default=300, ge=2)
+    # One track's transcription (its audio may last hours; it beats while it runs).
+    transcribe_time_limit_s: int = Field(default=4 * 3600, ge=10)
+
+    @property
+    def heartbeat_s(self) -> float:
+        """Seconds between two heartbeats of a running step."""
+        return self.stale_after_s / 4
 
 
 class WhisperSettings(_Section):
@@ -298,6 +319,7 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     db: DatabaseSettings = DatabaseSettings()
     broker: BrokerSettings = BrokerSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     whisper: WhisperSettings = WhisperSettings()
     media: MediaSettings = MediaSettings()
     security: SecuritySettings = SecuritySettings()

@@ -21,6 +21,7 @@ from orchestrator.live import routes as live_routes
 from orchestrator.live.board import board_ctx, stop_streams
 from orchestrator.live.reconciler import reconciler
 from orchestrator.pipeline import routes as pipeline_routes
+from orchestrator.pipeline.sweeper import redrive_stalled
 from orchestrator.scheduling import routes as scheduling_routes
 from orchestrator.search import playback
 from orchestrator.search import routes as search_routes
@@ -84,8 +85,8 @@ async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
     """Enqueue by task name; the broker call is blocking, so it runs in a thread."""
     celery = create_celery(settings)
 
-    async def enqueue(task: TaskName, session_id: int) -> None:
-        await asyncio.to_thread(send, celery, task, session_id)
+    async def enqueue(task: TaskName, session_id: int, *args: str) -> None:
+        await asyncio.to_thread(send, celery, task, session_id, *args)
 
     try:
         yield enqueue
@@ -96,7 +97,7 @@ async def celery_enqueue(settings: Settings) -> AsyncIterator[Enqueue]:
 def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) -> web.Application:
     """The orchestrator. Clients (database, LiveKit, broker) open and close with the app.
 
-    ``reconcile_interval_s`` None runs no reconciler, and so no outbox sweeper (benchmarks,
+    ``reconcile_interval_s`` None runs no reconciler, and so no sweeper (benchmarks,
     one-off tools).
     """
     app = web.Application(
@@ -129,7 +130,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
 
     app.cleanup_ctx.extend([database, livekit, broker])
     if reconcile_interval_s is not None:
-        app.cleanup_ctx.append(reconciler(reconcile_interval_s))
+        app.cleanup_ctx.append(reconciler(reconcile_interval_s, redrive_stalled))
     app.cleanup_ctx.append(board_ctx)  # after the database and LiveKit contexts it uses
     app.on_shutdown.append(stop_streams)
     mount(app, API_ROUTES, PAGES)

@@ -31,7 +31,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 # Not the end-to-end test: its bots speak in real time from the test's own loop, and blockbuster's
 # stack walk on every wrapped call delayed them until the chair's last line fell after the session
 # ended (2 runs of 2; 0 of 1 without it). The blocking calls it found in the demo are fixed.
-BLOCKING_CHECKED = {"unit", "integration", "security"}
+BLOCKING_CHECKED = {"unit", "integration", "security", "faults"}
 # Blocking calls allowed where they are made (file, functions), each for its reason.
 MAY_BLOCK = [
     # asyncpg looks for its client files (~/.pgpass, the certificates in ~/.postgresql) as it

@@ -75,11 +75,15 @@ def _redis_part(settings: Settings) -> Part:
             str(port),
             "--dir",
             str(data),
-            # The broker's queues are rebuilt by the orchestrator; tests need no persistence.
+            # As in production (docker-compose.yml): the queued jobs survive a restart. (The
+            # pipeline does not depend on it: its sweeper sends again, from the database, what a
+            # broker restarted empty lost.)
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--protected-mode",
             "yes",
         ],

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from media.grants import ParticipantKind
-from orchestrator.core.vocabulary import Role, SessionKind, SessionStatus
+from orchestrator.core.vocabulary import RecorderState, Role, SessionKind, SessionStatus
 
 ROLES: Mapping[Role, str] = MappingProxyType(
     {
@@ -51,6 +51,15 @@ STATUSES: Mapping[SessionStatus, str] = MappingProxyType(
     }
 )
 """A session's status, as a predicate: "Phiên tiếp này {status}"."""
+
+RECORDER_STATES: Mapping[RecorderState, str] = MappingProxyType(
+    {
+        RecorderState.RECORDING: "● ĐANG GHI",
+        RecorderState.NO_RECORDER: "KHÔNG GHI",
+        RecorderState.COMPLETE: "ĐÃ GHI XONG",
+    }
+)
+"""The recording badge of a session (the join page, the central dashboard)."""
 
 
 def participant_label(kind: str) -> str:

@@ -41,3 +41,12 @@ class SessionStatus(StrEnum):
     ARCHIVED = "archived"
     CANCELLED = "cancelled"
     FAILED = "failed"
+
+
+class RecorderState(StrEnum):
+    """Whether a session's recording runs: a media agent holds it (``recording``), none does (it
+    waits for a free recorder: ``no_recorder``), or it is finalized (``complete``)."""
+
+    RECORDING = "recording"
+    NO_RECORDER = "no_recorder"
+    COMPLETE = "complete"

@@ -324,6 +324,11 @@ class SessionProcessing(Base):
         UtcDateTime, server_default=func.now(), onupdate=func.now()
     )
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The last sign of life of the pipeline (a step starting or finishing, a track's progress, a
+    # running step's heartbeat, a re-drive); None once nothing is left to do, or it gave up.
+    # The sweeper re-drives a session whose mark is older than ``pipeline.stale_after_s``.
+    progress_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    redrives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ProcessingTrack(Base):

@@ -27,9 +27,10 @@ from media.grants import ParticipantKind
 from media.speaker_watch import SpeakerWatch
 from orchestrator.core.permissions import SessionScope
 from orchestrator.core.timezone import format_local
-from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.core.vocabulary import RecorderState, SessionStatus
 from orchestrator.db.models import ReceptionSession, RecordingRequest
 from orchestrator.live import bridges
+from orchestrator.live.recordings import recorder_state
 from orchestrator.scheduling import service as svc
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS
 from orchestrator.web.auth import now_utc
@@ -145,7 +146,7 @@ class LiveBoard:
             )
             ids = [s.id for s in live]
             launched = {
-                r.session_id: r.requested_at
+                r.session_id: r
                 for r in await db.scalars(
                     select(RecordingRequest).where(RecordingRequest.session_id.in_(ids))
                 )
@@ -183,7 +184,11 @@ class LiveBoard:
                     ).participants
                 )
                 await self._show_observers(room, people)
-            rows.append(self._row(session, room, people, launched, bridged.get(session.id, [])))
+            recording = launched.get(session.id)
+            recorder = recorder_state(recording, now)
+            rows.append(
+                self._row(session, room, people, recording, recorder, bridged.get(session.id, []))
+            )
         if [r.view for r in rows] != [r.view for r in self.rows]:
             self.rows = rows
             async with self._changed:
@@ -195,7 +200,8 @@ class LiveBoard:
         session: ReceptionSession,
         room: api.Room | None,
         people: list[api.ParticipantInfo],
-        launched: dict[int, Any],
+        recording: RecordingRequest | None,
+        recorder: RecorderState,
         bridged: list[dict[str, Any]],
     ) -> LiveRow:
         points = Counter(
@@ -203,7 +209,7 @@ class LiveBoard:
             for p in people
             if not p.permission.hidden
         )
-        started = launched.get(session.id, session.starts_at)
+        started = recording.requested_at if recording else session.starts_at
         watch = self._watches.get(session.room_name or "")
         view = {
             "id": session.id,
@@ -215,6 +221,8 @@ class LiveBoard:
             "started_at": started.isoformat(),
             "started_local": format_local(started),
             "recording": _metadata_value(room.metadata if room else "", "recording", False) is True,
+            # no_recorder: no media agent holds it (every one is full, or none runs).
+            "recorder": recorder.value,
             "points": [{"name": n, "count": c} for n, c in sorted(points.items())],
             "observers": _observers(people),
             "speaking": list(watch.speaking) if watch else [],

@@ -32,6 +32,9 @@ class JoinPageConfig:
         connection_point: The connection point (điểm cầu) the participant joins from.
         session_title: The session's title, shown in the page header.
         leave_url: Where the browser goes after "Rời phiên".
+        recording: Whether a media agent records the session as the page is served.
+        recorder_label: The recording badge as the page is served ("KHÔNG GHI" when nothing
+            records the session); the script keeps it current from the room.
     """
 
     livekit_url: str
@@ -41,6 +44,8 @@ class JoinPageConfig:
     connection_point: str
     session_title: str
     leave_url: str
+    recording: bool
+    recorder_label: str
 
 
 def render_join_page(config: JoinPageConfig) -> str:
@@ -60,6 +65,8 @@ def render_join_page(config: JoinPageConfig) -> str:
         session_title=config.session_title,
         display_name=config.display_name,
         connection_point=config.connection_point,
+        recording=config.recording,
+        recorder_label=config.recorder_label,
     )
 
 

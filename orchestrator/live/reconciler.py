@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -78,26 +78,33 @@ async def _repair_attendance(
             row.left_at = datetime.now(UTC)
 
 
-async def _pass(app: web.Application) -> None:
+Sweep = Callable[[web.Application], Awaitable[object]]
+
+
+async def _pass(app: web.Application, sweeps: tuple[Sweep, ...]) -> None:
     try:
         await send_started(app, *await reconcile_once(app[DB], app[LIVEKIT]))
     finally:
-        # Even with LiveKit unreachable, the pipelines of ended sessions are started.
+        # Even with LiveKit unreachable, the pipelines of ended sessions are started and kept
+        # moving.
         await resend_stalled(app)
+        for sweep in sweeps:
+            await sweep(app)
 
 
 def reconciler(
-    interval_s: float,
+    interval_s: float, *sweeps: Sweep
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     """The reconciler for ``app.cleanup_ctx``: a pass every ``interval_s`` seconds while the app
-    runs (after the database, LiveKit and broker contexts it uses)."""
+    runs (after the database, LiveKit and broker contexts it uses), each pass ending with the
+    ``sweeps`` the layers above give it (the pipeline's)."""
 
     @contextlib.asynccontextmanager
     async def running(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
                 try:
-                    await _pass(app)
+                    await _pass(app, sweeps)
                 except Exception:
                     log.exception("reconciler pass failed; next pass in %ss", interval_s)
                 await asyncio.sleep(interval_s)

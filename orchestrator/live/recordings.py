@@ -11,7 +11,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.assignments import Assignment
-from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.core.vocabulary import RecorderState, SessionStatus
 from orchestrator.db.models import ReceptionSession, RecordingRequest
 
 # Agents renew every few seconds; a dead agent's rooms are taken over after this.
@@ -58,6 +58,33 @@ async def heartbeat(
         Assignment(r.session_id, r.room_name, r.requested_at, status == SessionStatus.LIVE)
         for r, status in rows
     ]
+
+
+def recorder_state(request: RecordingRequest | None, now: datetime) -> RecorderState:
+    """Whether the recording asked for is running: a media agent holds its lease, none does
+    (every agent is full, or none runs: the session is live and nothing records it), or it is
+    finalized."""
+    if request is not None and request.completed_at is not None:
+        return RecorderState.COMPLETE
+    if (
+        request is not None
+        and request.agent_id is not None
+        and request.lease_expires_at is not None
+        and request.lease_expires_at >= now
+    ):
+        return RecorderState.RECORDING
+    return RecorderState.NO_RECORDER
+
+
+async def live_without_recorder(db: AsyncSession, now: datetime) -> list[int]:
+    """The live sessions that no media agent records (to count, and to show)."""
+    rows = await db.execute(
+        select(ReceptionSession.id, RecordingRequest)
+        .outerjoin(RecordingRequest, RecordingRequest.session_id == ReceptionSession.id)
+        .where(ReceptionSession.status == SessionStatus.LIVE)
+        .order_by(ReceptionSession.id)
+    )
+    return [sid for sid, r in rows if recorder_state(r, now) is RecorderState.NO_RECORDER]
 
 
 async def complete_recording(

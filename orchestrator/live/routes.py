@@ -15,11 +15,11 @@ from orchestrator.core.errors import (
     Conflict,
     OrchestratorError,
 )
-from orchestrator.core.labels import STATUSES
+from orchestrator.core.labels import RECORDER_STATES, STATUSES
 from orchestrator.core.lifecycle import move
 from orchestrator.core.permissions import Action, may_join
 from orchestrator.core.timezone import format_local
-from orchestrator.core.vocabulary import Role, SessionStatus
+from orchestrator.core.vocabulary import RecorderState, Role, SessionStatus
 from orchestrator.db.audit import actor_of, audit
 from orchestrator.db.locking import locked_session
 from orchestrator.db.models import (
@@ -31,8 +31,9 @@ from orchestrator.db.models import (
     User,
 )
 from orchestrator.live.join_page import JoinPageConfig, render_join_page
+from orchestrator.live.recordings import recorder_state
 from orchestrator.live.rooms import close_room, ensure_room, participant_token
-from orchestrator.live.schemas import AttendanceOut
+from orchestrator.live.schemas import AttendanceOut, RecorderOut
 from orchestrator.live.session_end import end_session, send_started, start_pipeline
 from orchestrator.live.webhooks import apply_event, parse_event, webhook_body, webhook_receiver
 from orchestrator.scheduling import invitations
@@ -45,6 +46,7 @@ from orchestrator.scheduling.launch_links import (
 from orchestrator.scheduling.schemas import SessionOut
 from orchestrator.web.api import Route, path_int, reply, reply_rows, user_of
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS, USER
+from orchestrator.web.auth import now_utc
 from orchestrator.web.html import error_page
 from orchestrator.web.router import Page
 
@@ -156,10 +158,11 @@ async def join(request: web.Request) -> web.StreamResponse:
         kind = invited.kind if invited else _participant_kind(user, session)
         audit(db, action="session.join", target=f"session:{session.id}", user=user,
               remote=request.remote, kind=kind.value)  # fmt: skip
+        recorder = recorder_state(await db.get(RecordingRequest, session.id), now_utc())
         await db.commit()
     return _join_page(
         request, session, identity=f"user-{user.id}", display_name=user.display_name,
-        kind=kind, connection_point=user.agency.name,
+        kind=kind, connection_point=user.agency.name, recorder=recorder,
     )  # fmt: skip
 
 
@@ -171,6 +174,7 @@ def _join_page(
     display_name: str,
     kind: ParticipantKind,
     connection_point: str,
+    recorder: RecorderState,
 ) -> web.Response:
     assert session.room_name is not None
     settings = request.app[SETTINGS]
@@ -187,6 +191,8 @@ def _join_page(
             connection_point=connection_point,
             session_title=session.title,
             leave_url="/",
+            recording=recorder is RecorderState.RECORDING,
+            recorder_label=RECORDER_STATES[recorder],
         )  # fmt: skip
     )
     return web.Response(text=page, content_type="text/html")
@@ -222,10 +228,12 @@ async def guest_join(request: web.Request) -> web.Response:
         audit(db, action="session.join", target=f"session:{session.id}", remote=request.remote,
               kind=invitation.kind.value, identity=invitation.identity,
               invitation=invitation.id)  # fmt: skip
+        recorder = recorder_state(await db.get(RecordingRequest, session.id), now_utc())
         await db.commit()
     return _join_page(
         request, session, identity=invitation.identity, display_name=invitation.display_name,
         kind=invitation.kind, connection_point=point.name if point else invitation.display_name,
+        recorder=recorder,
     )  # fmt: skip
 
 
@@ -275,11 +283,33 @@ async def list_attendance(request: web.Request) -> web.Response:
         return reply_rows(AttendanceOut, rows)
 
 
+async def get_recorder(request: web.Request) -> web.Response:
+    user = user_of(request)
+    async with request.app[DB]() as db:
+        session = await svc.get_session(
+            db, actor_of(user), path_int(request, "id"), Action.VIEW_ATTENDANCE
+        )
+        recording = await db.get(RecordingRequest, session.id)
+        state = recorder_state(recording, now_utc())
+        return reply(
+            RecorderOut(
+                session_id=session.id,
+                state=state,
+                label=RECORDER_STATES[state],
+                agent_id=recording.agent_id if recording else None,
+                requested_at=recording.requested_at if recording else None,
+            )  # fmt: skip
+        )
+
+
 ROUTES = [
     Route("POST", "/sessions/{id}/end", end_live_session, "End a live session (chair or officer)",
           response=SessionOut),
     Route("GET", "/sessions/{id}/attendance", list_attendance, "Who joined and left, when",
           response=list[AttendanceOut]),
+    Route("GET", "/sessions/{id}/recorder", get_recorder,
+          "Whether a media agent records the session (no_recorder: nothing does)",
+          response=RecorderOut),
 ]  # fmt: skip
 
 PAGES = [

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.assignments import BridgeAssignment
+from orchestrator.core.vocabulary import RecorderState
 from orchestrator.web.bodies import RequestBody, RowId
 
 
@@ -120,6 +121,17 @@ class HeartbeatOut(BaseModel):
     assignments: list[AssignmentOut]
     lease_seconds: float
     bridges: list[BridgeAssignment] = Field(default_factory=list)
+
+
+class RecorderOut(BaseModel):
+    """Whether a session is being recorded. ``no_recorder`` while it is live means nothing
+    records it: every media agent is full (or none runs), and it waits for a free one."""
+
+    session_id: int
+    state: RecorderState
+    label: str
+    agent_id: str | None
+    requested_at: datetime | None
 
 
 class RecordingComplete(RequestBody):

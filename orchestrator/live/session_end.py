@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -26,7 +24,7 @@ from aiohttp import web
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from config import Settings
+from orchestrator.core.faults import kill_if_asked
 from orchestrator.core.lifecycle import move
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.locking import locked_session
@@ -39,10 +37,9 @@ log = logging.getLogger(__name__)
 # Whoever wrote an outbox row sends it within moments of its commit; the sweeper leaves it alone
 # this long so that it is not sent twice.
 UNSENT_GRACE: Final = timedelta(seconds=10)
-# A worker acknowledges the start when it has enqueued the session's jobs. The start waits in the
-# transcribe queue behind other sessions' tracks, so only a much older one counts as lost.
-UNACKNOWLEDGED: Final = timedelta(minutes=10)
-SEND_TIMEOUT_S: Final = 10.0
+# A send waits no longer than this for the broker: the request that ended the session (a media
+# agent's report gives up after 10 s) is answered well before, and the outbox row is sent later.
+SEND_TIMEOUT_S: Final = 3.0
 # The test-only fault point (``faults.kill_at``) between the commit and the send.
 COMMITTED: Final = "session_end.committed"
 
@@ -80,18 +77,12 @@ async def start_pipeline(db: AsyncSession, session_id: int) -> bool:
     return True
 
 
-def _kill_if_asked(settings: Settings, point: str) -> None:
-    if point in settings.faults.kill_at:
-        log.warning("fault injection: killing this process at %s", point)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 async def send_started(app: web.Application, *session_ids: int) -> None:
     """After the commit that started their pipelines: send each, and mark it sent. A send that
     fails is logged and left to the sweeper (the session's state has already moved on)."""
     if not session_ids:
         return
-    _kill_if_asked(app[SETTINGS], COMMITTED)
+    kill_if_asked(app[SETTINGS], COMMITTED)
     for session_id in session_ids:
         await _send(app, session_id)
 
@@ -112,9 +103,11 @@ async def _send(app: web.Application, session_id: int) -> None:
         await db.commit()
 
 
-async def stalled(db: AsyncSession, now: datetime) -> list[int]:
+async def stalled(db: AsyncSession, now: datetime, unacknowledged: timedelta) -> list[int]:
     """Sessions in ``processing`` whose pipeline start no worker has acknowledged: never sent
-    (and past :data:`UNSENT_GRACE`), or sent longer than :data:`UNACKNOWLEDGED` ago."""
+    (and past :data:`UNSENT_GRACE`), or sent longer than ``unacknowledged`` ago (the
+    pipeline's ``stale_after_s``: a start waits in the transcribe queue behind other sessions'
+    tracks, and a broker restarted empty lost it)."""
     rows = await db.scalars(
         select(PipelineOutbox.session_id)
         .join(ReceptionSession, ReceptionSession.id == PipelineOutbox.session_id)
@@ -126,7 +119,7 @@ async def stalled(db: AsyncSession, now: datetime) -> list[int]:
                     PipelineOutbox.sent_at.is_(None),
                     PipelineOutbox.created_at <= now - UNSENT_GRACE,
                 ),
-                PipelineOutbox.sent_at <= now - UNACKNOWLEDGED,
+                PipelineOutbox.sent_at <= now - unacknowledged,
             ),
         )
         .order_by(PipelineOutbox.session_id)
@@ -136,8 +129,9 @@ async def stalled(db: AsyncSession, now: datetime) -> list[int]:
 
 async def resend_stalled(app: web.Application) -> list[int]:
     """The sweeper: send every stalled pipeline start again; the sessions it sent."""
+    unacknowledged = timedelta(seconds=app[SETTINGS].pipeline.stale_after_s)
     async with app[DB]() as db:
-        session_ids = await stalled(db, datetime.now(UTC))
+        session_ids = await stalled(db, datetime.now(UTC), unacknowledged)
     for session_id in session_ids:
         log.warning("session %s: pipeline start not acknowledged; sending it again", session_id)
         await _send(app, session_id)

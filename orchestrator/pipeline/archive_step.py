@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 from celery import Celery
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
@@ -27,7 +27,7 @@ from orchestrator.db.locking import locked_session
 from orchestrator.db.models import ArchiveOutbox, ReceptionSession, RecordingRequest
 from orchestrator.pipeline import progress
 from orchestrator.pipeline.progress import run_db, step_done
-from orchestrator.pipeline.tasks import register_step
+from orchestrator.pipeline.tasks import register_step, time_limits
 from storage import make_s3_client
 from storage.archive import SessionPlace, archive_directory, signing_key, verify_archive
 from storage.errors import ArchiveError
@@ -71,9 +71,9 @@ async def _place(db: AsyncSession, session_id: int) -> tuple[SessionPlace, Path 
 
 
 OUTBOX_PENDING, OUTBOX_RUNNING, OUTBOX_DONE = "pending", "running", "done"
-# The periodic re-drive runs this often; a "running" row older than STALE is a lost job.
+# The periodic re-drive of failed archives runs this often. A job lost while it ran (its row
+# left "running") is the pipeline sweeper's: the session is still processing.
 REDRIVE_EVERY_S = 300
-STALE = timedelta(hours=2)
 # Archived spool directories stay this long (for the index step, and a quick re-run).
 SPOOL_KEEP = timedelta(days=1)
 
@@ -115,13 +115,10 @@ async def _failed(db: AsyncSession, session_id: int, error: str, now: datetime) 
 
 
 async def due_for_archive(db: AsyncSession, now: datetime) -> list[int]:
-    """Sessions whose archive job should run again: pending and due, or running but lost."""
+    """Sessions whose archive job failed and should run again: pending and due."""
     rows = await db.scalars(
         select(ArchiveOutbox.session_id).where(
-            or_(
-                (ArchiveOutbox.state == OUTBOX_PENDING) & (ArchiveOutbox.next_attempt_at <= now),
-                (ArchiveOutbox.state == OUTBOX_RUNNING) & (ArchiveOutbox.updated_at <= now - STALE),
-            )
+            (ArchiveOutbox.state == OUTBOX_PENDING) & (ArchiveOutbox.next_attempt_at <= now)
         )
     )
     return sorted(rows)
@@ -249,9 +246,10 @@ def register(app: Celery, settings: Settings) -> None:
     """Register the archive's tasks on ``app``: ``tiepdan.archive_session`` (args
     ``[session_id]``), and the periodic re-verification and outbox re-drive that Celery beat runs.
     """
+    soft, hard = time_limits(settings)
     register_step(
         app, settings, TaskName.ARCHIVE_SESSION, partial(archive_session_job, settings),
-        soft_time_limit=3600, time_limit=3700,
+        soft_time_limit=soft, time_limit=hard,
     )  # fmt: skip
 
     def redrive_outbox() -> list[int]:

@@ -8,15 +8,18 @@ starts (Celery's ``worker_process_init``) and closed as it exits.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,8 +35,10 @@ from orchestrator.db.models import (
     RecordingRequest,
     SessionProcessing,
 )
+from orchestrator.pipeline.stages import Due, next_stage
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Session-level states (SessionProcessing.state).
 PLANNED, RUNNING = "planned", "running"
@@ -98,6 +103,36 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@contextmanager
+def heartbeat(settings: Settings, session_id: int) -> Iterator[None]:
+    """While the block runs, a thread marks the session's pipeline alive every
+    ``pipeline.heartbeat_s``, on a database of its own (the process's one serves one thread). A
+    killed worker stops beating, and the sweeper sends the step again. (A track's own mark is
+    its transcription's progress, written every few seconds.)"""
+    stop = threading.Event()
+
+    def beat() -> None:
+        db: BlockingDatabase | None = None
+        try:
+            while not stop.wait(settings.pipeline.heartbeat_s):
+                try:
+                    db = db or BlockingDatabase(settings.db.url)
+                    db.run(lambda s: touch(s, session_id))
+                except Exception:  # noqa: BLE001 - a missed beat is not the step's failure
+                    log.warning("session %s: heartbeat failed", session_id, exc_info=True)
+        finally:
+            if db is not None:
+                db.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{session_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 @dataclass(frozen=True)
 class TrackPlan:
     """A speaker track the pipeline transcribes."""
@@ -130,7 +165,11 @@ async def plan(db: AsyncSession, session_id: int, tracks: Sequence[TrackPlan]) -
     row = await db.get(SessionProcessing, session_id)
     if row is not None:
         return row.state == PLANNED
-    db.add(SessionProcessing(session_id=session_id, state=PLANNED, steps_done=[], warnings=[]))
+    db.add(
+        SessionProcessing(
+            session_id=session_id, state=PLANNED, steps_done=[], warnings=[], progress_at=_now()
+        )
+    )
     for t in tracks:
         db.add(
             ProcessingTrack(
@@ -177,12 +216,91 @@ async def enqueued(db: AsyncSession, session_id: int) -> None:
     )
 
 
+async def touch(db: AsyncSession, session_id: int, track_sid: str | None = None) -> None:
+    """A sign of life of the session's pipeline (and of the track's transcription): the sweeper
+    leaves it alone for another ``pipeline.stale_after_s``. A pipeline that is through, or gave
+    up, stays so."""
+    await db.execute(
+        update(SessionProcessing)
+        .where(
+            SessionProcessing.session_id == session_id, SessionProcessing.progress_at.is_not(None)
+        )
+        .values(progress_at=_now())
+    )
+    if track_sid is not None:
+        await db.execute(
+            update(ProcessingTrack).where(*_track(session_id, track_sid)).values(updated_at=_now())
+        )
+
+
+async def next_due(db: AsyncSession, session_id: int) -> tuple[Due, ...]:
+    """What the session's pipeline runs next (:func:`~orchestrator.pipeline.stages.next_stage`);
+    when nothing, the pipeline is marked through, and no sweeper looks at it again."""
+    row = await db.get(SessionProcessing, session_id)
+    if row is None:
+        return ()
+    tracks = await db.execute(
+        select(ProcessingTrack.track_sid, ProcessingTrack.state).where(
+            ProcessingTrack.session_id == session_id
+        )
+    )
+    due = next_stage(row.steps_done, dict(tracks.all()))
+    if not due:
+        await settle(db, session_id)
+    return due
+
+
+async def settle(db: AsyncSession, session_id: int) -> None:
+    """Nothing is left for the session's pipeline to do (or it gave up): no sweeper re-drives
+    it. The archive outbox may still run its archive again (:func:`resume`)."""
+    await db.execute(
+        update(SessionProcessing)
+        .where(SessionProcessing.session_id == session_id)
+        .values(progress_at=None)
+    )
+
+
+async def stalled(db: AsyncSession, now: datetime, stale: timedelta) -> list[tuple[int, Due]]:
+    """The sweeper's pass: every session whose pipeline made no progress for ``stale`` (and is
+    neither through nor given up), with what it runs next; each is marked re-driven, so it is
+    sent again only after another ``stale`` without progress."""
+    cutoff = now - stale
+    session_ids = await db.scalars(
+        select(SessionProcessing.session_id)
+        .join(ReceptionSession, ReceptionSession.id == SessionProcessing.session_id)
+        .where(
+            SessionProcessing.progress_at <= cutoff,
+            ReceptionSession.status.in_([SessionStatus.PROCESSING, SessionStatus.ARCHIVED]),
+        )
+        .order_by(SessionProcessing.session_id)
+    )
+    found = []
+    for session_id in list(session_ids):
+        due = await next_due(db, session_id)
+        # Compare-and-set: a step that moved the session on (or finished its pipeline) since it
+        # was read keeps its mark, and the step it ran is not sent again.
+        marked = await db.execute(
+            update(SessionProcessing)
+            .where(
+                SessionProcessing.session_id == session_id,
+                SessionProcessing.progress_at <= cutoff,
+            )
+            .values(progress_at=now, redrives=SessionProcessing.redrives + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if due and cast(CursorResult[Any], marked).rowcount:
+            found += [(session_id, d) for d in due]
+    return found
+
+
 async def step_done(db: AsyncSession, session_id: int, step: str) -> None:
     """Record a finished step once (a redelivered task does not list it twice)."""
     row = await db.get(SessionProcessing, session_id, with_for_update=True)
     if row is None or step in row.steps_done:
         return
     row.steps_done = [*row.steps_done, step]
+    if row.progress_at is not None:
+        row.progress_at = _now()
     if row.state == PLANNED:
         row.state = RUNNING
 
@@ -211,14 +329,26 @@ def _track(session_id: int, track_sid: str) -> tuple[ColumnElement[bool], ...]:
     return (ProcessingTrack.session_id == session_id, ProcessingTrack.track_sid == track_sid)
 
 
-async def track_started(db: AsyncSession, session_id: int, track_sid: str) -> None:
-    """A transcription of the track starts (again, if redelivered)."""
-    await db.execute(
+async def track_started(
+    db: AsyncSession, session_id: int, track_sid: str, stale: timedelta
+) -> bool:
+    """Claim the track's transcription (again, if redelivered or re-driven); False when another
+    run of it showed life within ``stale`` (a second delivery of a job still running)."""
+    claimed = await db.execute(
         update(ProcessingTrack)
-        .where(*_track(session_id, track_sid))
-        .values(state=TRACK_RUNNING, attempts=ProcessingTrack.attempts + 1, done_s=0.0)
-    )
+        .where(
+            *_track(session_id, track_sid),
+            (ProcessingTrack.state != TRACK_RUNNING)
+            | (ProcessingTrack.updated_at <= _now() - stale),
+        )
+        .values(state=TRACK_RUNNING, attempts=ProcessingTrack.attempts + 1, done_s=0.0,
+                updated_at=_now())
+    )  # fmt: skip
     await enqueued(db, session_id)
+    if not cast(CursorResult[Any], claimed).rowcount:
+        return False
+    await touch(db, session_id)
+    return True
 
 
 async def track_progress(db: AsyncSession, session_id: int, track_sid: str, done_s: float) -> None:
@@ -226,6 +356,7 @@ async def track_progress(db: AsyncSession, session_id: int, track_sid: str, done
     await db.execute(
         update(ProcessingTrack).where(*_track(session_id, track_sid)).values(done_s=done_s)
     )
+    await touch(db, session_id, track_sid)
 
 
 async def track_done(db: AsyncSession, session_id: int, track_sid: str) -> None:
@@ -266,6 +397,7 @@ async def give_up(db: AsyncSession, session_id: int, error: str) -> None:
         db.add(SessionProcessing(session_id=session_id, state=PLANNED, steps_done=[], warnings=[]))
         await db.flush()
     await set_state(db, session_id, FAILED, error)
+    await settle(db, session_id)
 
 
 async def resume(db: AsyncSession, session_id: int) -> None:
@@ -275,6 +407,11 @@ async def resume(db: AsyncSession, session_id: int) -> None:
     if session is not None and session.status is SessionStatus.FAILED:
         move(session, SessionStatus.PROCESSING, "retried")
         await set_state(db, session_id, RUNNING)
+        await db.execute(
+            update(SessionProcessing)
+            .where(SessionProcessing.session_id == session_id)
+            .values(progress_at=_now())
+        )
 
 
 async def finish_resumed(db: AsyncSession, session_id: int) -> None:

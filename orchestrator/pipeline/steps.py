@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,6 +81,7 @@ def plan_session(session_id: int) -> list[str] | None:
             if await progress.plan(db, session_id, []):
                 await progress.add_warnings(db, session_id, "Phiên không có bản ghi âm để xử lý.")
                 await progress.set_state(db, session_id, progress.DONE_WITH_WARNINGS)
+                await progress.settle(db, session_id)
 
         progress.run_db(nothing_recorded)
         return None
@@ -135,7 +137,10 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     if track is None:
         raise AudioError(files.manifest, f"no track {track_sid} in the recording manifest")
     language = progress.run_db(lambda db: progress.session_language(db, session_id))
-    progress.run_db(lambda db: progress.track_started(db, session_id, track_sid))
+    stale = timedelta(seconds=settings.pipeline.stale_after_s)
+    if not progress.run_db(lambda db: progress.track_started(db, session_id, track_sid, stale)):
+        log.info("session %s track %s: being transcribed elsewhere", session_id, track_sid)
+        return
     last_write = time.monotonic()
 
     def report(done_s: float, _total_s: float) -> None:

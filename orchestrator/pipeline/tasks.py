@@ -1,11 +1,13 @@
-"""The post-session pipeline as Celery tasks, and the chain that runs them per session.
+"""The post-session pipeline as Celery tasks.
 
 ``tiepdan.session_ended`` (sent once per session by the orchestrator's outbox) plans the work and
-enqueues: a group of ``transcribe_track`` (one per speaker track, queue ``transcribe``) →
-``merge`` → ``mix`` → ``minutes`` (queue ``media``) → ``archive_session`` → ``index_session``
-(queue ``archive``, owned by :mod:`orchestrator.pipeline.archive_step` and
-:mod:`orchestrator.pipeline.index_step`).
-Arguments are ids; the logic is in :mod:`orchestrator.pipeline.steps`.
+sends the ``transcribe_track`` of every speaker track (queue ``transcribe``); the last track to
+finish sends ``merge``, and each step then sends the next: ``mix`` → ``minutes`` (queue
+``media``) → ``archive_session`` → ``index_session`` (queue ``archive``, owned by
+:mod:`orchestrator.pipeline.archive_step` and :mod:`orchestrator.pipeline.index_step`). What
+runs next is read from the progress rows (:mod:`orchestrator.pipeline.stages`), so the
+orchestrator's sweeper (:mod:`orchestrator.pipeline.sweeper`) can send it again when a worker or
+the broker lost it. Arguments are ids; the logic is in :mod:`orchestrator.pipeline.steps`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final, ParamSpec, TypeVar
 
-from celery import Celery, chain, group
+from celery import Celery
 from minio.error import MinioException
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError
 
 from config import Settings
+from orchestrator.core.faults import kill_worker_if_asked
 from orchestrator.pipeline import progress, steps
-from transcription.celery_app import RetryingTask, RetryLater, TaskName
+from orchestrator.pipeline.stages import SESSION_STEPS
+from transcription.celery_app import RetryingTask, RetryLater, TaskName, send
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -72,10 +76,40 @@ class SessionTask(RetryingTask):
 
 
 def time_limits(settings: Settings) -> tuple[int, int]:
-    """(soft, hard) seconds for one task: the hard limit stays inside the broker's visibility
-    timeout, so Redis never redelivers a task that is still running."""
+    """(soft, hard) seconds for one session step: the hard limit stays inside the broker's
+    visibility timeout, so Redis never delivers again a step that is still running."""
     visibility = settings.broker.visibility_timeout_s
     return int(visibility * 0.8), int(visibility * 0.9)
+
+
+# Each step's name in ``steps_done`` and in its fault point (``pipeline.<step>``).
+STEP_OF: Final = {TaskName.TRANSCRIBE_TRACK: "transcribe", **{t: s for s, t in SESSION_STEPS}}
+
+
+def advance(app: Celery, session_id: int, *, after_track: bool = False) -> None:
+    """Send what the session's pipeline runs next, as its progress rows say. After a track, the
+    other tracks still running are left alone: the last of them to finish sends the merge."""
+    due = progress.run_db(lambda db: progress.next_due(db, session_id))
+    if after_track and due and due[0].task is TaskName.TRANSCRIBE_TRACK:
+        return
+    for d in due:
+        send(app, d.task, session_id, *d.extra)
+
+
+def session_step(
+    app: Celery, settings: Settings, name: TaskName, step: Callable[..., R]
+) -> Callable[..., R]:
+    """``step`` as one step of a session's pipeline: it beats while it runs, and once done it
+    sends the next (so no canvas in the broker holds the session's place)."""
+
+    def run(session_id: int, *args: Any) -> R:
+        with progress.heartbeat(settings, session_id):
+            kill_worker_if_asked(settings, f"pipeline.{STEP_OF[name]}")
+            result = step(session_id, *args)
+        advance(app, session_id, after_track=name is TaskName.TRANSCRIBE_TRACK)
+        return result
+
+    return functools.update_wrapper(run, step)
 
 
 def register_step(
@@ -89,30 +123,14 @@ def register_step(
     base: type[RetryingTask] = SessionTask,
 ) -> None:
     """Register ``step`` as the task ``name`` of ``app`` alone (it holds the worker's
-    ``settings``), with the one retry policy."""
+    ``settings``), with the one retry policy; a step of the pipeline (:data:`STEP_OF`) beats
+    and sends the next (:func:`session_step`)."""
+    if issubclass(base, SessionTask) and name in STEP_OF:
+        step = session_step(app, settings, name, step)
     app.task(
         name=name.value, base=base, shared=False, settings=settings,
         soft_time_limit=soft_time_limit, time_limit=time_limit,
     )(retry_transient(step))  # fmt: skip
-
-
-def pipeline_chain(app: Celery, session_id: int, track_sids: list[str]) -> Any:
-    """The chain of one session's steps (immutable signatures: each takes only ids)."""
-
-    def step(name: TaskName, *args: Any) -> Any:
-        return app.signature(
-            name.value, args=(session_id, *args), queue=name.queue.value, immutable=True
-        )
-
-    tail = [
-        step(TaskName.MERGE_TRANSCRIPT),
-        step(TaskName.MIX_AUDIO),
-        step(TaskName.RENDER_MINUTES),
-        step(TaskName.ARCHIVE_SESSION),
-        step(TaskName.INDEX_SESSION),
-    ]
-    tracks = [step(TaskName.TRANSCRIBE_TRACK, sid) for sid in track_sids]
-    return chain(group(tracks), *tail) if tracks else chain(*tail)
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -120,19 +138,22 @@ def register(app: Celery, settings: Settings) -> None:
     soft, hard = time_limits(settings)
 
     def session_ended(session_id: int) -> None:
-        track_sids = steps.plan_session(session_id)
-        if track_sids is None:
-            log.info("session %s: pipeline already enqueued", session_id)
+        if steps.plan_session(session_id) is None:
+            log.info("session %s: pipeline already started", session_id)
         else:
-            pipeline_chain(app, session_id, track_sids).apply_async()
+            advance(app, session_id)
         progress.run_db(lambda db: progress.enqueued(db, session_id))
 
     def transcribe_track(session_id: int, track_sid: str) -> None:
         steps.transcribe_session_track(settings, session_id, track_sid)
 
+    register_step(
+        app, settings, TaskName.SESSION_ENDED, session_ended, soft_time_limit=soft, time_limit=hard
+    )
+    limit = settings.pipeline.transcribe_time_limit_s
+    register_step(app, settings, TaskName.TRANSCRIBE_TRACK, transcribe_track,
+                  soft_time_limit=int(limit * 0.95), time_limit=limit)  # fmt: skip
     for name, task in (
-        (TaskName.SESSION_ENDED, session_ended),
-        (TaskName.TRANSCRIBE_TRACK, transcribe_track),
         (TaskName.MERGE_TRANSCRIPT, steps.merge_session),
         (TaskName.MIX_AUDIO, steps.mix_session),
         (TaskName.RENDER_MINUTES, steps.minutes_session),

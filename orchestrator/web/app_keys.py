@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from aiohttp import web
 from livekit import api
@@ -20,8 +20,14 @@ DB = web.AppKey("db", async_sessionmaker[Any])
 LIVEKIT = web.AppKey("livekit", api.LiveKitAPI)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 SESSIONS = web.AppKey("sessions", SessionStore)
-# (task, session id): the task sent by its name to its queue, off the event loop.
-Enqueue = Callable[[TaskName, int], Awaitable[None]]
+
+
+class Enqueue(Protocol):
+    """Send the task by its name to its queue, off the event loop."""
+
+    def __call__(self, task: TaskName, session_id: int, *args: str) -> Awaitable[None]: ...
+
+
 ENQUEUE: web.AppKey[Enqueue] = web.AppKey("enqueue")
 
 # The signed-in user of a request (None for anonymous), set by the auth middleware.

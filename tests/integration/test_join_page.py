@@ -131,6 +131,7 @@ def _config(
     return JoinPageConfig(
         livekit_url=settings.livekit.url, token=token, room_name=room, display_name=display_name,
         connection_point=connection_point, session_title=session_title, leave_url="/left",
+        recording=False, recorder_label="KHÔNG GHI",
     )  # fmt: skip
 
 
@@ -292,7 +293,8 @@ async def test_join_page_publishes_mutes_and_leaves(
                 room=unique_name, metadata=json.dumps({"recording": False})
             )
         )
-        await expect(recording).to_have_text("Chưa ghi")
+        await expect(recording).to_have_text("KHÔNG GHI")
+        await expect(recording).to_have_class("off")
         await lkapi.room.update_room_metadata(
             api.UpdateRoomMetadataRequest(
                 room=unique_name, metadata=json.dumps({"recording": True})

@@ -25,7 +25,7 @@ const TEXT = {
   left: "Đã rời phiên",
   failed: "Không kết nối được",
   recording: "● ĐANG GHI",
-  notRecording: "Chưa ghi",
+  notRecording: "KHÔNG GHI",
   observers: (n) => `Ban Tiếp công dân Trung ương đang theo dõi: ${n}`,
   micOff: "Tắt mic",
   micOn: "Bật mic",
@@ -214,6 +214,7 @@ class JoinPage {
     const indicator = this.elements.recording;
     indicator.textContent = on ? TEXT.recording : TEXT.notRecording;
     indicator.classList.toggle("on", on);
+    indicator.classList.toggle("off", !on);
     const observers = centralObservers(this.room.metadata);
     this.elements.observers.textContent = observers ? TEXT.observers(observers) : "";
     this.elements.observers.hidden = observers === 0;

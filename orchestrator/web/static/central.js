@@ -5,7 +5,7 @@ const TEXT = {
   live: "Đang cập nhật trực tiếp",
   reconnecting: "Mất kết nối, đang thử lại…",
   recording: "Đang ghi",
-  notRecording: "Chưa ghi",
+  notRecording: "KHÔNG GHI",
   nobody: "—",
   listen: "Nghe",
   talkBackOn: "nói vào phiên",
@@ -53,7 +53,7 @@ function render(sessions) {
     if (s.observers > 0) points.push(TEXT.observers(s.observers));
     cell(row, list(points)).className = "points";
     const rec = cell(row, s.recording ? TEXT.recording : TEXT.notRecording);
-    rec.className = s.recording ? "rec recording" : "recording muted";
+    rec.className = s.recording ? "rec recording" : "recording norec";
     cell(row, list(s.speaking)).className = "speaking";
     const bridges = s.bridges.map(
       (b) =>
