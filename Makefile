@@ -58,7 +58,7 @@ lint: $(STAMP)
 
 test: setup lint
 	$(TIEPDAN) stack up --with postgres
-	$(PY) -m pytest tests/unit tests/integration tests/security
+	$(PY) -m pytest tests/unit tests/integration tests/security tests/faults
 	@# Alone: the demo's own orchestrator takes the port LiveKit posts its webhooks to.
 	$(PY) -m pytest tests/e2e
 
