@@ -380,6 +380,15 @@ class SegmentWriter(TrackTimeline[_Encoding]):
             gap_start, reason = self._open_gap
             self._gaps.append(Gap(gap_start, max(gap_start, _micros(start_s)), reason))
             self._open_gap = None
+        last = self._gaps[-1] if self._gaps else None
+        if (
+            self._open_gap is None
+            and last
+            and (last.end_s, last.reason) == (_micros(start_s), "storage_error")
+        ):
+            # A retry that wrote nothing lasting: the outage goes on, one gap.
+            self._gaps.pop()
+            self._open_gap = (last.start_s, "storage_error")
         if self._open_gap is None:
             self._gap_after(start_s, "storage_error")
         self._blocks.setdefault("storage_error")

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from media import RecordingManifest, TrackRecord
 from storage.files import hash_file
 from storage.spool import AUDIO_SEGMENT_SUFFIX, SessionSpool
-from tests.audio import sine
+from tests.faults.speakers import Talkers, agents, talkers
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
 from tests.integration.test_media_agent import (
@@ -26,8 +24,9 @@ from tests.integration.test_media_agent import (
     launched_and_recorded,
     read_manifest,
     recorder_joined_since,
-    speaker,
 )
+
+__all__ = ["agents", "talkers"]  # fixtures
 from tests.integration.test_recorder import decode
 
 RATE = 48000
@@ -38,29 +37,23 @@ INTO_SEGMENT_S = 6.5
 SPEAKERS = ("citizen-a", "citizen-b")
 
 
-@pytest.fixture
-def agents(world: World, tmp_path: Path) -> Iterator[Agents]:
-    running = Agents(world, tmp_path)
-    yield running
-    running.stop_all()
-
-
 def track_of(manifest: RecordingManifest, identity: str) -> TrackRecord:
     [track] = [t for t in manifest.tracks if t.participant_identity == identity]
     return track
 
 
 async def test_agent_kill_9_loses_at_most_two_seconds_per_speaker(
-    world: World, http: aiohttp.ClientSession, agents: Agents
+    world: World, http: aiohttp.ClientSession, agents: Agents, talkers: Talkers
 ) -> None:
     agents.start("agent-k")
     session_id, room = await launched_and_recorded(world, http)
     spool = SessionSpool(agents.spool("agent-k") / str(session_id))
-    bots = [await speaker(world, room, identity) for identity in SPEAKERS]
+    for identity in SPEAKERS:
+        await talkers.join(world, room, identity)
     await asyncio.sleep(1.5)  # the recorder subscribes to the new tracks
     # Both speak without a pause through the kill and the restart.
-    tones = [asyncio.create_task(bot.play(sine(440 + 220 * i, 40.0, RATE)))
-             for i, bot in enumerate(bots)]  # fmt: skip
+    for i, identity in enumerate(SPEAKERS):
+        talkers.talk(identity, 440 + 220 * i)
 
     async def first_segments() -> RecordingManifest | None:
         if not spool.partial_manifest.exists():
@@ -84,10 +77,8 @@ async def test_agent_kill_9_loses_at_most_two_seconds_per_speaker(
     agents.start("agent-k")
     assert await eventually(lambda: recorder_joined_since(world, room, restarted_ms), timeout=15)
     await asyncio.sleep(4.0)  # recorded again for a while
-    for tone in tones:
-        tone.cancel()
-    for bot in bots:
-        await bot.room.disconnect()
+    for identity in SPEAKERS:
+        await talkers.leave(identity)
     await end_and_wait_processing(world, http, session_id, room)
 
     final = read_manifest(spool.manifest)
