@@ -204,7 +204,7 @@ async def expected_in_archive(db: AsyncSession) -> dict[int, str]:
             ReceptionSession.status.in_(_ARCHIVE_DUE), RecordingRequest.manifest_path.is_not(None)
         )
     )
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
 
 
 async def _archived_long_ago(db: AsyncSession, before: datetime) -> list[int]:
