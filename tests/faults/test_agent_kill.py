@@ -15,7 +15,7 @@ import pytest
 from media import RecordingManifest, TrackRecord
 from storage.files import hash_file
 from storage.spool import AUDIO_SEGMENT_SUFFIX, SessionSpool
-from tests.faults.speakers import Talkers, agents, talkers
+from tests.faults.talkers import Talkers, agents, talkers
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
 from tests.integration.test_media_agent import (

@@ -23,7 +23,7 @@ from storage import make_s3_client
 from storage.archive import SessionPlace, archive_directory, signing_key
 from storage.files import hash_file
 from storage.spool import AUDIO_SEGMENT_SUFFIX, SessionSpool
-from tests.faults.speakers import Talkers, agents, talkers
+from tests.faults.talkers import Talkers, agents, talkers
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, lkapi
 from tests.integration.test_media_agent import (
