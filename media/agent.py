@@ -108,10 +108,17 @@ class MediaAgent:
             log.warning("session %s: lease lost, recorder stopped", session_id)
             await self._drop(session_id)
         for a in assignments:
-            if a.live and a.session_id not in self.recorders:
-                await self._start(a)
-            elif not a.live:
-                await self._finish(http, a)
+            try:
+                if a.live and a.session_id not in self.recorders:
+                    await self._start(a)
+                elif not a.live:
+                    await self._finish(http, a)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                log.warning("session %s: orchestrator unreachable (%s); next beat", a.session_id, e)
+            except Exception:
+                # One room's failure (a full disk at finalize) is that room's: the others go on
+                # recording, and the room's step is tried again next beat.
+                log.exception("session %s: failed; trying again next beat", a.session_id)
         await self.bridges.reconcile(self._bridge_assignments)
 
     async def _heartbeat(self, http: aiohttp.ClientSession) -> list[Assignment]:
@@ -156,11 +163,13 @@ class MediaAgent:
         log.info("session %s: recording room %s", a.session_id, a.room_name)
 
     async def _finish(self, http: aiohttp.ClientSession, a: Assignment) -> None:
-        recorder = self.recorders.pop(a.session_id, None)
+        """Finalize and report the recording; kept until reported, so that a step that failed
+        (the disk, the orchestrator) is tried again next beat with the same recorder."""
+        recorder = self.recorders.get(a.session_id)
         if recorder is None:
             # Ended while no recorder of ours ran (e.g. we restarted after the end): finalize
             # what an earlier run left on disk.
-            recorder = RoomRecorder(
+            recorder = self.recorders[a.session_id] = RoomRecorder(
                 self.settings.livekit, a.room_name, self._out_dir(a.session_id),
                 SessionClock(a.started_at),
             )  # fmt: skip
@@ -171,6 +180,7 @@ class MediaAgent:
         async with http.post(f"{self._api}/recordings/{a.session_id}/complete", json=body) as r:
             r.raise_for_status()
             result = await r.json()
+        self.recorders.pop(a.session_id, None)
         log.info("session %s: recording complete (%s)", a.session_id, result)
 
     async def _drop(self, session_id: int) -> None:

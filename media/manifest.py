@@ -35,9 +35,14 @@ Times are seconds on the session clock (:class:`media.clock.SessionClock`). A se
 48 kHz mono, at most 10 s; ``duration_s`` counts the samples it holds. A gap lies between two
 segments of a track: the time from the last sample before it to the first sample after it, with
 ``reason`` one of ``muted``, ``unsubscribed`` (the participant left or stopped publishing),
-``reconnecting`` (the recorder's own connection) or ``recorder_restart`` (a recorder died or its
-agent was replaced: from the end of the last segment it finished, or from ``first_audio_s`` when
-it died within the track's first segment, to the first sample after the restart). Time between
+``reconnecting`` (the recorder's own connection), ``recorder_restart`` (a recorder died or its
+agent was replaced: from the end of the last segment it left readable, or from ``first_audio_s``
+when it left none, to the first sample after the restart) or ``storage_error`` (a segment file
+could not be written: from the start of the segment given up to the first sample written again).
+A gap for a loss (``reconnecting``, ``recorder_restart``, ``storage_error``) still open when the
+recording ends ends then; a ``muted`` or ``unsubscribed`` one is dropped (nothing was lost).
+A segment listed by a recorder that took over after a crash may be the readable start of a file
+its writer never closed (:mod:`media.salvage`). Time between
 segments that no gap covers is time the track was live but carried nothing (digital silence: a
 publisher that stopped sending). A camera segment (``media.video`` on) is H.264 in MP4,
 at most 640×360 and 15 fps; ``first_audio_s`` is then its first frame's time. A manifest without
@@ -57,8 +62,12 @@ from media.errors import ManifestError
 
 SCHEMA_VERSION = 1
 
-GapReason = Literal["muted", "unsubscribed", "reconnecting", "recorder_restart"]
+GapReason = Literal["muted", "unsubscribed", "reconnecting", "recorder_restart", "storage_error"]
 GAP_REASONS: frozenset[str] = frozenset(get_args(GapReason))
+LOSS_REASONS: frozenset[GapReason] = frozenset(
+    {"reconnecting", "recorder_restart", "storage_error"}
+)
+"""Gaps where media was sent and not recorded (the others: nothing was sent)."""
 
 
 @dataclass(frozen=True)

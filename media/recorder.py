@@ -16,7 +16,8 @@ from config.settings import LiveKitSettings
 from media.clock import SessionClock
 from media.errors import RecorderError
 from media.grants import ParticipantKind, video_grants
-from media.manifest import RecordingManifest
+from media.manifest import RecordingManifest, TrackRecord
+from media.salvage import salvage_segment, unlisted_audio, with_salvaged
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
 from media.tokens import mint_token
@@ -144,15 +145,25 @@ class RoomRecorder:
         """Leave the room, close every segment, write ``recording.json`` and lower the flag.
 
         On a recorder that was never started (the session ended while no agent recorded it),
-        this finalizes what an earlier recorder left in ``out_dir``.
+        this finalizes what an earlier recorder left in ``out_dir``; one that an earlier
+        recorder finalized already is returned as it was written. A call that failed (the
+        disk is full) may be made again.
 
         Returns:
             The final manifest (the same one on a second call).
+
+        Raises:
+            OSError: ``recording.json`` could not be written.
         """
         if self._final is not None:
             return self._final
+        if not self._resumed:
+            self._final = await asyncio.to_thread(self._finalized_before)
+            if self._final is not None:
+                return self._final
         await self._resume()
-        await self._stop()
+        if not self._stopped:
+            await self._stop()
         manifest = RecordingManifest(
             room=self.room_name, session_started_at=self._clock.started_at,
             finalized_at=datetime.now(UTC), tracks=self._tracks.records(),
@@ -222,8 +233,14 @@ class RoomRecorder:
             self._dirty = False
             manifest = self.snapshot()
             path = self._spool.partial_manifest
-            # Serialised in the thread as well: a long session's manifest is large.
-            await asyncio.to_thread(lambda: write_atomic(path, manifest.to_json()))
+            try:
+                # Serialised in the thread as well: a long session's manifest is large.
+                await asyncio.to_thread(lambda: write_atomic(path, manifest.to_json()))
+            except OSError as e:
+                # Recording goes on; the next change writes it all again, and whatever a crash
+                # meanwhile leaves unlisted is salvaged from the files themselves.
+                self._dirty = True
+                logger.error("cannot write %s: %s", path.name, e, extra=self._extra)
 
     async def _resume(self) -> None:
         """Take over the track sets of ``recording.partial.json``, if an earlier run left one."""
@@ -241,11 +258,28 @@ class RoomRecorder:
                 f"{self.out_dir} holds the recording of {previous.room} started at "
                 f"{previous.session_started_at.isoformat()}", retryable=False,
             )  # fmt: skip
-        self._tracks.resume(previous.tracks + previous.video_tracks)
+        tracks = await self._salvage(previous.tracks)
+        self._tracks.resume(tracks + previous.video_tracks)
         logger.info(
-            "recording resumed in %s: %d tracks", self.room_name, len(previous.tracks),
-            extra=self._extra,
-        )  # fmt: skip
+            "recording resumed in %s: %d tracks", self.room_name, len(tracks), extra=self._extra
+        )
+
+    async def _salvage(self, tracks: tuple[TrackRecord, ...]) -> tuple[TrackRecord, ...]:
+        """``tracks`` with the segments an earlier recorder left unfinished (:mod:`media.salvage`);
+        the unfinished files that hold nothing readable are deleted."""
+        found = []
+        for name in unlisted_audio(self._taken, tracks):
+            salvaged = await asyncio.to_thread(salvage_segment, self.out_dir, name)
+            if salvaged is None:
+                logger.warning("%s holds no readable audio; deleted", name, extra=self._extra)
+                await asyncio.to_thread((self.out_dir / name).unlink, missing_ok=True)
+                continue
+            logger.info(
+                "unfinished segment %s kept: %.3f s from %.3f s", name,
+                salvaged.segment.duration_s, salvaged.segment.start_s, extra=self._extra,
+            )  # fmt: skip
+            found.append(salvaged)
+        return with_salvaged(tracks, found)
 
     async def _stop(self) -> None:
         """Close every track, then leave the room (each step time-limited)."""
@@ -259,6 +293,12 @@ class RoomRecorder:
             except Exception as e:  # the recording is closed; leaving is the SFU's business too
                 logger.warning("leaving %s failed: %r", self.room_name, e, extra=self._extra)
         await self._persist()
+
+    def _finalized_before(self) -> RecordingManifest | None:
+        """``recording.json`` as an earlier recorder wrote it, if it finalized this room."""
+        if self._spool.partial_manifest.exists() or not self._spool.manifest.exists():
+            return None
+        return RecordingManifest.from_json(self._spool.manifest.read_text(encoding="utf-8"))
 
     def _write_final(self, manifest: RecordingManifest) -> None:
         write_atomic(self._spool.manifest, manifest.to_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Set
@@ -13,14 +14,14 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from media.clock import SessionClock
-from media.encoder import RATE, OpusEncoder, Pcm
+from media.encoder import RATE, OpusEncoder, Pcm, SegmentTags
 from media.errors import EncoderError
-from media.manifest import Gap, GapReason, Segment, TrackRecord
+from media.manifest import LOSS_REASONS, Gap, GapReason, Segment, TrackRecord
 from storage.spool import AUDIO_SEGMENT_SUFFIX, segment_name, track_dir
 
 logger = logging.getLogger(__name__)
 
-# A crash loses at most the segment in flight.
+# A crash loses the last second or so of the segment in flight (media.encoder.PAGE_S).
 MAX_SEGMENT_S = 10.0
 # When nothing reaches a subscribed track (not yet published audio, a publisher that stopped)
 # the decoder puts out zeros with a dither of a sample value or two; speech never stays this low.
@@ -32,6 +33,9 @@ HELD_FRAME_MAX_AGE_S = 0.3
 # Digital silence this long ends a segment. A microphone is never this silent; a track whose
 # publisher sends nothing is, and a file of zeros would cost an encoder for nothing.
 SILENCE_CLOSE_S = 2.0
+# After a segment file could not be written (a full or failing disk), the next try comes this
+# much later: a gap with reason ``storage_error`` covers the time until one succeeds.
+STORAGE_RETRY_S = 1.0
 
 
 def _micros(t: float) -> float:
@@ -116,6 +120,8 @@ class TrackTimeline(Generic[_Seg]):
         self._identity = identity
         self.track_sid = track_sid
         self._clock = clock
+        # The speaker's track set is named after its first track in recording.json.
+        self.track_set = resume.track_sid if resume else track_sid
         self._on_segment = on_segment
         self._on_first_audio = on_first_audio
         self._taken = taken
@@ -154,12 +160,16 @@ class TrackTimeline(Generic[_Seg]):
             if relative not in self._taken:
                 return index, relative
 
-    async def _resume_at(self, start_s: float) -> None:
-        """Media starts again at ``start_s`` (not a rotation): the first audio, or a gap's end."""
+    async def _first_audio(self, start_s: float) -> None:
+        """The track's first audio (or frame) is at ``start_s``, unless it came earlier."""
         if self.first_audio_s is None:
             self.first_audio_s = _micros(start_s)
             if self._on_first_audio is not None:
                 await self._on_first_audio()
+
+    async def _resume_at(self, start_s: float) -> None:
+        """Media starts again at ``start_s`` (not a rotation): the first audio, or a gap's end."""
+        await self._first_audio(start_s)
         if self._open_gap is not None:
             gap_start, reason = self._open_gap
             gap = Gap(gap_start, max(gap_start, _micros(start_s)), reason)
@@ -169,6 +179,21 @@ class TrackTimeline(Generic[_Seg]):
                 "gap on %s: %s from %.3f s to %.3f s",
                 self._identity, reason, gap.start_s, gap.end_s, extra=self._extra,
             )  # fmt: skip
+
+    def _lost(self, start_s: float, end_s: float, reason: GapReason) -> None:
+        """Media from ``start_s`` to ``end_s`` that had been taken is lost: a gap, in order."""
+        gap = Gap(_micros(start_s), _micros(end_s), reason)
+        self._gaps = sorted([*self._gaps, gap], key=lambda g: (g.start_s, g.end_s))
+        logger.error("gap on %s: %s from %.3f s to %.3f s", self._identity, reason, gap.start_s,
+                     gap.end_s, extra=self._extra)  # fmt: skip
+
+    def _end_open_gap(self) -> None:
+        """At the end of the recording, a gap still open for a loss ends now; one that only
+        says nobody was sending (muted, unsubscribed) is dropped: nothing was lost."""
+        if self._open_gap is not None and self._open_gap[1] in LOSS_REASONS:
+            start_s, reason = self._open_gap
+            self._gaps.append(Gap(start_s, max(start_s, _micros(self._clock.now())), reason))
+        self._open_gap = None
 
     def _gap_after(self, end_s: float, reason: GapReason) -> None:
         """A gap opens at ``end_s``, the end of the segment just closed."""
@@ -241,6 +266,7 @@ class SegmentWriter(TrackTimeline[_Encoding]):
         self._grace_reason: GapReason | None = None
         self._held: tuple[Pcm, float] | None = None
         self._dir_made = False
+        self._storage_retry: asyncio.TimerHandle | None = None
 
     def block(self, reason: GapReason, *, grace_s: float = 0.0) -> None:
         """Stop recording for ``reason`` until :meth:`unblock`; the time until then is a gap.
@@ -318,19 +344,62 @@ class SegmentWriter(TrackTimeline[_Encoding]):
         """Close the segment in flight (dropping trailing silence) and wait for every segment."""
         if self._current is not None:
             self._close(None)
+        if self._storage_retry is not None:
+            self._storage_retry.cancel()
         if self._finishing is not None:
             await self._finishing
+        self._end_open_gap()
 
     async def _open(self, start_s: float, *, continued: bool = False) -> None:
-        if not self._dir_made:
-            directory = self._out_dir / track_dir(self._identity)
-            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-            self._dir_made = True
+        if not continued:
+            # Listed before its first file exists, so that a crash leaves nothing unnamed.
+            await self._first_audio(start_s)
         index, relative = self._next_file()
+        try:
+            if not self._dir_made:
+                directory = self._out_dir / track_dir(self._identity)
+                await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+                self._dir_made = True
+            tags = SegmentTags(self.track_set, index, _micros(start_s))
+            encoder = await OpusEncoder.start(self._out_dir / relative, tags)
+        except (EncoderError, OSError) as e:
+            with contextlib.suppress(OSError):  # a half-made file holds nothing
+                await asyncio.to_thread((self._out_dir / relative).unlink, missing_ok=True)
+            self._storage_failed(start_s, e)
+            return
         if not continued:
             await self._resume_at(start_s)
-        encoder = await OpusEncoder.start(self._out_dir / relative)
         self._current = _Encoding(index, relative, encoder, start_s)
+
+    def _storage_failed(self, start_s: float, error: Exception) -> None:
+        """Nothing could be written from ``start_s`` on: a ``storage_error`` gap opens there
+        (unless one is open already) and writing is tried again :data:`STORAGE_RETRY_S` later."""
+        logger.error("%s: %s; recording paused", self._identity, error, extra=self._extra)
+        if self._open_gap is not None and self._open_gap[1] != "storage_error":
+            # Whatever kept the track quiet ended here; the disk kept it from being recorded.
+            gap_start, reason = self._open_gap
+            self._gaps.append(Gap(gap_start, max(gap_start, _micros(start_s)), reason))
+            self._open_gap = None
+        last = self._gaps[-1] if self._gaps else None
+        if (
+            self._open_gap is None
+            and last
+            and (last.end_s, last.reason) == (_micros(start_s), "storage_error")
+        ):
+            # A retry that wrote nothing lasting: the outage goes on, one gap.
+            self._gaps.pop()
+            self._open_gap = (last.start_s, "storage_error")
+        if self._open_gap is None:
+            self._gap_after(start_s, "storage_error")
+        self._blocks.setdefault("storage_error")
+        if self._storage_retry is None or self._storage_retry.cancelled():
+            self._storage_retry = asyncio.get_running_loop().call_later(
+                STORAGE_RETRY_S, self._retry_storage
+            )
+
+    def _retry_storage(self) -> None:
+        self._storage_retry = None
+        self.unblock("storage_error")
 
     async def _append(self, pcm: Pcm) -> None:
         """Write contiguous samples, starting a new segment every 10 s."""
@@ -353,8 +422,15 @@ class SegmentWriter(TrackTimeline[_Encoding]):
             try:
                 await cur.encoder.write(chunk)
             except EncoderError as e:
-                logger.error("%s: %s; segment lost", self._identity, e, extra=self._extra)
-                self._close(None)
+                # The file in flight is given up whole; the gap starts where it did.
+                self._cancel_grace()
+                self._pending_silence = 0
+                self._current = None
+                self._finishing = asyncio.create_task(
+                    self._report(self._give_up(cur), self._finishing),
+                    name=f"give-up-segment:{cur.relative}",
+                )
+                self._storage_failed(cur.start_s, e)
                 return
 
     def _cancel_grace(self) -> None:
@@ -381,8 +457,18 @@ class SegmentWriter(TrackTimeline[_Encoding]):
                 "%s: finishing %s failed; segment lost", self._identity, cur.relative,
                 extra=self._extra,
             )  # fmt: skip
+            await self._give_up(cur)
+            self._lost(cur.start_s, cur.end_s, "storage_error")
             return None
         return Segment(
             index=cur.index, path=cur.relative, start_s=_micros(cur.start_s),
             end_s=_micros(cur.end_s), duration_s=cur.samples / RATE, sha256=sha256, bytes=size,
         )  # fmt: skip
+
+    async def _give_up(self, cur: _Encoding) -> None:
+        """Delete a segment file that could not be written: no half-written file is kept."""
+        try:
+            await cur.encoder.discard()
+        except OSError as e:
+            logger.error("%s: cannot delete %s: %s", self._identity, cur.relative, e,
+                         extra=self._extra)  # fmt: skip

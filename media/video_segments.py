@@ -182,6 +182,7 @@ class VideoSegmentWriter(TrackTimeline[_Encoding]):
         self._close(None)
         if self._finishing is not None:
             await self._finishing
+        self._end_open_gap()
 
     async def _open(
         self, start_s: float, size: tuple[int, int], *, continued: bool = False

@@ -32,6 +32,7 @@ from config.settings import S3Settings
 from storage.errors import ArchiveError, ArchiveFormatError
 from storage.files import hash_file
 from storage.records import (
+    AlteredFile,
     ArchivedObject,
     Manifest,
     RecordType,
@@ -109,6 +110,7 @@ class SessionPlace:
     province_code: str
     year: int
     facts: Mapping[str, str] = field(default_factory=dict)
+    altered: tuple[AlteredFile, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -169,9 +171,14 @@ def province_manifests(
 
 
 def _manifest_keys(client: Minio, bucket: str) -> Iterator[str]:
-    for obj in client.list_objects(bucket, recursive=True):
-        if obj.object_name and is_manifest_key(obj.object_name):
-            yield obj.object_name
+    """Every manifest's key (none while the bucket does not exist: nothing was archived yet)."""
+    try:
+        for obj in client.list_objects(bucket, recursive=True):
+            if obj.object_name and is_manifest_key(obj.object_name):
+                yield obj.object_name
+    except S3Error as e:
+        if e.code != "NoSuchBucket":
+            raise
 
 
 def _read_manifest(
@@ -224,7 +231,7 @@ def archive_directory(
     archived = {o.name: o for o in current.objects} if current else {}
     hashes = {name: hash_file(directory / name).sha256 for name in files}
     changed = [n for n in files if n not in archived or archived[n].sha256 != hashes[n]]
-    if current is not None and not changed:
+    if current is not None and not changed and current.altered == place.altered:
         if delete_local:
             _delete_local(spool, archived)
         return current
@@ -271,6 +278,7 @@ def _write_manifest(
         previous_sha256=head.sha256 if head else None,
         supersedes=current.key if current else None,
         facts=dict(place.facts),
+        altered=place.altered,
     )
     body = sign_manifest(manifest, key)
     client.put_object(
@@ -366,8 +374,13 @@ def verify_archive(
     province_code: str | None = None,
     session_id: int | None = None,
     full: bool = True,
+    expected: Mapping[int, str] | None = None,
 ) -> list[SessionReport]:
-    """Check signatures, the per-province chains and every object of the selected sessions."""
+    """Check signatures, the per-province chains and every object of the selected sessions.
+
+    ``expected`` (session id: province code) names the sessions that should have an archive
+    (the database knows which); one without a manifest is reported, never left out.
+    """
     manifests: dict[str, list[SignedManifest]] = {}
     reports: list[SessionReport] = []
     for mkey in _manifest_keys(client, bucket):
@@ -400,13 +413,17 @@ def verify_archive(
             if m.key not in superseded:
                 for obj in m.objects:
                     problems.extend(_object_problems(client, bucket, obj, full))
+                problems.extend(a.problem() for a in m.altered)
             reports.append(
                 SessionReport(m.session_id, province, m.key, len(m.objects), tuple(problems))
             )
-    if session_id is not None and not any(r.session_id == session_id for r in reports):
-        reports.append(
-            SessionReport(session_id, province_code or "?", "", 0, ("no manifest in the archive",))
-        )
+    wanted = dict(expected or {})
+    if session_id is not None:
+        wanted = {session_id: wanted.get(session_id, province_code or "?")}
+    reported = {r.session_id for r in reports}
+    for sid, province in sorted(wanted.items()):
+        if sid not in reported and (province_code is None or province == province_code):
+            reports.append(SessionReport(sid, province, "", 0, ("no manifest in the archive",)))
     return reports
 
 

@@ -83,6 +83,32 @@ class ArchivedObject:
 
 
 @dataclass(frozen=True)
+class AlteredFile:
+    """A recorded file found altered before it was archived: what ``recording.json`` says it
+    is, what was found (``None``: missing), and where the found file was archived instead (its
+    spool name, under ``incidents/``; ``None``: nothing to archive)."""
+
+    name: str
+    expected_sha256: str
+    expected_size: int
+    found_sha256: str | None
+    found_size: int | None
+    archived_as: str | None
+
+    def problem(self) -> str:
+        """How ``verify`` reports it."""
+        found = (
+            "missing" if self.found_size is None
+            else f"{self.found_size} bytes, SHA-256 {self.found_sha256}"
+        )  # fmt: skip
+        kept = f"; archived as {self.archived_as}, not as the recording" if self.archived_as else ""
+        return (
+            f"{self.name}: integrity incident: recording.json says {self.expected_size} bytes, "
+            f"SHA-256 {self.expected_sha256}; found {found}{kept}"
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What was archived for one session, and its place in the province's chain."""
 
@@ -99,6 +125,9 @@ class Manifest:
     # The manifest this revision replaces (same session, revision - 1).
     supersedes: str | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
+    # Recorded files found altered before archiving (the altered bytes are never an object
+    # listed under the recording's own name).
+    altered: tuple[AlteredFile, ...] = ()
 
     @property
     def key(self) -> str:
@@ -127,6 +156,7 @@ class Manifest:
                 previous_sha256=data["previous_sha256"],
                 supersedes=data["supersedes"],
                 facts=dict(data["facts"]),
+                altered=tuple(AlteredFile(**a) for a in data.get("altered", ())),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ArchiveFormatError(f"unreadable manifest: {e}") from e

@@ -15,10 +15,17 @@ file                                        written by                   archive
 ``transcript.{json,vtt,srt,txt}``           the pipeline's merge step    transcript
 ``mixed.opus``                              the pipeline's mix step      media, under ``audio/``
 ``minutes.docx``                            the pipeline's minutes step  minutes
+``incidents/tracks/...``                    the pipeline: a segment      media, under
+                                            found altered, moved aside   ``incidents/``
 ``.<name>.tmp``                             any atomic write             not archived
 ==========================================  ===========================  =======================
 
 Any other file is archived as metadata: what lands in a spool is kept rather than lost unseen.
+
+A segment that no longer has the size and SHA-256 that ``recording.json`` gives it was altered
+after the recorder closed it. The pipeline moves it to ``incidents/<its name>`` before anything
+reads it, so it is archived as what it is, evidence of an incident, under ``incidents/``, never
+as the recording under ``audio/`` or ``video/`` (:mod:`orchestrator.pipeline.integrity`).
 
 Scratch files are not archived (a deliberate decision). ``pipeline/<track>.json`` is one step's
 working state: one track's transcript or the reason it failed, kept so that a redelivered job does
@@ -56,6 +63,8 @@ TRANSCRIPT_STEM: Final = "transcript"
 TRANSCRIPT_SUFFIXES: Final = (".json", ".vtt", ".srt", ".txt")
 MIXED_AUDIO: Final = "mixed.opus"
 MINUTES: Final = "minutes.docx"
+# Altered recorded files, moved aside by the pipeline (orchestrator.pipeline.integrity).
+INCIDENTS_DIR: Final = "incidents"
 # Where media goes under a session's prefix in the archive.
 AUDIO_FOLDER: Final = "audio/"
 VIDEO_FOLDER: Final = "video/"
@@ -94,6 +103,11 @@ def track_dir(identity: str) -> str:
 def segment_name(identity: str, track_sid: str, index: int, suffix: str) -> str:
     """``tracks/<identity>/<track_sid>-<index:05d><suffix>``: one recorded segment file."""
     return f"{track_dir(identity)}/{track_sid}-{index:05d}{suffix}"
+
+
+def incident_name(name: str) -> str:
+    """``incidents/<name>``: where the altered recorded file ``name`` is moved aside."""
+    return f"{INCIDENTS_DIR}/{name}"
 
 
 def track_result_name(track_sid: str) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from config import Settings
+from orchestrator.db import open_db
 from storage import make_s3_client
 from storage.archive import report_lines, signing_key, verify_archive
 from storage.records import public_key_pem
@@ -38,6 +41,8 @@ def verify_command(
         province_code=province_code,
         session_id=session_id,
         full=not quick,
+        # --all answers for every session the database says should be archived.
+        expected=asyncio.run(_expected(settings)) if everything else None,
     )
     for line in report_lines(reports):
         click.echo(line)
@@ -45,6 +50,14 @@ def verify_command(
     click.echo(f"{len(reports)} session(s) checked, {len(bad)} with problems", err=True)
     if bad:
         raise SystemExit(1)
+
+
+async def _expected(settings: Settings) -> dict[int, str]:
+    """The sessions the database says should be archived."""
+    from orchestrator.pipeline.archive_step import expected_in_archive
+
+    async with open_db(settings.db.url, migrate_first=False) as sessions, sessions() as db:
+        return await expected_in_archive(db)
 
 
 @archive_group.command("public-key")

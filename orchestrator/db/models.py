@@ -433,3 +433,23 @@ class PipelineOutbox(Base):
     sends: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IntegrityIncident(Base):
+    """A recorded file that the pipeline found altered before reading it: ``recording.json``
+    says ``expected_*``, the spool held ``found_*`` (null: the file was missing).
+
+    The altered file is never archived as the original: it is moved aside and archived as
+    ``archived_as`` (under ``incidents/``), and the session's signed manifest lists the incident
+    (:mod:`orchestrator.pipeline.integrity`).
+    """
+
+    __tablename__ = "integrity_incidents"
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    expected_sha256: Mapped[str] = mapped_column(String(64))
+    expected_bytes: Mapped[int] = mapped_column(Integer)
+    found_sha256: Mapped[str | None] = mapped_column(String(64))
+    found_bytes: Mapped[int | None] = mapped_column(Integer)
+    archived_as: Mapped[str | None] = mapped_column(String(320))
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)

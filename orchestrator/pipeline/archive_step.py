@@ -24,8 +24,9 @@ from orchestrator.core.timezone import VN_TZ
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.audit import audit
 from orchestrator.db.locking import locked_session
-from orchestrator.db.models import ArchiveOutbox, ReceptionSession, RecordingRequest
+from orchestrator.db.models import Agency, ArchiveOutbox, ReceptionSession, RecordingRequest
 from orchestrator.pipeline import progress
+from orchestrator.pipeline.integrity import archived_altered
 from orchestrator.pipeline.progress import run_db, step_done
 from orchestrator.pipeline.tasks import register_step, time_limits
 from storage import make_s3_client
@@ -35,6 +36,7 @@ from transcription.celery_app import RetryingTask, TaskName, send
 
 __all__ = [
     "archive_session_job",
+    "expected_in_archive",
     "province_chain_lock",
     "due_for_archive",
     "prune_spools",
@@ -66,6 +68,7 @@ async def _place(db: AsyncSession, session_id: int) -> tuple[SessionPlace, Path 
             "kind": str(row.kind),
             "starts_at": row.starts_at.isoformat(),
         },
+        altered=await archived_altered(db, session_id),
     )
     return place, Path(manifest_path).parent if manifest_path else None
 
@@ -183,6 +186,24 @@ def archive_session_job(settings: Settings, session_id: int) -> str:
     return manifest.key
 
 
+# A session in one of these states, with a finished recording, has an archive or should have.
+_ARCHIVE_DUE = (SessionStatus.PROCESSING, SessionStatus.ARCHIVED, SessionStatus.FAILED)
+
+
+async def expected_in_archive(db: AsyncSession) -> dict[int, str]:
+    """Every session that should have an archive, by id: its province code. ``verify`` reports
+    the ones that have none (a pipeline stuck or lost), rather than leaving them out."""
+    rows = await db.execute(
+        select(ReceptionSession.id, Agency.province_code)
+        .join(Agency, Agency.id == ReceptionSession.agency_id)
+        .join(RecordingRequest, RecordingRequest.session_id == ReceptionSession.id)
+        .where(
+            ReceptionSession.status.in_(_ARCHIVE_DUE), RecordingRequest.manifest_path.is_not(None)
+        )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 async def _archived_long_ago(db: AsyncSession, before: datetime) -> list[int]:
     rows = await db.scalars(
         select(ArchiveOutbox.session_id).where(
@@ -223,8 +244,9 @@ def verify_archive_job(settings: Settings) -> int:
         The number of sessions with problems.
     """
     reports = verify_archive(
-        make_s3_client(settings.s3), settings.s3.bucket, signing_key(settings).public_key()
-    )
+        make_s3_client(settings.s3), settings.s3.bucket, signing_key(settings).public_key(),
+        expected=run_db(expected_in_archive),
+    )  # fmt: skip
     bad = [r for r in reports if not r.ok]
 
     async def record(db: AsyncSession) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.audit import actor_of
+from orchestrator.db.incidents import recorded_incidents
 from orchestrator.db.models import ProcessingTrack, SessionProcessing
 from orchestrator.scheduling import service as svc
 from orchestrator.web.api import Route, reply, user_of
@@ -32,6 +33,20 @@ class TrackProcessingOut(BaseModel):
     attempts: int
 
 
+class IntegrityIncidentOut(BaseModel):
+    """A recorded file found altered before the pipeline read it (``found_*`` null: missing).
+    It was not transcribed nor archived as the recording; ``archived_as`` is where the altered
+    bytes were archived instead, as evidence."""
+
+    path: str
+    expected_sha256: str
+    expected_bytes: int
+    found_sha256: str | None
+    found_bytes: int | None
+    archived_as: str | None
+    detected_at: datetime
+
+
 class ProcessingOut(BaseModel):
     """The pipeline's progress for one session.
 
@@ -51,6 +66,7 @@ class ProcessingOut(BaseModel):
     percent: float
     tracks: list[TrackProcessingOut]
     warnings: list[str]
+    integrity_incidents: list[IntegrityIncidentOut]
     error: str | None
     started_at: datetime | None
     finished_at: datetime | None
@@ -72,6 +88,7 @@ async def get_processing(request: web.Request) -> web.Response:
                 .order_by(ProcessingTrack.display_name, ProcessingTrack.track_sid)
             )
         )
+        incidents = await recorded_incidents(db, session.id)
     audio_s = sum(t.audio_s for t in tracks)
     handled_s = sum(_handled_s(t) for t in tracks)
     state = row.state if row else NOT_STARTED
@@ -87,6 +104,9 @@ async def get_processing(request: web.Request) -> web.Response:
             percent=round(100 * handled_s / audio_s, 1) if audio_s else (100.0 if row else 0.0),
             tracks=[TrackProcessingOut.model_validate(t, from_attributes=True) for t in tracks],
             warnings=row.warnings if row else [],
+            integrity_incidents=[
+                IntegrityIncidentOut.model_validate(i, from_attributes=True) for i in incidents
+            ],
             error=row.error if row else None,
             started_at=row.started_at if row else None,
             finished_at=row.finished_at if row else None,

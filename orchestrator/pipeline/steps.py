@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config import Settings
 from media.manifest import RecordingManifest, TrackRecord
 from orchestrator.pipeline import progress
+from orchestrator.pipeline.integrity import check_recording
 from orchestrator.pipeline.minutes_data import minutes_data
 from storage.files import write_atomic
 from storage.spool import SessionSpool
@@ -85,12 +86,15 @@ def plan_session(session_id: int) -> list[str] | None:
 
         progress.run_db(nothing_recorded)
         return None
-    manifest = load_manifest(SessionSpool(directory))
+    files = SessionSpool(directory)
+    manifest = load_manifest(files)
     tracks = [
         progress.TrackPlan(t.track_sid, t.participant_identity, t.display_name, t.duration_s)
         for t in manifest.tracks
     ]
     todo = progress.run_db(lambda db: progress.plan(db, session_id, tracks))
+    # Before any step reads a file (a redelivered start checks again: it is idempotent).
+    check_recording(session_id, files, manifest)
     return [t.track_sid for t in tracks] if todo else None
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.labels import PARTICIPANTS, SESSION_KINDS
 from orchestrator.core.timezone import format_local
+from orchestrator.db.incidents import recorded_incidents
 from orchestrator.db.models import Agency, Province, User
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
 from orchestrator.search.schemas import SearchQuery
@@ -108,9 +109,10 @@ async def player_page(request: web.Request) -> web.Response:
             session, utterances = await session_transcript(db, user, session_id, request.remote)
         except OrchestratorError:
             return error_page(404, "Không tìm thấy phiên", "Không tìm thấy phiên tiếp này.")
+        incidents = await recorded_incidents(db, session_id)
     return html_page(
         "archive_player.html", session=session, utterances=utterances, user=user,
-        roles=PARTICIPANTS,
+        roles=PARTICIPANTS, incidents=incidents,
         media=f"/api/v1/sessions/{session.id}/media", mixed=MIXED_AUDIO, minutes=MINUTES,
         transcript_text=transcript_name(".txt"), starts=format_local(session.starts_at),
         with_unsure_words=with_unsure_words,

@@ -247,19 +247,25 @@ async def test_kill_9_and_restart_resumes_the_recording(
 
     track = citizen_track(read_manifest(SessionSpool(spool).manifest))
     assert track.segments[: len(before.segments)] == before.segments
-    for segment in before.segments:
+    for segment in track.segments:
         assert hash_file(spool / segment.path).sha256 == segment.sha256
+    # The segment in flight at the kill is kept as the audio it holds (media.salvage).
+    unfinished = track.segments[len(before.segments)]
+    assert unfinished.start_s == before.segments[-1].end_s and unfinished.duration_s > 0
     [gap] = [g for g in track.gaps if g.reason == "recorder_restart"]
-    assert gap.start_s == before.segments[-1].end_s
+    assert gap.start_s == unfinished.end_s
     after = [s for s in track.segments if s.start_s >= gap.end_s]
     assert sum(s.duration_s for s in after) == pytest.approx(3.0, abs=0.2)
     pcm = np.concatenate([decode(spool / s.path) for s in after])
     assert dominant_frequency(pcm, RATE) == pytest.approx(880, abs=10)
     late_track = citizen_track(read_manifest(SessionSpool(spool).manifest), "citizen-f")
     [late_gap] = late_track.gaps
-    assert (late_gap.reason, late_gap.start_s) == ("recorder_restart", late_before.first_audio_s)
-    assert late_track.duration_s == pytest.approx(1.0, abs=0.2)
-    assert late_track.segments[0].start_s >= late_gap.end_s
+    # Its first segment, unfinished at the kill, holds what reached the file.
+    late_first = late_track.segments[0]
+    assert late_first.start_s == late_before.first_audio_s
+    assert (late_gap.reason, late_gap.start_s) == ("recorder_restart", late_first.end_s)
+    assert late_track.duration_s == pytest.approx(1.0 + late_first.duration_s, abs=0.2)
+    assert late_track.segments[1].start_s >= late_gap.end_s
     log = (agents.tmp_path / "agent-k.log").read_text(encoding="utf-8")
     assert log.count(f"[{room}] recording started") == 2
     assert f"[{room}] track added: citizen-k" in log

@@ -278,7 +278,8 @@ async def test_restart_continues_the_recording(stage: Stage) -> None:
     await first.aclose()  # no finalize: as when the agent dies or loses its lease
     partial = RecordingManifest.from_json(SessionSpool(stage.out_dir).partial_manifest.read_text())
     [before] = partial.tracks
-    # A segment in flight at a crash stays on disk; the new recorder must not overwrite it.
+    # A segment in flight at a crash: its index is never reused; holding no readable audio,
+    # it is deleted (media.salvage), never listed nor archived.
     in_flight = stage.out_dir / segment_name("a", a.track.sid, 1, AUDIO_SEGMENT_SUFFIX)
     in_flight.write_bytes(b"OggS left by a crash")
     assert (await stage.metadata())["recording"] is False
@@ -299,7 +300,7 @@ async def test_restart_continues_the_recording(stage: Stage) -> None:
     [track] = manifest.tracks
     assert track.segments[: len(before.segments)] == before.segments
     assert [s.index for s in track.segments] == [0, 2]
-    assert in_flight.read_bytes() == b"OggS left by a crash"
+    assert not in_flight.exists()
     [gap] = track.gaps
     assert (gap.reason, gap.start_s) == ("recorder_restart", before.segments[-1].end_s)
     assert gap.end_s >= restarted

@@ -131,3 +131,18 @@ def test_outbox_backoff(attempts: int, seconds: int) -> None:
     from orchestrator.pipeline.archive_step import backoff
 
     assert backoff(attempts).total_seconds() == seconds
+
+
+def test_an_altered_file_says_what_was_expected_and_found() -> None:
+    from storage.records import AlteredFile
+
+    altered = AlteredFile(
+        "tracks/a/x.opus", "e" * 64, 100, "f" * 64, 50, "incidents/tracks/a/x.opus"
+    )
+    assert altered.problem() == (
+        f"tracks/a/x.opus: integrity incident: recording.json says 100 bytes, SHA-256 {'e' * 64}; "
+        f"found 50 bytes, SHA-256 {'f' * 64}; archived as incidents/tracks/a/x.opus, "
+        "not as the recording"
+    )
+    gone = AlteredFile("tracks/a/y.opus", "e" * 64, 100, None, None, None)
+    assert gone.problem().endswith("; found missing")
