@@ -36,6 +36,7 @@ from pydantic_settings import (
 
 from config.errors import ConfigError
 from config.local_secrets import LocalSecrets, load_or_create_local_secrets
+from config.public_urls import public_url_problems
 
 DEFAULT_WHISPER_MODEL = "base"
 
@@ -47,9 +48,14 @@ class _Section(BaseModel):
 
 
 class LiveKitSettings(_Section):
-    """The LiveKit SFU: where clients and the server API reach it, and its key pair."""
+    """The LiveKit SFU: where servers and browsers reach it, and its key pair."""
 
+    # Where the orchestrator's server API calls and the media agents reach it (in Docker:
+    # ws://livekit:7880).
     url: str = "ws://127.0.0.1:7880"
+    # What browsers get (join page, listen-in, dashboard): wss:// through the TLS proxy in
+    # production. Empty: the same as ``url`` (the local stack, on loopback).
+    public_url: str = ""
     api_key: str = ""
     api_secret: SecretStr = SecretStr("")
     # Used only when the local stack runs livekit-server: a small UDP range for media, and ICE
@@ -58,6 +64,11 @@ class LiveKitSettings(_Section):
     rtc_tcp_port: int = 0
     rtc_udp_port_start: int = 50100
     rtc_udp_port_end: int = 50199
+
+    @property
+    def browser_url(self) -> str:
+        """The signalling URL handed to every browser."""
+        return self.public_url or self.url
 
     @property
     def http_url(self) -> str:
@@ -203,11 +214,26 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = 8470
+    # Where browsers, calendar apps and LiveKit's webhooks of the local stack reach the
+    # orchestrator: https:// through the TLS proxy in production.
     public_url: str = "http://127.0.0.1:8470"
+    # Where media agents reach its API from the servers' own network (in Docker:
+    # http://orchestrator:8470). Empty: the same as ``public_url``.
+    internal_url: str = ""
     # A launch link opens this long before the scheduled start and closes at the scheduled end.
     launch_opens_before_min: int = Field(default=30, ge=0, le=24 * 60)
     # The provincial officers' join page says how many central observers listen in.
     show_central_observers: bool = True
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are sent over TLS only whenever browsers reach the pages over https."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def server_url(self) -> str:
+        """The orchestrator's base URL for other tiepdan processes."""
+        return (self.internal_url or self.public_url).rstrip("/")
 
     @property
     def livekit_webhook_url(self) -> str:
@@ -308,6 +334,13 @@ class Settings(BaseSettings):
     def _derived_defaults(self) -> Settings:
         if not self.db.url:
             self.db.url = f"sqlite+aiosqlite:///{self.paths.state_dir / 'tiepdan.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _joinable_public_urls(self) -> Settings:
+        problems = public_url_problems(self.web.public_url, self.livekit.browser_url)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def with_local_secrets(self, secrets: LocalSecrets) -> Settings:

@@ -81,7 +81,7 @@ class MediaAgent:
         # Bridges are leased from the same heartbeat (media.bridge).
         self.bridges = BridgeRunner(self.settings.livekit)
         self._bridge_assignments: list[BridgeAssignment] = []
-        self._api = self.settings.web.public_url.rstrip("/") + "/api/v1/media"
+        self._api = self.settings.web.server_url + "/api/v1/media"
         self._headers = {AGENT_HEADER: self.settings.security.media_agent_token}
 
     async def run(self) -> None:
