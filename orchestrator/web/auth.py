@@ -45,7 +45,7 @@ def setup_auth(app: web.Application, settings: Settings) -> None:
             cookie_name=COOKIE,
             httponly=True,
             samesite="Lax",
-            secure=settings.web.public_url.startswith("https://"),
+            secure=settings.web.secure_cookies,
             max_age=12 * 3600,
         ),
     )
