@@ -29,8 +29,10 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -39,6 +41,8 @@ from config.local_secrets import LocalSecrets, load_or_create_local_secrets
 from config.public_urls import public_url_problems
 
 DEFAULT_WHISPER_MODEL = "base"
+DOCKER_SECRETS_DIR = Path("/run/secrets")
+"""Where Docker (compose or swarm) mounts a service's secrets, one file each."""
 
 
 class _Section(BaseModel):
@@ -327,8 +331,14 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment over the TOML file over defaults."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        """Environment over secret files over the TOML file over defaults.
+
+        A secret file is named like the variable it stands for (``TIEPDAN_SECURITY__SECRET_KEY``
+        in the secrets directory, e.g. a Docker secret's target) and holds its value, so
+        secrets need not sit in the environment, where ``docker inspect`` shows them.
+        """
+        secret_files = NestedSecretsSettingsSource(file_secret_settings, secrets_dir_missing="ok")
+        return (init_settings, env_settings, secret_files, TomlConfigSettingsSource(settings_cls))
 
     @model_validator(mode="after")
     def _derived_defaults(self) -> Settings:
@@ -371,11 +381,15 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json")
 
 
-def load_settings(config_file: Path | None = None) -> Settings:
+def load_settings(
+    config_file: Path | None = None, secrets_dir: Path = DOCKER_SECRETS_DIR
+) -> Settings:
     """Build the settings once for an entry point.
 
     Args:
         config_file: an optional TOML file; environment variables override it.
+        secrets_dir: files named like ``TIEPDAN_*`` variables, each holding the value (Docker
+            secrets); environment variables override them, they override the TOML file.
 
     Returns:
         The settings, with any credential left empty taken from (and on first use generated
@@ -392,8 +406,8 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
         settings_cls = FileSettings
     try:
-        settings = settings_cls()
-    except ValidationError as e:
+        settings = settings_cls(_secrets_dir=secrets_dir)
+    except (ValidationError, SettingsError) as e:
         raise ConfigError(
             f"invalid settings{f' in {config_file}' if config_file else ''}:\n{e}"
         ) from e
