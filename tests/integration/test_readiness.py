@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 
 from config import Settings
@@ -30,6 +31,17 @@ def _stack_process(settings: Settings, part: str) -> int:
     if running is None:
         pytest.skip(f"the local stack's {part} runs, but was not started by tiepdan")
     return running.pid
+
+
+async def _stopped(pid: int) -> None:
+    """Wait until the kernel has stopped every thread of ``pid`` (a loaded machine may take a
+    moment to deliver SIGSTOP to a busy one)."""
+
+    async def stopped() -> bool:
+        threads = [t.id for t in psutil.Process(pid).threads()]
+        return all(psutil.Process(t).status() == psutil.STATUS_STOPPED for t in threads)
+
+    assert await eventually(stopped, timeout=10.0), f"process {pid} did not stop"
 
 
 async def _readyz(http: aiohttp.ClientSession, world: World) -> tuple[int, str, Any]:
@@ -60,6 +72,7 @@ async def test_readyz_names_a_part_that_stopped_answering(
     pgid = _stack_process(local_stack, part)
     os.killpg(pgid, signal.SIGSTOP)
     try:
+        await _stopped(pgid)
         started = asyncio.get_running_loop().time()
         status, content_type, problem = await _readyz(http, world)
         took = asyncio.get_running_loop().time() - started
