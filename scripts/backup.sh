@@ -16,7 +16,6 @@ set -euo pipefail
 target_root=${1:?usage: scripts/backup.sh TARGET_DIRECTORY}
 cd "$(dirname "$0")/.."
 [ -f .env ] || { echo "no .env here: run from the deployment's directory" >&2; exit 1; }
-set -a; . ./.env; set +a
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 target="$target_root/tiepdan-$stamp"
@@ -24,8 +23,9 @@ mkdir -p "$target"
 chmod 700 "$target"
 
 echo "database -> $target/database.dump"
+# The user and database as the postgres container has them (from .env).
 docker compose exec -T postgres \
-  pg_dump --format=custom --username="${POSTGRES_USER:-tiepdan}" "${POSTGRES_DB:-tiepdan}" \
+  sh -c 'pg_dump --format=custom --username="$POSTGRES_USER" "$POSTGRES_DB"' \
   > "$target/database.dump"
 
 echo "archive bucket -> $target/archive/"
