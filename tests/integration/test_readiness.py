@@ -20,7 +20,8 @@ import pytest
 from config import Settings
 from config.local_stack.processes import ManagedProcess
 from orchestrator.web.health import PROBE_TIMEOUT_S
-from tests.integration.conftest import World
+from tests.form_login import login_form
+from tests.integration.conftest import PASSWORD, World
 from tests.integration.test_launch import eventually
 
 
@@ -95,10 +96,17 @@ async def test_readyz_names_a_killed_redis_until_it_is_back(
     paths = local_stack.paths
     redis = ManagedProcess("redis", paths.run_dir / "redis.pid", paths.logs_dir / "redis.log")
     try:
-        await asyncio.to_thread(redis.stop)
-        status, _, problem = await _readyz(http, world)
-        assert status == 503 and "redis (" in problem["detail"], problem
-        assert "ConnectionError" in problem["detail"]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            fields = await login_form(browser, world.base_url)
+            await asyncio.to_thread(redis.stop)
+            status, _, problem = await _readyz(http, world)
+            assert status == 503 and "redis (" in problem["detail"], problem
+            assert "ConnectionError" in problem["detail"]
+            # Sign-in cannot count attempts: it refuses them, in Vietnamese, rather than fail.
+            form = fields | {"username": world.usernames["chair"], "password": PASSWORD}
+            async with browser.post(world.base_url + "/login", data=form) as r:
+                assert r.status == 503, await r.text()
+                assert "Tạm thời chưa đăng nhập được" in (await r.json())["detail"]
     finally:
         # `stack up` restarts it, from a process of its own (which owns the new redis-server).
         up = await asyncio.create_subprocess_exec(
