@@ -40,7 +40,7 @@ debs:
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,model]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,model,local-stack]'
 	touch $@
 
 livekit: $(STAMP)

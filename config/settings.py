@@ -29,15 +29,20 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from config.errors import ConfigError
 from config.local_secrets import LocalSecrets, load_or_create_local_secrets
+from config.public_urls import public_url_problems
 
 DEFAULT_WHISPER_MODEL = "base"
+DOCKER_SECRETS_DIR = Path("/run/secrets")
+"""Where Docker (compose or swarm) mounts a service's secrets, one file each."""
 
 
 class _Section(BaseModel):
@@ -47,9 +52,14 @@ class _Section(BaseModel):
 
 
 class LiveKitSettings(_Section):
-    """The LiveKit SFU: where clients and the server API reach it, and its key pair."""
+    """The LiveKit SFU: where servers and browsers reach it, and its key pair."""
 
+    # Where the orchestrator's server API calls and the media agents reach it (in Docker:
+    # ws://livekit:7880).
     url: str = "ws://127.0.0.1:7880"
+    # What browsers get (join page, listen-in, dashboard): wss:// through the TLS proxy in
+    # production. Empty: the same as ``url`` (the local stack, on loopback).
+    public_url: str = ""
     api_key: str = ""
     api_secret: SecretStr = SecretStr("")
     # Used only when the local stack runs livekit-server: a small UDP range for media, and ICE
@@ -58,6 +68,11 @@ class LiveKitSettings(_Section):
     rtc_tcp_port: int = 0
     rtc_udp_port_start: int = 50100
     rtc_udp_port_end: int = 50199
+
+    @property
+    def browser_url(self) -> str:
+        """The signalling URL handed to every browser."""
+        return self.public_url or self.url
 
     @property
     def http_url(self) -> str:
@@ -224,11 +239,26 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = 8470
+    # Where browsers, calendar apps and LiveKit's webhooks of the local stack reach the
+    # orchestrator: https:// through the TLS proxy in production.
     public_url: str = "http://127.0.0.1:8470"
+    # Where media agents reach its API from the servers' own network (in Docker:
+    # http://orchestrator:8470). Empty: the same as ``public_url``.
+    internal_url: str = ""
     # A launch link opens this long before the scheduled start and closes at the scheduled end.
     launch_opens_before_min: int = Field(default=30, ge=0, le=24 * 60)
     # The provincial officers' join page says how many central observers listen in.
     show_central_observers: bool = True
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are sent over TLS only whenever browsers reach the pages over https."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def server_url(self) -> str:
+        """The orchestrator's base URL for other tiepdan processes."""
+        return (self.internal_url or self.public_url).rstrip("/")
 
     @property
     def livekit_webhook_url(self) -> str:
@@ -337,13 +367,26 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment over the TOML file over defaults."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        """Environment over secret files over the TOML file over defaults.
+
+        A secret file is named like the variable it stands for (``TIEPDAN_SECURITY__SECRET_KEY``
+        in the secrets directory, e.g. a Docker secret's target) and holds its value, so
+        secrets need not sit in the environment, where ``docker inspect`` shows them.
+        """
+        secret_files = NestedSecretsSettingsSource(file_secret_settings, secrets_dir_missing="ok")
+        return (init_settings, env_settings, secret_files, TomlConfigSettingsSource(settings_cls))
 
     @model_validator(mode="after")
     def _derived_defaults(self) -> Settings:
         if not self.db.url:
             self.db.url = f"sqlite+aiosqlite:///{self.paths.state_dir / 'tiepdan.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _joinable_public_urls(self) -> Settings:
+        problems = public_url_problems(self.web.public_url, self.livekit.browser_url)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def with_local_secrets(self, secrets: LocalSecrets) -> Settings:
@@ -374,11 +417,15 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json")
 
 
-def load_settings(config_file: Path | None = None) -> Settings:
+def load_settings(
+    config_file: Path | None = None, secrets_dir: Path = DOCKER_SECRETS_DIR
+) -> Settings:
     """Build the settings once for an entry point.
 
     Args:
         config_file: an optional TOML file; environment variables override it.
+        secrets_dir: files named like ``TIEPDAN_*`` variables, each holding the value (Docker
+            secrets); environment variables override them, they override the TOML file.
 
     Returns:
         The settings, with any credential left empty taken from (and on first use generated
@@ -395,8 +442,8 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
         settings_cls = FileSettings
     try:
-        settings = settings_cls()
-    except ValidationError as e:
+        settings = settings_cls(_secrets_dir=secrets_dir)
+    except (ValidationError, SettingsError) as e:
         raise ConfigError(
             f"invalid settings{f' in {config_file}' if config_file else ''}:\n{e}"
         ) from e

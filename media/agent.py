@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from config import Settings
 from media.assignments import AGENT_HEADER, Assignment, BridgeAssignment
 from media.bridge import BridgeRunner
 from media.clock import SessionClock
+from media.liveness import beat_file, touch_beat
 from media.recorder import RoomRecorder
 from storage.spool import SessionSpool
 
@@ -51,12 +51,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
-def default_agent_id(settings: Settings) -> str:
-    """Stable across restarts of the same installation, so a restarted agent keeps its leases
-    and is back in its rooms at once instead of waiting for them to expire."""
-    return f"{socket.gethostname()}:{settings.paths.state_dir}"
-
-
 @dataclass(eq=False)
 class MediaAgent:
     """Runs recorders for the rooms this agent holds leases on.
@@ -81,8 +75,9 @@ class MediaAgent:
         # Bridges are leased from the same heartbeat (media.bridge).
         self.bridges = BridgeRunner(self.settings.livekit)
         self._bridge_assignments: list[BridgeAssignment] = []
-        self._api = self.settings.web.public_url.rstrip("/") + "/api/v1/media"
+        self._api = self.settings.web.server_url + "/api/v1/media"
         self._headers = {AGENT_HEADER: self.settings.security.media_agent_token}
+        self._beat = beat_file(self.settings, self.agent_id)
 
     async def run(self) -> None:
         """Report in and reconcile recorders until cancelled; then close every recorder."""
@@ -94,6 +89,8 @@ class MediaAgent:
                     except (aiohttp.ClientError, TimeoutError) as e:
                         # The orchestrator is away: keep recording, try again next beat.
                         log.warning("agent %s: orchestrator unreachable (%s)", self.agent_id, e)
+                    else:
+                        await asyncio.to_thread(touch_beat, self._beat)
                     await asyncio.sleep(self.heartbeat_s)
             finally:
                 for session_id in list(self.recorders):

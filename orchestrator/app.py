@@ -27,6 +27,7 @@ from orchestrator.search import playback
 from orchestrator.search import routes as search_routes
 from orchestrator.web.app_keys import DB, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
 from orchestrator.web.auth import authenticate, setup_auth
+from orchestrator.web.health import add_probes
 from orchestrator.web.html import STATIC_DIR
 from orchestrator.web.http_errors import HANDLER_ARGS, http_error_middleware, problem
 from orchestrator.web.router import mount
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     app.cleanup_ctx.append(board_ctx)  # after the database and LiveKit contexts it uses
     app.on_shutdown.append(stop_streams)
     mount(app, API_ROUTES, PAGES)
+    add_probes(app)
     app.router.add_static("/static", STATIC_DIR)
     return app
 

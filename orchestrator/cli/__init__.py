@@ -10,6 +10,7 @@ import click
 from config import ConfigError, Settings, load_settings
 from orchestrator.cli.admin_commands import sessions, users
 from orchestrator.cli.archive_commands import archive_group
+from orchestrator.cli.check_commands import check_group
 from orchestrator.cli.run_commands import demo, media, serve
 from orchestrator.cli.search_commands import search_command
 from orchestrator.cli.stack_commands import stack
@@ -56,5 +57,6 @@ for command in (
     sessions,
     search_command,
     archive_group,
+    check_group,
 ):
     main.add_command(command)

@@ -63,7 +63,8 @@ def serve(settings: Settings) -> None:
 @click.pass_obj
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
     """Run a media agent: a hidden recorder in every live room it holds a lease on."""
-    from media.agent import MediaAgent, configure_logging, default_agent_id
+    from media.agent import MediaAgent, configure_logging
+    from media.liveness import default_agent_id
 
     configure_logging()
     assert settings.paths.spool_dir is not None  # the settings fill it in

@@ -148,7 +148,7 @@ async def listen_in(request: web.Request) -> web.Response:
         connection_point=user.agency.name,
     )  # fmt: skip
     return reply(
-        ListenOut(livekit_url=request.app[SETTINGS].livekit.url, room=session.room_name,
+        ListenOut(livekit_url=request.app[SETTINGS].livekit.browser_url, room=session.room_name,
                   identity=observer_identity(user), token=token)
     )  # fmt: skip
 

@@ -184,7 +184,7 @@ def _join_page(
     )  # fmt: skip
     page = render_join_page(
         JoinPageConfig(
-            livekit_url=settings.livekit.url,
+            livekit_url=settings.livekit.browser_url,
             token=token,
             room_name=session.room_name,
             display_name=display_name,

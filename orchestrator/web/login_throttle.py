@@ -17,17 +17,20 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from config import Settings
+from orchestrator.core.errors import UpstreamUnavailable
 
 __all__ = ["Lock", "LockScope", "LoginThrottle", "forwarded_client", "throttle_key"]
 
@@ -83,6 +86,19 @@ def forwarded_client(peer: str, forwarded_for: Sequence[str], proxies: Sequence[
         if not any(address in network for network in proxies):
             return str(address)
     return hops[-1]
+
+
+@contextmanager
+def _redis_answers() -> Iterator[None]:
+    """Redis away: sign-in cannot count attempts, so it refuses them with a 503 (never a 500,
+    and never an unthrottled attempt)."""
+    try:
+        yield
+    except (RedisError, StorageError, OSError) as e:
+        raise UpstreamUnavailable(
+            "Tạm thời chưa đăng nhập được: hệ thống chống dò mật khẩu (Redis) không trả lời. "
+            "Vui lòng thử lại sau ít phút."
+        ) from e
 
 
 class LoginThrottle:
@@ -145,6 +161,10 @@ class LoginThrottle:
 
     async def admit(self, username: str, address: str) -> Lock | None:
         """Count one attempt on both keys, or return the lock that refuses it."""
+        with _redis_answers():
+            return await self._admit(username, address)
+
+    async def _admit(self, username: str, address: str) -> Lock | None:
         keys = self._keys(username, address)
         if locks := await self._locks(keys):
             return locks[0]
@@ -159,6 +179,10 @@ class LoginThrottle:
     async def settle(self, username: str, address: str, *, succeeded: bool) -> list[Lock]:
         """After the password check: clear the account on success; return the locks that this
         attempt, the last one allowed, has just started (to audit and to announce)."""
+        with _redis_answers():
+            return await self._settle(username, address, succeeded=succeeded)
+
+    async def _settle(self, username: str, address: str, *, succeeded: bool) -> list[Lock]:
         keys = self._keys(username, address)
         if succeeded:
             account = keys.pop(0)

@@ -75,7 +75,7 @@ class SessionStore(AbstractStorage):
             cookie_name=COOKIE,
             httponly=True,
             samesite="Lax",
-            secure=settings.web.public_url.startswith("https://"),
+            secure=settings.web.secure_cookies,
         )
         self._redis = Redis.from_url(
             settings.broker.url,

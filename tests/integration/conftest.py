@@ -118,14 +118,21 @@ async def _seed(
 
 @asynccontextmanager
 async def serve_world(
-    local_stack: Settings, db_url: str, engine: AsyncEngine, *, port: int, redis_db: int
+    local_stack: Settings,
+    db_url: str,
+    engine: AsyncEngine,
+    *,
+    port: int,
+    redis_db: int,
+    public_host: str | None = None,
 ) -> AsyncIterator[World]:
     """The orchestrator on ``port`` against ``db_url``, with its own Redis database (emptied
-    first, as session ids restart with each test database), seeded."""
+    first, as session ids restart with each test database), seeded. ``public_host``: the name
+    browsers are told to reach it by, when not the address it listens on."""
     broker_url = local_stack.broker.url.rsplit("/", 1)[0] + f"/{redis_db}"
     web_settings = local_stack.web
     if port != web_settings.port:
-        public_url = f"http://{web_settings.host}:{port}"
+        public_url = f"http://{public_host or web_settings.host}:{port}"
         web_settings = web_settings.model_copy(update={"port": port, "public_url": public_url})
     settings = local_stack.model_copy(
         update={

@@ -124,3 +124,30 @@ def test_archive_signing_seed_configured_or_derived() -> None:
     assert configured.archive_signing_seed == seed
     with pytest.raises(ValueError, match="32 bytes"):
         _ = SecuritySettings(archive_signing_key=SecretStr("c2hvcnQ=")).archive_signing_seed
+
+
+def test_secrets_from_files_named_like_their_variables(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = isolated_env / "run-secrets"
+    secrets.mkdir()
+    (secrets / "TIEPDAN_SECURITY__SECRET_KEY").write_text("from-a-docker-secret\n")
+    (secrets / "TIEPDAN_S3__SECRET_KEY").write_text("s3-from-file")
+    (secrets / "unrelated_secret").write_text("not ours")
+    monkeypatch.setenv("TIEPDAN_S3__SECRET_KEY", "s3-from-env")
+    s = load_settings(secrets_dir=secrets)
+    assert s.security.secret_key.get_secret_value() == "from-a-docker-secret"
+    assert s.s3.secret_key.get_secret_value() == "s3-from-env"  # the environment wins
+    assert "from-a-docker-secret" not in json.dumps(s.masked())
+
+
+def test_a_misnamed_secret_file_is_refused(isolated_env: Path) -> None:
+    secrets = isolated_env / "run-secrets"
+    secrets.mkdir()
+    (secrets / "TIEPDAN_SECURITY__SECRET_KEYS").write_text("typo")
+    with pytest.raises(ConfigError, match="secret_keys"):
+        load_settings(secrets_dir=secrets)
+
+
+def test_no_secrets_directory_is_fine(isolated_env: Path) -> None:
+    assert load_settings(secrets_dir=isolated_env / "absent").security.secret_key
