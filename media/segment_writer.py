@@ -16,6 +16,7 @@ from media.clock import SessionClock
 from media.encoder import RATE, OpusEncoder, Pcm
 from media.errors import EncoderError
 from media.manifest import Gap, GapReason, Segment, TrackRecord
+from media.metrics import RECORDER_LAG_SECONDS, SEGMENTS
 from storage.spool import AUDIO_SEGMENT_SUFFIX, segment_name, track_dir
 
 logger = logging.getLogger(__name__)
@@ -340,6 +341,8 @@ class SegmentWriter(TrackTimeline[_Encoding]):
                 return
             room = self._max_samples - cur.samples
             if room == 0:
+                if cur.lag_min_s < math.inf:
+                    RECORDER_LAG_SECONDS.observe(max(0.0, cur.lag_min_s))
                 lag = cur.lag_min_s if RESYNC_S < cur.lag_min_s < math.inf else 0.0
                 if lag:
                     logger.warning(
@@ -381,7 +384,9 @@ class SegmentWriter(TrackTimeline[_Encoding]):
                 "%s: finishing %s failed; segment lost", self._identity, cur.relative,
                 extra=self._extra,
             )  # fmt: skip
+            SEGMENTS.labels("failed").inc()
             return None
+        SEGMENTS.labels("written").inc()
         return Segment(
             index=cur.index, path=cur.relative, start_s=_micros(cur.start_s),
             end_s=_micros(cur.end_s), duration_s=cur.samples / RATE, sha256=sha256, bytes=size,

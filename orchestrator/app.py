@@ -22,6 +22,7 @@ from orchestrator.live import agent_routes, central_routes
 from orchestrator.live import routes as live_routes
 from orchestrator.live.board import board_ctx, stop_streams
 from orchestrator.live.reconciler import reconciler
+from orchestrator.observability.routes import metrics_ctx, request_id_middleware
 from orchestrator.pipeline import routes as pipeline_routes
 from orchestrator.scheduling import routes as scheduling_routes
 from orchestrator.search import playback
@@ -117,7 +118,9 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     ``reconcile_interval_s`` None runs no reconciler, and so no outbox sweeper (benchmarks,
     one-off tools).
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=10 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware], client_max_size=10 * 1024 * 1024
+    )
     app[SETTINGS] = settings
     setup_auth(app, settings)
     app.middlewares.append(auth_middleware)
@@ -141,6 +144,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
             yield
 
     app.cleanup_ctx.extend([database, livekit, broker])
+    metrics_ctx(app)
     if reconcile_interval_s is not None:
         app.cleanup_ctx.append(reconciler(reconcile_interval_s))
     app.cleanup_ctx.append(board_ctx)  # after the database and LiveKit contexts it uses

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from pathlib import Path
 
 import click
 
 from config import ConfigError, Settings
+from config.logs import configure_logging
 
 
 @click.command()
@@ -45,7 +45,7 @@ def serve(settings: Settings) -> None:
     """Run the orchestrator (HTTP API, pages, webhooks) on web.host:web.port."""
     from orchestrator.app import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.logging, "orchestrator")
     run(settings)
 
 
@@ -63,9 +63,10 @@ def serve(settings: Settings) -> None:
 @click.pass_obj
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
     """Run a media agent: a hidden recorder in every live room it holds a lease on."""
-    from media.agent import MediaAgent, configure_logging, default_agent_id
+    from media.agent import MediaAgent, default_agent_id
+    from media.metrics import serve_agent_metrics
 
-    configure_logging()
+    configure_logging(settings.logging, "media")
     assert settings.paths.spool_dir is not None  # the settings fill it in
     agent = MediaAgent(
         settings,
@@ -73,5 +74,6 @@ def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Pa
         spool_dir=spool_dir or settings.paths.spool_dir / "recordings",
         capacity=capacity,
     )
+    serve_agent_metrics(settings.metrics, agent)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(agent.run())

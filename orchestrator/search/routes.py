@@ -14,6 +14,7 @@ from orchestrator.core.errors import BadRequest, OrchestratorError
 from orchestrator.core.labels import PARTICIPANTS, SESSION_KINDS
 from orchestrator.core.timezone import format_local
 from orchestrator.db.models import Agency, Province, User
+from orchestrator.observability.instruments import SEARCH_SECONDS
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
 from orchestrator.search.service import (
     SearchFilters,
@@ -90,13 +91,14 @@ async def _run(request: web.Request, user: User) -> SearchResult:
     sort = _choice(params, "sort", {"relevance", "date"}) or "relevance"
     page = _int(params, "page", None)
     per_page = _int(params, "per_page", None)
-    async with request.app[DB]() as db:
-        return await search(
-            db, user, text, filters, exact=params.get("exact", "") in ("1", "true", "on"),
-            sort=cast(Literal["relevance", "date"], sort), page=1 if page is None else page,
-            per_page=20 if per_page is None else per_page,
-            remote=request.remote,
-        )  # fmt: skip
+    with SEARCH_SECONDS.time():
+        async with request.app[DB]() as db:
+            return await search(
+                db, user, text, filters, exact=params.get("exact", "") in ("1", "true", "on"),
+                sort=cast(Literal["relevance", "date"], sort), page=1 if page is None else page,
+                per_page=20 if per_page is None else per_page,
+                remote=request.remote,
+            )  # fmt: skip
 
 
 async def search_api(request: web.Request) -> web.Response:

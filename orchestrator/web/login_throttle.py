@@ -28,6 +28,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
 from config import Settings
+from orchestrator.observability.instruments import FAILED_LOGINS
 
 __all__ = ["Lock", "LockScope", "LoginThrottle", "forwarded_client", "throttle_key"]
 
@@ -147,6 +148,7 @@ class LoginThrottle:
         """Count one attempt on both keys, or return the lock that refuses it."""
         keys = self._keys(username, address)
         if locks := await self._locks(keys):
+            FAILED_LOGINS.labels("locked").inc()
             return locks[0]
         for scope, key in keys:
             for tier in self._tiers[scope]:
@@ -160,6 +162,8 @@ class LoginThrottle:
         """After the password check: clear the account on success; return the locks that this
         attempt, the last one allowed, has just started (to audit and to announce)."""
         keys = self._keys(username, address)
+        if not succeeded:
+            FAILED_LOGINS.labels("wrong").inc()
         if succeeded:
             account = keys.pop(0)
             await asyncio.gather(
