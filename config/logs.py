@@ -92,3 +92,5 @@ def configure_logging(settings: LoggingSettings, process: str) -> None:
         handler.addFilter(_ContextFields("-"))
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=settings.level, handlers=[handler], force=True)
+    # Python's warnings (a library's deprecation, Celery's running-as-root) as log lines too.
+    logging.captureWarnings(True)

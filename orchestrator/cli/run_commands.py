@@ -46,7 +46,8 @@ def serve(settings: Settings) -> None:
     from orchestrator.app import run
 
     configure_logging(settings.logging, "orchestrator")
-    run(settings)
+    # aiohttp's "Running on ..." banner is not a JSON line.
+    run(settings, **({"print": None} if settings.logging.format == "json" else {}))
 
 
 @click.command()

@@ -36,6 +36,8 @@ def worker(settings: Settings, queues: str, concurrency: int, hostname: str | No
     configure_logging(settings.logging, "worker")
     serve_worker_metrics(settings)
     argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", "--loglevel=INFO"]
+    if settings.logging.format == "json":
+        argv.insert(0, "--quiet")  # no banner: every line on stderr is a JSON object
     if hostname:
         argv.append(f"--hostname={hostname}")
     register_tasks(create_celery(settings), settings).worker_main(argv)

@@ -10,6 +10,8 @@ from livekit import api, rtc
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from config import Settings
+from orchestrator.app import create_app
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually, join_token, launch, lkapi, new_session_now
 from tests.unit.test_alert_rules import ORCHESTRATOR_METRICS
@@ -92,3 +94,14 @@ async def test_request_id_is_echoed_or_made(world: World, http: aiohttp.ClientSe
         assert r.status == 401
         made = r.headers["X-Request-ID"]
     assert made != forged and len(made) == 32
+
+
+def _serves_metrics(settings: Settings) -> bool:
+    app = create_app(settings, reconcile_interval_s=None)
+    return any(r.canonical == "/metrics" for r in app.router.resources())
+
+
+def test_metrics_can_be_turned_off(world: World) -> None:
+    off = world.settings.metrics.model_copy(update={"orchestrator": False})
+    assert _serves_metrics(world.settings)
+    assert not _serves_metrics(world.settings.model_copy(update={"metrics": off}))
