@@ -22,7 +22,6 @@ from orchestrator.live import agent_routes, central_routes
 from orchestrator.live import routes as live_routes
 from orchestrator.live.board import board_ctx, stop_streams
 from orchestrator.live.reconciler import reconciler
-from orchestrator.observability.routes import metrics_ctx, request_id_middleware
 from orchestrator.pipeline import routes as pipeline_routes
 from orchestrator.scheduling import routes as scheduling_routes
 from orchestrator.search import playback
@@ -30,6 +29,7 @@ from orchestrator.search import routes as search_routes
 from orchestrator.web.app_keys import DB, ENQUEUE, LIVEKIT, SETTINGS, USER, Enqueue
 from orchestrator.web.auth import authenticate, setup_auth
 from orchestrator.web.html import STATIC_DIR
+from orchestrator.web.monitoring import metrics_ctx, request_id_middleware
 from orchestrator.web.router import mount
 from transcription import TaskName, create_celery, send
 

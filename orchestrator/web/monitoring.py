@@ -1,4 +1,4 @@
-"""``GET /metrics`` and the request id middleware."""
+"""``GET /metrics`` and the request id middleware (orchestrator.observability holds the metrics)."""
 
 from __future__ import annotations
 
