@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import redis.asyncio as aioredis
 from livekit import api, rtc
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import Settings
 from orchestrator.app import create_app
+from tests.form_login import login_form
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually, join_token, launch, lkapi, new_session_now
 from tests.unit.test_alert_rules import ORCHESTRATOR_METRICS
+from transcription import TaskName, create_celery, send
 
 
 async def families(world: World, http: aiohttp.ClientSession) -> list[Metric]:
@@ -105,3 +108,33 @@ def test_metrics_can_be_turned_off(world: World) -> None:
     off = world.settings.metrics.model_copy(update={"orchestrator": False})
     assert _serves_metrics(world.settings)
     assert not _serves_metrics(world.settings.model_copy(update={"metrics": off}))
+
+
+async def test_a_wrong_password_and_a_waiting_job_are_counted(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    wrong = "outcome=wrong"
+    before = (await scrape(world, http)).get("tiepdan_failed_logins_total", {}).get(wrong, 0)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        form = await login_form(browser, world.base_url)
+        form |= {"username": world.usernames["archivist"], "password": "sai-mat-khau"}
+        async with browser.post(world.base_url + "/login", data=form) as r:
+            assert r.status == 401
+    # A job nobody consumes (no worker runs here) waits on its queue, and is seen waiting.
+    celery = create_celery(world.settings)
+    try:
+        await asyncio.to_thread(send, celery, TaskName.PING, "metrics")
+    finally:
+        celery.close()
+    broker = aioredis.from_url(world.settings.broker.url)
+    try:
+        await asyncio.sleep(world.settings.metrics.cache_s + 1.1)
+        after = await scrape(world, http)
+        assert after["tiepdan_failed_logins_total"][wrong] == before + 1
+        assert after["tiepdan_queue_depth"]["queue=transcribe"] >= 1
+        assert after["tiepdan_queue_oldest_job_seconds"]["queue=transcribe"] >= 1.0
+    finally:
+        for message in await broker.lrange("transcribe", 0, -1):
+            if b"tiepdan.ping" in message:
+                await broker.lrem("transcribe", 0, message)
+        await broker.aclose()
