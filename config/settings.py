@@ -238,7 +238,7 @@ class LoggingSettings(_Section):
 
 
 class MetricsSettings(_Section):
-    """Prometheus metrics (orchestrator.observability, media.metrics, transcription.metrics)."""
+    """Prometheus metrics: the orchestrator's, the media agent's and the worker's."""
 
     # ``GET /metrics`` on the orchestrator's own port, without login: it tells how many sessions
     # are live in which province and how backed up the pipeline is, never a name or a room.

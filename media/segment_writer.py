@@ -12,11 +12,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from media.agent_metrics import RECORDER_LAG_SECONDS, SEGMENTS
 from media.clock import SessionClock
 from media.encoder import RATE, OpusEncoder, Pcm
 from media.errors import EncoderError
 from media.manifest import Gap, GapReason, Segment, TrackRecord
-from media.metrics import RECORDER_LAG_SECONDS, SEGMENTS
 from storage.spool import AUDIO_SEGMENT_SUFFIX, segment_name, track_dir
 
 logger = logging.getLogger(__name__)

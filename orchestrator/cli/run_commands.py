@@ -65,7 +65,7 @@ def serve(settings: Settings) -> None:
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
     """Run a media agent: a hidden recorder in every live room it holds a lease on."""
     from media.agent import MediaAgent, default_agent_id
-    from media.metrics import serve_agent_metrics
+    from media.agent_metrics import serve_agent_metrics
 
     configure_logging(settings.logging, "media")
     assert settings.paths.spool_dir is not None  # the settings fill it in

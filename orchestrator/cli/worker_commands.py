@@ -26,7 +26,7 @@ def worker(settings: Settings, queues: str, concurrency: int, hostname: str | No
     from orchestrator.pipeline import register_tasks
     from orchestrator.pipeline.steps import check_model
     from transcription.errors import ModelLoadError
-    from transcription.metrics import serve_worker_metrics
+    from transcription.worker_metrics import serve_worker_metrics
 
     if Queue.TRANSCRIBE in queues.split(","):
         try:

@@ -25,10 +25,10 @@ from transcription.engine import Transcriber, choose_model
 from transcription.errors import AudioError
 from transcription.formats import FORMATS, from_json, to_json
 from transcription.merge import Speaker, Transcript, combine, merge
-from transcription.metrics import ASR_REAL_TIME_FACTOR
 from transcription.minutes import render_minutes
 from transcription.mix import PlacedFile, mix_files
 from transcription.track import transcribe_track
+from transcription.worker_metrics import ASR_REAL_TIME_FACTOR
 
 log = logging.getLogger(__name__)
 

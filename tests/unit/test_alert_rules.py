@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from media import metrics as media_metrics
+from media import agent_metrics as media_metrics
 from orchestrator.observability import instruments
 from orchestrator.observability.db_gauges import DatabaseGauges
-from transcription import metrics as worker_metrics
+from transcription import worker_metrics
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 SAMPLE_SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_created")
