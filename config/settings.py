@@ -279,6 +279,30 @@ class SchedulingSettings(_Section):
     import_max_sessions: int = Field(default=1000, ge=1)
 
 
+class LoggingSettings(_Section):
+    """How every process writes its log lines (config.logs)."""
+
+    # ``text`` for a person at a terminal; ``json`` (one object a line, with the request id and
+    # the session id / room of every line that concerns one) for a log collector.
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MetricsSettings(_Section):
+    """Prometheus metrics: the orchestrator's, the media agent's and the worker's."""
+
+    # ``GET /metrics`` on the orchestrator's own port, without login: it tells how many sessions
+    # are live in which province and how backed up the pipeline is, never a name or a room.
+    # Turn it off where that port faces the public and the proxy cannot hide the path.
+    orchestrator: bool = True
+    # The media agent and the worker serve their metrics on a port of their own (0: none).
+    host: str = "127.0.0.1"
+    media_port: int = Field(default=0, ge=0, le=65535)
+    worker_port: int = Field(default=0, ge=0, le=65535)
+    # Database-derived gauges are computed at scrape time and reused for this long.
+    cache_s: float = Field(default=5.0, ge=0, le=300)
+
+
 class FaultSettings(_Section):
     """Test only: named points where a process kills itself, to prove that what it was doing
     survives the crash (e.g. ``session_end.committed``: between the commit that ends a session and
@@ -357,6 +381,8 @@ class Settings(BaseSettings):
     scheduling: SchedulingSettings = SchedulingSettings()
     paths: PathSettings = PathSettings()
     faults: FaultSettings = FaultSettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from config import Settings
+from config.logs import REQUEST_ID_HEADER, log_context, new_request_id
 from media.assignments import AGENT_HEADER, Assignment, BridgeAssignment
 from media.bridge import BridgeRunner
 from media.clock import SessionClock
@@ -29,26 +30,6 @@ from storage.spool import SessionSpool
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
-
-class _RoomField(logging.Filter):
-    """Gives every record a ``room`` (``-`` where none was passed in ``extra``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "room"):
-            record.room = "-"
-        return True
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """Log lines that name their room: ``... [room] track added: ...``, so one room's story
-    (recording started, each track added or lost, each gap) can be read with grep."""
-    handler = logging.StreamHandler()
-    handler.addFilter(_RoomField())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(room)s] %(message)s")
-    )
-    logging.basicConfig(level=level, handlers=[handler])
 
 
 @dataclass(eq=False)
@@ -105,17 +86,21 @@ class MediaAgent:
             log.warning("session %s: lease lost, recorder stopped", session_id)
             await self._drop(session_id)
         for a in assignments:
-            try:
-                if a.live and a.session_id not in self.recorders:
-                    await self._start(a)
-                elif not a.live:
-                    await self._finish(http, a)
-            except (aiohttp.ClientError, TimeoutError) as e:
-                log.warning("session %s: orchestrator unreachable (%s); next beat", a.session_id, e)
-            except Exception:
-                # One room's failure (a full disk at finalize) is that room's: the others go on
-                # recording, and the room's step is tried again next beat.
-                log.exception("session %s: failed; trying again next beat", a.session_id)
+            # The recorder's tasks, started in here, keep the session's ids on their lines.
+            with log_context(session_id=a.session_id, room=a.room_name):
+                try:
+                    if a.live and a.session_id not in self.recorders:
+                        await self._start(a)
+                    elif not a.live:
+                        await self._finish(http, a)
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    log.warning(
+                        "session %s: orchestrator unreachable (%s); next beat", a.session_id, e
+                    )
+                except Exception:
+                    # One room's failure (a full disk at finalize) is that room's: the others go
+                    # on recording, and the room's step is tried again next beat.
+                    log.exception("session %s: failed; trying again next beat", a.session_id)
         await self.bridges.reconcile(self._bridge_assignments)
 
     async def _heartbeat(self, http: aiohttp.ClientSession) -> list[Assignment]:
@@ -124,7 +109,8 @@ class MediaAgent:
             "capacity": self.capacity,
             "bridges_running": self.bridges.running,
         }
-        async with http.post(f"{self._api}/heartbeat", json=body) as r:
+        headers = {REQUEST_ID_HEADER: new_request_id()}
+        async with http.post(f"{self._api}/heartbeat", json=body, headers=headers) as r:
             r.raise_for_status()
             data: dict[str, Any] = await r.json()
         self._bridge_assignments = [BridgeAssignment(**b) for b in data.get("bridges", [])]
@@ -174,11 +160,15 @@ class MediaAgent:
         await recorder.aclose()
         manifest = SessionSpool(self._out_dir(a.session_id)).manifest
         body = {"agent_id": self.agent_id, "manifest_path": str(manifest)}
-        async with http.post(f"{self._api}/recordings/{a.session_id}/complete", json=body) as r:
-            r.raise_for_status()
-            result = await r.json()
-        self.recorders.pop(a.session_id, None)
-        log.info("session %s: recording complete (%s)", a.session_id, result)
+        # The same id on the orchestrator's lines and the worker's jobs this call enqueues.
+        request_id = new_request_id()
+        url = f"{self._api}/recordings/{a.session_id}/complete"
+        with log_context(request_id=request_id):
+            async with http.post(url, json=body, headers={REQUEST_ID_HEADER: request_id}) as r:
+                r.raise_for_status()
+                result = await r.json()
+            self.recorders.pop(a.session_id, None)
+            log.info("session %s: recording complete (%s)", a.session_id, result)
 
     async def _drop(self, session_id: int) -> None:
         recorder = self.recorders.pop(session_id)

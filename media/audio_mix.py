@@ -76,6 +76,10 @@ class JitterMixer:
         """The speakers being mixed."""
         return frozenset(self._buffers)
 
+    def queued_s(self) -> float:
+        """The most audio any speaker has queued, in seconds: the delay this mixer adds now."""
+        return max((b.size for b in self._buffers.values()), default=0) / RATE
+
     def add(self, speaker: str) -> None:
         """Start mixing ``speaker`` (nothing is heard until its first samples are primed)."""
         self._buffers.setdefault(speaker, _Buffer())

@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from media.agent_metrics import RECORDER_LAG_SECONDS, SEGMENTS
 from media.clock import SessionClock
 from media.encoder import RATE, OpusEncoder, Pcm, SegmentTags
 from media.errors import EncoderError
@@ -409,6 +410,8 @@ class SegmentWriter(TrackTimeline[_Encoding]):
                 return
             room = self._max_samples - cur.samples
             if room == 0:
+                if cur.lag_min_s < math.inf:
+                    RECORDER_LAG_SECONDS.observe(max(0.0, cur.lag_min_s))
                 lag = cur.lag_min_s if RESYNC_S < cur.lag_min_s < math.inf else 0.0
                 if lag:
                     logger.warning(
@@ -460,6 +463,7 @@ class SegmentWriter(TrackTimeline[_Encoding]):
             await self._give_up(cur)
             self._lost(cur.start_s, cur.end_s, "storage_error")
             return None
+        SEGMENTS.labels("written").inc()
         return Segment(
             index=cur.index, path=cur.relative, start_s=_micros(cur.start_s),
             end_s=_micros(cur.end_s), duration_s=cur.samples / RATE, sha256=sha256, bytes=size,
@@ -467,6 +471,7 @@ class SegmentWriter(TrackTimeline[_Encoding]):
 
     async def _give_up(self, cur: _Encoding) -> None:
         """Delete a segment file that could not be written: no half-written file is kept."""
+        SEGMENTS.labels("failed").inc()
         try:
             await cur.encoder.discard()
         except OSError as e:

@@ -30,6 +30,7 @@ from orchestrator.web.auth import authenticate, setup_auth
 from orchestrator.web.health import add_probes
 from orchestrator.web.html import STATIC_DIR
 from orchestrator.web.http_errors import HANDLER_ARGS, http_error_middleware, problem
+from orchestrator.web.monitoring import metrics_ctx, request_id_middleware
 from orchestrator.web.router import mount
 from orchestrator.web.security_headers import setup_security_headers
 from orchestrator.web.validation import validation_detail
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
     one-off tools).
     """
     app = web.Application(
-        middlewares=[http_error_middleware, error_middleware],
+        middlewares=[request_id_middleware, http_error_middleware, error_middleware],
         client_max_size=10 * 1024 * 1024,
         handler_args=HANDLER_ARGS,
     )
@@ -130,6 +131,7 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
             yield
 
     app.cleanup_ctx.extend([database, livekit, broker])
+    metrics_ctx(app)
     if reconcile_interval_s is not None:
         app.cleanup_ctx.append(reconciler(reconcile_interval_s, redrive_stalled))
     app.cleanup_ctx.append(board_ctx)  # after the database and LiveKit contexts it uses

@@ -10,5 +10,14 @@ from transcription.celery_app import (
     create_celery,
     send,
 )
+from transcription.task_context import PUBLISHED_AT_HEADER
 
-__all__ = ["Queue", "RetryLater", "RetryingTask", "TaskName", "create_celery", "send"]
+__all__ = [
+    "PUBLISHED_AT_HEADER",
+    "Queue",
+    "RetryLater",
+    "RetryingTask",
+    "TaskName",
+    "create_celery",
+    "send",
+]

@@ -16,6 +16,7 @@ from typing import Any
 from celery import Celery, Task
 
 from config.settings import Settings
+from transcription.task_context import connect_task_context
 
 
 class Queue(StrEnum):
@@ -115,6 +116,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.task(name=TaskName.PING.value)(ping)
+    connect_task_context()
     return app
 
 

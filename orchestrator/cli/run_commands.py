@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from pathlib import Path
 
 import click
 
 from config import ConfigError, Settings
+from config.logs import configure_logging
 
 
 @click.command()
@@ -45,8 +45,9 @@ def serve(settings: Settings) -> None:
     """Run the orchestrator (HTTP API, pages, webhooks) on web.host:web.port."""
     from orchestrator.app import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run(settings)
+    configure_logging(settings.logging, "orchestrator")
+    # aiohttp's "Running on ..." banner is not a JSON line.
+    run(settings, **({"print": None} if settings.logging.format == "json" else {}))
 
 
 @click.command()
@@ -63,10 +64,11 @@ def serve(settings: Settings) -> None:
 @click.pass_obj
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
     """Run a media agent: a hidden recorder in every live room it holds a lease on."""
-    from media.agent import MediaAgent, configure_logging
+    from media.agent import MediaAgent
+    from media.agent_metrics import serve_agent_metrics
     from media.liveness import default_agent_id
 
-    configure_logging()
+    configure_logging(settings.logging, "media")
     assert settings.paths.spool_dir is not None  # the settings fill it in
     agent = MediaAgent(
         settings,
@@ -74,5 +76,6 @@ def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Pa
         spool_dir=spool_dir or settings.paths.spool_dir / "recordings",
         capacity=capacity,
     )
+    serve_agent_metrics(settings.metrics, agent)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(agent.run())

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from config import Settings
+from config.logs import configure_logging
 from transcription import Queue, create_celery
 
 
@@ -25,13 +26,18 @@ def worker(settings: Settings, queues: str, concurrency: int, hostname: str | No
     from orchestrator.pipeline import register_tasks
     from orchestrator.pipeline.steps import check_model
     from transcription.errors import ModelLoadError
+    from transcription.worker_metrics import serve_worker_metrics
 
     if Queue.TRANSCRIBE in queues.split(","):
         try:
             check_model(settings)
         except ModelLoadError as e:
             raise click.ClickException(f"cannot start the worker: {e}") from e
+    configure_logging(settings.logging, "worker")
+    serve_worker_metrics(settings)
     argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", "--loglevel=INFO"]
+    if settings.logging.format == "json":
+        argv.insert(0, "--quiet")  # no banner: every line on stderr is a JSON object
     if hostname:
         argv.append(f"--hostname={hostname}")
     register_tasks(create_celery(settings), settings).worker_main(argv)

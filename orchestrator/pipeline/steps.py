@@ -30,6 +30,7 @@ from transcription.merge import Speaker, Transcript, combine, merge
 from transcription.minutes import render_minutes
 from transcription.mix import PlacedFile, mix_files
 from transcription.track import transcribe_track
+from transcription.worker_metrics import ASR_REAL_TIME_FACTOR
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
             last_write = time.monotonic()
             progress.run_db(lambda db: progress.track_progress(db, session_id, track_sid, done_s))
 
+    began = time.monotonic()
     try:
         result = transcribe_track(
             worker_transcriber(settings),
@@ -170,6 +172,10 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
         warning = f"Không nhận dạng được tiếng của {track.display_name} ({track_sid}): {reason}"
         progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
         return
+    if audio_s := sum(s.duration_s for s in track.segments):
+        ASR_REAL_TIME_FACTOR.labels(settings.whisper.model).observe(
+            (time.monotonic() - began) / audio_s
+        )
     transcript = merge([result.transcript], language=language)
     failed = [{"path": str(f.path.relative_to(files.directory)), "reason": f.reason}
               for f in result.failed]  # fmt: skip

@@ -13,6 +13,7 @@ from orchestrator.core.labels import PARTICIPANTS, SESSION_KINDS
 from orchestrator.core.timezone import format_local
 from orchestrator.db.incidents import recorded_incidents
 from orchestrator.db.models import Agency, Province, User
+from orchestrator.observability.instruments import SEARCH_SECONDS
 from orchestrator.search.indexer import CASE_CLASSIFICATIONS
 from orchestrator.search.schemas import SearchQuery
 from orchestrator.search.service import (
@@ -42,11 +43,12 @@ def parse_filters(query: SearchQuery) -> SearchFilters:
 
 async def _run(request: web.Request, user: User, params: Mapping[str, str]) -> SearchResult:
     query = parse_query(params, SearchQuery)
-    async with request.app[DB]() as db:
-        return await search(
-            db, user, query.q, parse_filters(query), exact=query.exact, sort=query.sort,
-            page=query.page, per_page=query.per_page, remote=request.remote,
-        )  # fmt: skip
+    with SEARCH_SECONDS.time():
+        async with request.app[DB]() as db:
+            return await search(
+                db, user, query.q, parse_filters(query), exact=query.exact, sort=query.sort,
+                page=query.page, per_page=query.per_page, remote=request.remote,
+            )  # fmt: skip
 
 
 async def search_api(request: web.Request) -> web.Response:

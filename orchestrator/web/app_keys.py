@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config import Settings
 from orchestrator.db.models import User
+from orchestrator.observability.db_gauges import DatabaseGauges
 from orchestrator.web.login_throttle import LoginThrottle
 from orchestrator.web.sessions import SessionStore
 from transcription.celery_app import TaskName
@@ -29,6 +30,10 @@ class Enqueue(Protocol):
 
 
 ENQUEUE: web.AppKey[Enqueue] = web.AppKey("enqueue")
+# The database- and broker-derived gauges /metrics reports (orchestrator.observability).
+DB_GAUGES = web.AppKey("db_gauges", DatabaseGauges)
 
 # The signed-in user of a request (None for anonymous), set by the auth middleware.
 USER: web.RequestKey[User | None] = web.RequestKey("user")
+# The request's id (an accepted X-Request-ID or a new one), echoed in the response.
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from orchestrator.core.errors import UpstreamUnavailable
+from orchestrator.observability.instruments import FAILED_LOGINS
 
 __all__ = ["Lock", "LockScope", "LoginThrottle", "forwarded_client", "throttle_key"]
 
@@ -167,6 +168,7 @@ class LoginThrottle:
     async def _admit(self, username: str, address: str) -> Lock | None:
         keys = self._keys(username, address)
         if locks := await self._locks(keys):
+            FAILED_LOGINS.labels("locked").inc()
             return locks[0]
         for scope, key in keys:
             for tier in self._tiers[scope]:
@@ -184,6 +186,8 @@ class LoginThrottle:
 
     async def _settle(self, username: str, address: str, *, succeeded: bool) -> list[Lock]:
         keys = self._keys(username, address)
+        if not succeeded:
+            FAILED_LOGINS.labels("wrong").inc()
         if succeeded:
             account = keys.pop(0)
             await asyncio.gather(
