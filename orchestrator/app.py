@@ -151,5 +151,9 @@ def create_app(settings: Settings, *, reconcile_interval_s: float | None = 5.0) 
 
 
 def run(settings: Settings, **kwargs: Any) -> None:
-    """Serve the orchestrator until interrupted."""
-    web.run_app(create_app(settings), host=settings.web.host, port=settings.web.port, **kwargs)
+    """Serve the orchestrator until SIGTERM or SIGINT: the event streams end at once
+    (``stop_streams``), other requests get ``web.shutdown_timeout_s``."""
+    web.run_app(
+        create_app(settings), host=settings.web.host, port=settings.web.port,
+        shutdown_timeout=settings.web.shutdown_timeout_s, **kwargs,
+    )  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -62,8 +61,12 @@ def serve(settings: Settings) -> None:
 )
 @click.pass_obj
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
-    """Run a media agent: a hidden recorder in every live room it holds a lease on."""
-    from media.agent import MediaAgent, configure_logging, default_agent_id
+    """Run a media agent: a hidden recorder in every live room it holds a lease on.
+
+    SIGTERM or SIGINT closes every recorder, within media.shutdown_timeout_s, and hands its
+    rooms back to the orchestrator.
+    """
+    from media.agent import MediaAgent, configure_logging, default_agent_id, run_until_stopped
 
     configure_logging()
     assert settings.paths.spool_dir is not None  # the settings fill it in
@@ -73,5 +76,4 @@ def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Pa
         spool_dir=spool_dir or settings.paths.spool_dir / "recordings",
         capacity=capacity,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(agent.run())
+    asyncio.run(run_until_stopped(agent))

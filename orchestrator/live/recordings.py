@@ -60,6 +60,21 @@ async def heartbeat(
     ]
 
 
+async def release(db: AsyncSession, agent_id: str) -> int:
+    """Hand back every lease ``agent_id`` holds on a recording still pending (it is shutting
+    down): the next heartbeat of another agent takes the room, instead of after ``LEASE_TTL``.
+
+    Returns:
+        How many leases were handed back.
+    """
+    result = await db.execute(
+        update(RecordingRequest)
+        .where(RecordingRequest.agent_id == agent_id, RecordingRequest.completed_at.is_(None))
+        .values(agent_id=None)
+    )
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 async def complete_recording(
     db: AsyncSession, agent_id: str, session_id: int, manifest_path: str, now: datetime
 ) -> bool:
