@@ -95,6 +95,7 @@ class MediaAgent:
     async def run(self) -> None:
         """Report in and reconcile recorders until cancelled; then :meth:`shut_down`."""
         async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT, headers=self._headers) as http:
+            log.info("agent %s: reporting to %s", self.agent_id, self._api)
             try:
                 while True:
                     try:
@@ -127,7 +128,7 @@ class MediaAgent:
                 r.raise_for_status()
                 log.info("agent %s: leases handed back (%s)", self.agent_id, await r.json())
         except (aiohttp.ClientError, TimeoutError) as e:
-            log.warning("agent %s: leases not handed back, they expire (%s)", self.agent_id, e)
+            log.warning("agent %s: leases not handed back, they expire (%r)", self.agent_id, e)
 
     async def step(self, http: aiohttp.ClientSession) -> None:
         """One beat: renew leases, start, finalize or drop recorders to match."""

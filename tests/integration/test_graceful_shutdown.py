@@ -52,6 +52,12 @@ async def test_sigterm_on_a_recording_agent_keeps_the_audio_and_hands_the_room_o
     agents.start("agent-old", shared)
     session_id, room = await launched_and_recorded(world, http)
     agents.start("agent-new", shared)  # after the first holds the room: it waits, idle
+
+    async def new_agent_up() -> bool:  # its imports take seconds on a loaded machine
+        log = agents.tmp_path / "agent-new.log"
+        return "agent agent-new: reporting" in log.read_text("utf-8")
+
+    assert await eventually(new_agent_up, timeout=30)
     spool = shared / str(session_id)
     citizen = await speaker(world, room, "citizen-s")
     await asyncio.sleep(1.5)  # the recorder subscribes to the new track
