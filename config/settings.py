@@ -189,6 +189,9 @@ class MediaSettings(_Section):
 
     # Cameras too, as H.264 at most 640x360 and 15 fps (about 0.05 CPU per camera; README).
     video: bool = False
+    # On SIGTERM the agent closes its recorders and bridges within this many seconds, then hands
+    # its leases back (at most 3 s more): docker-compose's stop_grace_period must be longer.
+    shutdown_timeout_s: float = Field(default=20.0, gt=0, le=600)
 
 
 class SecuritySettings(_Section):
@@ -249,6 +252,9 @@ class WebSettings(_Section):
     launch_opens_before_min: int = Field(default=30, ge=0, le=24 * 60)
     # The provincial officers' join page says how many central observers listen in.
     show_central_observers: bool = True
+    # On SIGTERM, requests still running after the event streams end get this long (aiohttp's
+    # shutdown_timeout, 60 s by default): shorter than docker stop's 10 s, so none is killed.
+    shutdown_timeout_s: float = Field(default=8.0, gt=0, le=600)
 
     @property
     def secure_cookies(self) -> bool:

@@ -5,6 +5,11 @@ every few seconds the agent reports in, renewing its leases and receiving its as
 A live assignment gets a :class:`RoomRecorder`; one that is no longer live is finalized and
 reported complete (which starts the post-session pipeline, once); one that is gone from the
 list (lease lost to another agent) is dropped without finalizing, the other agent goes on.
+
+On SIGTERM (``docker stop``) or SIGINT the agent shuts down in steps, within
+``media.shutdown_timeout_s``: every recorder closes (the segment in flight finished and listed in
+``recording.partial.json``), the bridges leave their rooms, and then every lease is handed back
+(``POST /media/release``) so that another agent's next heartbeat takes the rooms over.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +36,8 @@ from storage.spool import SessionSpool
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
+# Handing the leases back, the last step of a shutdown: short, the process is about to exit.
+RELEASE_TIMEOUT = aiohttp.ClientTimeout(total=3)
 
 
 @dataclass(eq=False)
@@ -61,8 +69,9 @@ class MediaAgent:
         self._beat = beat_file(self.settings, self.agent_id)
 
     async def run(self) -> None:
-        """Report in and reconcile recorders until cancelled; then close every recorder."""
+        """Report in and reconcile recorders until cancelled; then :meth:`shut_down`."""
         async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT, headers=self._headers) as http:
+            log.info("agent %s: reporting to %s", self.agent_id, self._api)
             try:
                 while True:
                     try:
@@ -74,9 +83,30 @@ class MediaAgent:
                         await asyncio.to_thread(touch_beat, self._beat)
                     await asyncio.sleep(self.heartbeat_s)
             finally:
-                for session_id in list(self.recorders):
-                    await self._drop(session_id)
-                await self.bridges.aclose()
+                await self.shut_down(http)
+
+    async def shut_down(self, http: aiohttp.ClientSession) -> None:
+        """Close every recorder and bridge within ``media.shutdown_timeout_s``, then hand every
+        lease back, so that another agent takes the rooms over at its next heartbeat.
+
+        The recorders close first: the one taking over resumes from the partial manifest they
+        leave, which must already list the segment that was in flight.
+        """
+        limit = self.settings.media.shutdown_timeout_s
+        closing = asyncio.gather(
+            *(self._drop(s) for s in list(self.recorders)), self.bridges.aclose()
+        )
+        try:
+            await asyncio.wait_for(closing, limit)
+        except TimeoutError:
+            log.error("agent %s: recorders not closed within %.0f s", self.agent_id, limit)
+        body = {"agent_id": self.agent_id}
+        try:
+            async with http.post(f"{self._api}/release", json=body, timeout=RELEASE_TIMEOUT) as r:
+                r.raise_for_status()
+                log.info("agent %s: leases handed back (%s)", self.agent_id, await r.json())
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.warning("agent %s: leases not handed back, they expire (%r)", self.agent_id, e)
 
     async def step(self, http: aiohttp.ClientSession) -> None:
         """One beat: renew leases, start, finalize or drop recorders to match."""
@@ -174,3 +204,16 @@ class MediaAgent:
         recorder = self.recorders.pop(session_id)
         with contextlib.suppress(Exception):
             await recorder.aclose()
+
+
+async def run_until_stopped(agent: MediaAgent) -> None:
+    """Run ``agent`` until SIGTERM or SIGINT, then let it shut down (:meth:`MediaAgent.shut_down`).
+
+    A second signal during the shutdown cuts it short.
+    """
+    running = asyncio.create_task(agent.run(), name=f"media-agent:{agent.agent_id}")
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, running.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await running

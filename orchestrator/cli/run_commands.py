@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import click
@@ -63,8 +62,12 @@ def serve(settings: Settings) -> None:
 )
 @click.pass_obj
 def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Path | None) -> None:
-    """Run a media agent: a hidden recorder in every live room it holds a lease on."""
-    from media.agent import MediaAgent
+    """Run a media agent: a hidden recorder in every live room it holds a lease on.
+
+    SIGTERM or SIGINT closes every recorder, within media.shutdown_timeout_s, and hands its
+    rooms back to the orchestrator.
+    """
+    from media.agent import MediaAgent, run_until_stopped
     from media.agent_metrics import serve_agent_metrics
     from media.liveness import default_agent_id
 
@@ -77,5 +80,4 @@ def media(settings: Settings, agent_id: str | None, capacity: int, spool_dir: Pa
         capacity=capacity,
     )
     serve_agent_metrics(settings.metrics, agent)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(agent.run())
+    asyncio.run(run_until_stopped(agent))

@@ -1,5 +1,6 @@
-"""What media agents call: the heartbeat that renews leases and hands out rooms and bridges, and
-the report that a recording is finalized (which starts the pipeline once).
+"""What media agents call: the heartbeat that renews leases and hands out rooms and bridges, the
+report that a recording is finalized (which starts the pipeline once), and the release of an
+agent's leases when it shuts down (so another agent takes its rooms at once).
 
 Only a caller holding the shared agent token (``X-Tiepdan-Agent``) gets in: the routes' access
 is ``media_agent``, which the router checks."""
@@ -12,10 +13,12 @@ from orchestrator.db.audit import audit
 from orchestrator.live import bridges, recordings
 from orchestrator.live.schemas import (
     AgentHeartbeat,
+    AgentRelease,
     AssignmentOut,
     HeartbeatOut,
     RecordingComplete,
     RecordingCompleteOut,
+    ReleaseOut,
 )
 from orchestrator.live.session_end import send_started, start_pipeline
 from orchestrator.web.access import Access
@@ -43,6 +46,19 @@ async def agent_heartbeat(request: web.Request) -> web.Response:
     )
 
 
+async def agent_release(request: web.Request) -> web.Response:
+    body = await parse(request, AgentRelease)
+    async with request.app[DB]() as db:
+        released = ReleaseOut(
+            recordings=await recordings.release(db, body.agent_id),
+            bridges=await bridges.release(db, body.agent_id),
+        )
+        audit(db, action="media.release", target=f"agent:{body.agent_id}", outcome="allowed",
+              recordings=released.recordings, bridges=released.bridges)  # fmt: skip
+        await db.commit()
+    return reply(released)
+
+
 async def recording_complete(request: web.Request) -> web.Response:
     body = await parse(request, RecordingComplete)
     session_id = path_int(request, "id")
@@ -63,6 +79,9 @@ ROUTES = [
     Route("POST", "/media/heartbeat", agent_heartbeat,
           "Media agent: renew leases, take free rooms, list assignments", body=AgentHeartbeat,
           response=HeartbeatOut, access=Access.MEDIA_AGENT),
+    Route("POST", "/media/release", agent_release,
+          "Media agent: shutting down, hand back every lease (another agent takes over at once)",
+          body=AgentRelease, response=ReleaseOut, access=Access.MEDIA_AGENT),
     Route("POST", "/media/recordings/{id}/complete", recording_complete,
           "Media agent: a recording is finalized (starts the pipeline once)",
           body=RecordingComplete, response=RecordingCompleteOut, access=Access.MEDIA_AGENT),

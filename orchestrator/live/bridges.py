@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from livekit import api
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.assignments import BridgeAssignment
@@ -136,6 +138,16 @@ async def end_bridges_of_finished_sessions(db: AsyncSession, now: datetime) -> N
         .values(ended_at=now, end_reason="session ended", talk_back=False)
         .execution_options(synchronize_session=False)
     )
+
+
+async def release(db: AsyncSession, agent_id: str) -> int:
+    """Hand back ``agent_id``'s bridge leases (it is shutting down); how many it held."""
+    result = await db.execute(
+        update(Bridge)
+        .where(Bridge.agent_id == agent_id, _active)
+        .values(agent_id=None, running_at=None)
+    )
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 async def active_bridges(db: AsyncSession) -> Sequence[tuple[Bridge, str]]:

@@ -87,6 +87,21 @@ async def live_without_recorder(db: AsyncSession, now: datetime) -> list[int]:
     return [sid for sid, r in rows if recorder_state(r, now) is RecorderState.NO_RECORDER]
 
 
+async def release(db: AsyncSession, agent_id: str) -> int:
+    """Hand back every lease ``agent_id`` holds on a recording still pending (it is shutting
+    down): the next heartbeat of another agent takes the room, instead of after ``LEASE_TTL``.
+
+    Returns:
+        How many leases were handed back.
+    """
+    result = await db.execute(
+        update(RecordingRequest)
+        .where(RecordingRequest.agent_id == agent_id, RecordingRequest.completed_at.is_(None))
+        .values(agent_id=None)
+    )
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 async def complete_recording(
     db: AsyncSession, agent_id: str, session_id: int, manifest_path: str, now: datetime
 ) -> bool:

@@ -106,6 +106,19 @@ class AgentHeartbeat(RequestBody):
     bridges_running: list[RowId] = Field(default_factory=list, max_length=10_000)
 
 
+class AgentRelease(RequestBody):
+    """A media agent shutting down hands back every lease it holds."""
+
+    agent_id: str = Field(min_length=1, max_length=100)
+
+
+class ReleaseOut(BaseModel):
+    """How many leases were handed back, of recordings and of bridges."""
+
+    recordings: int
+    bridges: int
+
+
 class AssignmentOut(BaseModel):
     """A room the agent must record (until ``live`` turns false: then finalize)."""
 
