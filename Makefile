@@ -16,13 +16,17 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # `make demo DEMO_ARGS=--exit` ends the demo when it is done instead of staying up.
 DEMO_ARGS ?=
 
-.PHONY: help setup debs livekit test demo lint down
+# `make soak SOAK_MINUTES=3`: the soak's length (it is not part of `make test`).
+SOAK_MINUTES ?= 10
+
+.PHONY: help setup debs livekit test demo lint down soak
 
 help:
 	@echo "make demo   run a reception session end to end on the local stack"
 	@echo "make test   lint, then every test against the real local stack"
 	@echo "make setup  install Debian packages, .venv, livekit-server, the join page bundle (idempotent)"
 	@echo "make lint   ruff, import-linter layers, mypy"
+	@echo "make soak   sessions for SOAK_MINUTES (10) while processes are killed at random"
 	@echo "make down   stop the local stack"
 
 setup: debs $(STAMP) livekit $(JOIN_JS)
@@ -66,6 +70,12 @@ test: setup lint
 
 demo: setup
 	$(TIEPDAN) demo $(DEMO_ARGS)
+
+# Not in `make test`: minutes of sessions under random kills, then the invariants
+# (benchmarks/soak.py). Alone, like the demo: its orchestrator takes the webhook port.
+soak: setup
+	$(TIEPDAN) stack up --with postgres
+	$(PY) benchmarks/soak.py --minutes $(SOAK_MINUTES)
 
 down:
 	@if [ -x $(TIEPDAN) ]; then $(TIEPDAN) stack down; fi

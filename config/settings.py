@@ -68,6 +68,10 @@ class LiveKitSettings(_Section):
     rtc_tcp_port: int = 0
     rtc_udp_port_start: int = 50100
     rtc_udp_port_end: int = 50199
+    # A live session's room that the SFU lost (it restarted) is recreated at once; if nobody but
+    # the recorder is back in it this many seconds later, the session ends (as LiveKit itself
+    # keeps a room 120 s after its last participant left).
+    room_lost_grace_s: float = Field(default=120.0, gt=0)
 
     @property
     def browser_url(self) -> str:

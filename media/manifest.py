@@ -35,14 +35,17 @@ Times are seconds on the session clock (:class:`media.clock.SessionClock`). A se
 48 kHz mono, at most 10 s; ``duration_s`` counts the samples it holds. A gap lies between two
 segments of a track: the time from the last sample before it to the first sample after it, with
 ``reason`` one of ``muted``, ``unsubscribed`` (the participant left or stopped publishing),
-``reconnecting`` (the recorder's own connection), ``recorder_restart`` (a recorder died or its
-agent was replaced: from the end of the last segment it left readable, or from ``first_audio_s``
-when it left none, to the first sample after the restart) or ``storage_error`` (a segment file
-could not be written: from the start of the segment given up to the first sample written again).
-A gap for a loss (``reconnecting``, ``recorder_restart``, ``storage_error``) still open when the
-recording ends ends then; a ``muted`` or ``unsubscribed`` one is dropped (nothing was lost).
-A segment listed by a recorder that took over after a crash may be the readable start of a file
-its writer never closed (:mod:`media.salvage`). Time between
+``reconnecting`` (the recorder's own connection), ``sfu_restart`` (the SFU lost the room, having
+restarted, and the recorder came back to the room recreated), ``recorder_restart`` (a recorder
+died or its agent was replaced: from the end of the last segment it left readable, or from
+``first_audio_s`` when it left none, to the first sample after the restart) or ``storage_error``
+(a segment file could not be written: from the start of the segment given up to the first sample
+written again). A ``reconnecting`` or ``sfu_restart`` gap starts when the outage does, whether
+the speaker was speaking or not. A gap for a loss (``reconnecting``, ``sfu_restart``,
+``recorder_restart``, ``storage_error``) still open when the recording ends ends then; a
+``muted`` or ``unsubscribed`` one is dropped (nothing was lost). A segment listed by a recorder
+that took over after a crash may be the readable start of a file its writer never closed
+(:mod:`media.salvage`). Time between
 segments that no gap covers is time the track was live but carried nothing (digital silence: a
 publisher that stopped sending). A camera segment (``media.video`` on) is H.264 in MP4,
 at most 640×360 and 15 fps; ``first_audio_s`` is then its first frame's time. A manifest without
@@ -62,10 +65,12 @@ from media.errors import ManifestError
 
 SCHEMA_VERSION = 1
 
-GapReason = Literal["muted", "unsubscribed", "reconnecting", "recorder_restart", "storage_error"]
+GapReason = Literal[
+    "muted", "unsubscribed", "reconnecting", "sfu_restart", "recorder_restart", "storage_error"
+]
 GAP_REASONS: frozenset[str] = frozenset(get_args(GapReason))
 LOSS_REASONS: frozenset[GapReason] = frozenset(
-    {"reconnecting", "recorder_restart", "storage_error"}
+    {"reconnecting", "sfu_restart", "recorder_restart", "storage_error"}
 )
 """Gaps where media was sent and not recorded (the others: nothing was sent)."""
 

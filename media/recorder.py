@@ -17,6 +17,7 @@ from media.clock import SessionClock
 from media.errors import RecorderError
 from media.grants import ParticipantKind, video_grants
 from media.manifest import RecordingManifest, TrackRecord
+from media.rejoin import REJOIN_INTERVAL_S, should_rejoin
 from media.salvage import salvage_segment, unlisted_audio, with_salvaged
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
@@ -87,7 +88,11 @@ class RoomRecorder:
         self._persist_lock = asyncio.Lock()
         self._dirty = False
         self._final: RecordingManifest | None = None
-        self._flag_task: asyncio.Task[None] | None = None
+        self._flag_task: asyncio.Task[object] | None = None
+        self._rejoin_task: asyncio.Task[None] | None = None
+        # The room's sid on the SFU when last joined: a different one after a reconnect means
+        # the room was recreated.
+        self._room_sid: str | None = None
 
     @property
     def active_track_sids(self) -> frozenset[str]:
@@ -102,6 +107,15 @@ class RoomRecorder:
         """
         await self._resume()
         await self._persist()
+        await self._join()
+        logger.info("recording started in %s", self.room_name, extra=self._extra)
+
+    async def _join(self) -> None:
+        """Connect to the room, raise the recording flag, subscribe to what is published."""
+        if self._room is not None:
+            # A room the SDK gave up on is released first: left alone, it kept the new room's
+            # audio streams from getting any frame.
+            await self._leave()
         room = self._room = rtc.Room(loop=asyncio.get_running_loop())
         room.on("track_published", self._subscribe)
         room.on("track_subscribed", self._tracks.subscribed)
@@ -125,11 +139,20 @@ class RoomRecorder:
         except (rtc.ConnectError, TimeoutError) as e:
             raise RecorderError(f"cannot join {self.room_name}: {e}", retryable=True) from e
         # Raised as soon as the recorder is in: people must know they are recorded.
-        await self._set_recording_flag(True)
+        await self._back_in_room()
         for participant in room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._subscribe(publication, participant)
-        logger.info("recording started in %s", self.room_name, extra=self._extra)
+
+    async def _back_in_room(self) -> None:
+        """In the room (again): raise the flag (a recreated room's metadata does not have it)
+        and, if the room is not the one left, say the outage was the SFU's restart."""
+        sid = await self._set_recording_flag(True)
+        if sid and self._room_sid and sid != self._room_sid:
+            logger.warning("%s was recreated (the SFU lost it): its outage gaps are sfu_restart",
+                           self.room_name, extra=self._extra)  # fmt: skip
+            self._tracks.reclassify_all("reconnecting", "sfu_restart")
+        self._room_sid = sid or self._room_sid
 
     def snapshot(self) -> RecordingManifest:
         """The recording as it stands: finished segments and gaps, ``finalized_at`` unset."""
@@ -207,6 +230,10 @@ class RoomRecorder:
 
     def _on_reconnected(self) -> None:
         logger.info("recorder reconnected to %s", self.room_name, extra=self._extra)
+        self._flag_task = asyncio.create_task(self._reconnected(), name=f"back:{self.room_name}")
+
+    async def _reconnected(self) -> None:
+        await self._back_in_room()
         self._tracks.unblock_all("reconnecting")
 
     def _on_metadata_changed(self, _old: str, new: str) -> None:
@@ -220,9 +247,30 @@ class RoomRecorder:
             self._flag_task = asyncio.create_task(self._set_recording_flag(True))
 
     def _on_disconnected(self, reason: Any) -> None:
-        if not self._stopped:
-            logger.warning("recorder left %s: %s", self.room_name, reason, extra=self._extra)
-            self._tracks.block_all("reconnecting")
+        if self._stopped:
+            return
+        logger.warning("recorder left %s: %s", self.room_name, reason, extra=self._extra)
+        if not should_rejoin(reason):
+            # Sent away (the room closed at the session's end, another recorder took over): no
+            # outage, the tracks just stop here.
+            self._tracks.block_all("unsubscribed")
+            return
+        self._tracks.block_all("reconnecting")
+        if self._rejoin_task is None or self._rejoin_task.done():
+            self._rejoin_task = asyncio.create_task(self._rejoin(), name=f"rejoin:{self.room_name}")
+
+    async def _rejoin(self) -> None:
+        """Join again until in (the room may be missing until the orchestrator recreates it)."""
+        while not self._stopped:
+            await asyncio.sleep(REJOIN_INTERVAL_S)
+            try:
+                await self._join()
+            except RecorderError as e:
+                logger.warning("rejoining failed: %s", e, extra=self._extra)
+                continue
+            logger.info("recorder rejoined %s", self.room_name, extra=self._extra)
+            self._tracks.unblock_all("reconnecting")
+            return
 
     async def _persist(self) -> None:
         """Rewrite the partial manifest; callers queued meanwhile share one write."""
@@ -284,14 +332,13 @@ class RoomRecorder:
     async def _stop(self) -> None:
         """Close every track, then leave the room (each step time-limited)."""
         self._stopped = True
+        if self._rejoin_task is not None:
+            self._rejoin_task.cancel()
+            await asyncio.gather(self._rejoin_task, return_exceptions=True)
         if self._flag_task is not None:
             await self._flag_task  # before the flag is lowered, never after
         await self._tracks.aclose()
-        if self._room is not None:
-            try:
-                await asyncio.wait_for(self._room.disconnect(), LEAVE_TIMEOUT_S)
-            except Exception as e:  # the recording is closed; leaving is the SFU's business too
-                logger.warning("leaving %s failed: %r", self.room_name, e, extra=self._extra)
+        await self._leave()
         await self._persist()
 
     def _finalized_before(self) -> RecordingManifest | None:
@@ -300,12 +347,21 @@ class RoomRecorder:
             return None
         return RecordingManifest.from_json(self._spool.manifest.read_text(encoding="utf-8"))
 
+    async def _leave(self) -> None:
+        if self._room is None:
+            return
+        try:
+            await asyncio.wait_for(self._room.disconnect(), LEAVE_TIMEOUT_S)
+        except Exception as e:  # the recording is closed; leaving is the SFU's business too
+            logger.warning("leaving %s failed: %r", self.room_name, e, extra=self._extra)
+
     def _write_final(self, manifest: RecordingManifest) -> None:
         write_atomic(self._spool.manifest, manifest.to_json())
         self._spool.partial_manifest.unlink(missing_ok=True)
 
-    async def _set_recording_flag(self, on: bool) -> None:
-        """Merge ``"recording": on`` into the room's JSON metadata, which every client shows."""
+    async def _set_recording_flag(self, on: bool) -> str | None:
+        """Merge ``"recording": on`` into the room's JSON metadata, which every client shows;
+        the room's sid on the SFU (None: the room is gone, or LiveKit did not answer)."""
         if self._lkapi is None:
             self._lkapi = api.LiveKitAPI(
                 self._lk.http_url, self._lk.api_key, self._lk.api_secret.get_secret_value()
@@ -316,7 +372,7 @@ class RoomRecorder:
                 API_TIMEOUT_S,
             )
             if not listed.rooms:
-                return  # the room has closed, and its metadata with it
+                return None  # the room has closed, and its metadata with it
             request = api.UpdateRoomMetadataRequest(
                 room=self.room_name, metadata=recording_metadata(listed.rooms[0].metadata, on)
             )
@@ -326,6 +382,8 @@ class RoomRecorder:
             logger.error(
                 "cannot set recording=%s on %s: %s", on, self.room_name, e, extra=self._extra
             )
+            return None
+        return listed.rooms[0].sid
 
 
 def _metadata_object(metadata: str) -> dict[str, Any]:

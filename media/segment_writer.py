@@ -37,6 +37,10 @@ SILENCE_CLOSE_S = 2.0
 # After a segment file could not be written (a full or failing disk), the next try comes this
 # much later: a gap with reason ``storage_error`` covers the time until one succeeds.
 STORAGE_RETRY_S = 1.0
+# Why no audio came that was not the speaker's doing: the recorder's own connection, or the SFU
+# that lost the room. Such a gap opens when the outage starts, speaking or not, and one still
+# open when the recording ends is kept (ending there): it is time nothing could be recorded.
+OUTAGES: frozenset[GapReason] = frozenset({"reconnecting", "sfu_restart"})
 
 
 def _micros(t: float) -> float:
@@ -196,6 +200,19 @@ class TrackTimeline(Generic[_Seg]):
             self._gaps.append(Gap(start_s, max(start_s, _micros(self._clock.now())), reason))
         self._open_gap = None
 
+    def reclassify(self, old: GapReason, new: GapReason) -> None:
+        """Say the open gap of ``old`` is really ``new`` (learnt afterwards, e.g. that a
+        reconnect found the room recreated by a restarted SFU)."""
+        if self._open_gap is not None and self._open_gap[1] == old:
+            self._open_gap = (self._open_gap[0], new)
+            logger.info("gap on %s: %s, not %s", self._identity, new, old, extra=self._extra)
+
+    def _outage_starts(self, reason: GapReason) -> None:
+        """With no segment in flight, an outage still opens its gap now (anything said from now
+        on is lost); a track that never carried audio has nothing to lose yet."""
+        if reason in OUTAGES and self._open_gap is None and self.first_audio_s is not None:
+            self._gap_after(self._clock.now(), reason)
+
     def _gap_after(self, end_s: float, reason: GapReason) -> None:
         """A gap opens at ``end_s``, the end of the segment just closed."""
         self._open_gap = (_micros(end_s), reason)
@@ -279,6 +296,7 @@ class SegmentWriter(TrackTimeline[_Encoding]):
         """
         self._blocks.setdefault(reason)
         if self._current is None:
+            self._outage_starts(reason)
             return
         if grace_s <= 0:
             self._close(self._grace_reason or reason)

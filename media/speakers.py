@@ -191,6 +191,11 @@ class SpeakerTracks:
         for tset in self._sets.values():
             tset.writer.block(reason)
 
+    def reclassify_all(self, old: GapReason, new: GapReason) -> None:
+        """Every open gap of ``old`` is really ``new`` (e.g. the outage was an SFU restart)."""
+        for tset in self._sets.values():
+            tset.writer.reclassify(old, new)
+
     def unblock_all(self, reason: GapReason) -> None:
         """Lift :meth:`block_all`."""
         for tset in self._sets.values():

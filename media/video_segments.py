@@ -144,6 +144,8 @@ class VideoSegmentWriter(TrackTimeline[_Encoding]):
         """No frames for ``reason`` until :meth:`unblock` (a picture needs no grace period)."""
         del grace_s
         self._blocks.setdefault(reason)
+        if self._current is None:
+            self._outage_starts(reason)
         self._close(reason)
 
     def unblock(self, reason: GapReason) -> None:

@@ -1,15 +1,22 @@
 """An rtc participant with one microphone track that plays PCM: the demo's voices and the tests'.
 
 It joins with whatever token it is given, so the grants (and the role they stand for) are the
-caller's choice.
+caller's choice. Like the join page, it comes back by itself when the SDK gives up reconnecting
+(LiveKit restarted, and the room is missing until the orchestrator recreates it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 import numpy as np
 from livekit import rtc
+
+from media.rejoin import REJOIN_INTERVAL_S, should_rejoin
+
+log = logging.getLogger(__name__)
 
 RATE = 48000
 CHUNK = RATE // 50  # 20 ms pushed at a time; the AudioSource paces them in real time
@@ -19,19 +26,47 @@ JOIN_TIMEOUT_S = 20.0
 class VoiceBot:
     """A connected room with one published microphone track."""
 
-    def __init__(self, room: rtc.Room, source: rtc.AudioSource, track: rtc.LocalAudioTrack):
-        self.room, self.source, self.track = room, source, track
+    def __init__(self, lk_url: str, token: str, source: rtc.AudioSource) -> None:
+        self._url, self._token, self.source = lk_url, token, source
+        self.room = rtc.Room()
+        self.track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+        self._closing = False
+        self._rejoin: asyncio.Task[None] | None = None
 
     @classmethod
     async def join(cls, lk_url: str, token: str) -> VoiceBot:
         """Connect to ``lk_url`` with ``token`` and publish a 48 kHz mono microphone track."""
-        room = rtc.Room()
-        await asyncio.wait_for(room.connect(lk_url, token), timeout=JOIN_TIMEOUT_S)
-        source = rtc.AudioSource(RATE, 1)
-        track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+        bot = cls(lk_url, token, rtc.AudioSource(RATE, 1))
+        await bot._connect()
+        return bot
+
+    async def _connect(self) -> None:
+        room = self.room
+        room.on("disconnected", self._on_disconnected)
+        await asyncio.wait_for(room.connect(self._url, self._token), timeout=JOIN_TIMEOUT_S)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        await asyncio.wait_for(room.local_participant.publish_track(track, options), JOIN_TIMEOUT_S)
-        return cls(room, source, track)
+        await asyncio.wait_for(room.local_participant.publish_track(self.track, options),
+                               JOIN_TIMEOUT_S)  # fmt: skip
+
+    def _on_disconnected(self, reason: Any) -> None:
+        if self._closing or not should_rejoin(reason):
+            return
+        if self._rejoin is not None and not self._rejoin.done():
+            return
+        log.warning("voice bot left the room (%s); rejoining", reason)
+        self._rejoin = asyncio.create_task(self._rejoin_until_in(), name="voice-bot-rejoin")
+
+    async def _rejoin_until_in(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(REJOIN_INTERVAL_S)
+            self.room = rtc.Room()
+            try:
+                await self._connect()
+            except (rtc.ConnectError, TimeoutError) as e:
+                log.info("voice bot rejoin failed: %s", e)
+                continue
+            log.warning("voice bot rejoined")
+            return
 
     async def play(self, pcm: np.ndarray) -> None:
         """Push ``pcm`` (48 kHz mono int16) and wait until it has all been sent."""
@@ -43,5 +78,9 @@ class VoiceBot:
         await self.source.wait_for_playout()
 
     async def aclose(self) -> None:
-        """Leave the room."""
+        """Leave the room (and stop coming back to it)."""
+        self._closing = True
+        if self._rejoin is not None:
+            self._rejoin.cancel()
+            await asyncio.gather(self._rejoin, return_exceptions=True)
         await self.room.disconnect()

@@ -149,6 +149,9 @@ class ReceptionSession(Base):
     # Bumped on every change a calendar must pick up (RFC 5545 SEQUENCE).
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     room_name: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # Set while the SFU has lost the live session's room (the reconciler recreated it and waits
+    # for someone to rejoin); cleared when someone does.
+    room_lost_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The UID of the .ics event it was imported from: a re-import updates, not duplicates.
     ical_uid: Mapped[str | None] = mapped_column(String(255))

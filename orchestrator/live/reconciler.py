@@ -1,6 +1,14 @@
-"""Repairs what lost webhooks and lost messages would leave wrong: ended rooms, unseen
+"""Repairs what lost webhooks and lost messages would leave wrong: rooms the SFU lost, unseen
 participants, and pipeline starts no worker received (the outbox's sweeper), every few seconds
-in the orchestrator (:func:`reconciler`)."""
+in the orchestrator (:func:`reconciler`).
+
+A live session's room that is missing from LiveKit (livekit-server restarted, or the room
+closed and its webhook was lost) is an incident, not an end: the reconciler stamps
+``room_lost_at``, recreates the room at once so that clients and the recorder can rejoin it, and
+clears the stamp when someone is back. Only a room with nobody but the recorder in it
+``livekit.room_lost_grace_s`` after the loss ends the session, with :data:`ROOM_LOST` as its
+reason.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +16,35 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from aiohttp import web
 from livekit import api
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from media.grants import ParticipantKind
+from media.speaker_watch import MONITOR_KIND
 from orchestrator.core.vocabulary import SessionStatus
+from orchestrator.db.audit import audit
 from orchestrator.db.models import Attendance, ReceptionSession
+from orchestrator.live.rooms import close_room, ensure_room
 from orchestrator.live.session_end import end_session, resend_stalled, send_started, start_pipeline
 from orchestrator.live.webhooks import record_attendance
-from orchestrator.web.app_keys import DB, LIVEKIT
+from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS
 
 log = logging.getLogger(__name__)
 LIVEKIT_TIMEOUT_S = 10
+# The status reason of a session ended because its lost room stayed empty.
+ROOM_LOST: Final = "room_lost"
+# Participants the system itself puts in a room: they rejoin on their own, so their presence
+# says nothing about whether the session goes on.
+_OWN_KINDS: Final = frozenset({ParticipantKind.RECORDER, ParticipantKind.BRIDGE, MONITOR_KIND})
 
 
 async def reconcile_once(
-    db_factory: async_sessionmaker[AsyncSession], lkapi: api.LiveKitAPI
+    db_factory: async_sessionmaker[AsyncSession], lkapi: api.LiveKitAPI, grace: timedelta
 ) -> list[int]:
     """Compare live sessions with LiveKit's rooms once; return ids of sessions it ended whose
     pipeline it started (to send after the commit)."""
@@ -42,22 +60,60 @@ async def reconcile_once(
             lkapi.room.list_rooms(api.ListRoomsRequest()), LIVEKIT_TIMEOUT_S
         )
         rooms = {room.name for room in listed.rooms}
-        ended = []
+        now = datetime.now(UTC)
+        ended, closing = [], []
         for session in live:
-            if session.room_name not in rooms:
-                if await end_session(db, session.id, "room gone (reconciler)"):
-                    log.warning("session %s: room gone, ended by reconciler", session.id)
-                    if await start_pipeline(db, session.id):
-                        ended.append(session.id)
+            if session.room_name in rooms:
+                people = await _repair_attendance(db, lkapi, session)
+            else:
+                await _recreate_lost_room(db, lkapi, session, now)
+                people = 0
+            if session.room_lost_at is None:
                 continue
-            await _repair_attendance(db, lkapi, session)
+            if people:
+                log.warning("session %s: room back, %d in it", session.id, people,
+                            extra={"session": session.id})  # fmt: skip
+                audit(db, action="room.back", target=f"session:{session.id}", people=people)
+                session.room_lost_at = None
+            elif now - session.room_lost_at >= grace and await end_session(
+                db, session.id, f"{ROOM_LOST}: nobody rejoined within {grace.total_seconds():g} s"
+            ):
+                log.warning("session %s: lost room still empty, session ended", session.id,
+                            extra={"session": session.id})  # fmt: skip
+                audit(db, action="room.lost_ended", target=f"session:{session.id}")
+                closing.append(session.room_name)
+                if await start_pipeline(db, session.id):
+                    ended.append(session.id)
         await db.commit()
+    for name in closing:
+        # The recreated room is not left open for an ended session; if this fails, LiveKit
+        # closes the empty room itself (its empty timeout).
+        assert name is not None
+        try:
+            await asyncio.wait_for(close_room(lkapi, name), LIVEKIT_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - the session has ended either way
+            log.exception("closing the lost room %s failed", name)
     return ended
+
+
+async def _recreate_lost_room(
+    db: AsyncSession, lkapi: api.LiveKitAPI, session: ReceptionSession, now: datetime
+) -> None:
+    """The SFU no longer has the live session's room: stamp the loss (once) and create the room
+    again, so that the clients' and the recorder's reconnects find it."""
+    if session.room_lost_at is None:
+        log.warning("session %s: room %s lost by LiveKit; recreating it", session.id,
+                    session.room_name, extra={"session": session.id})  # fmt: skip
+        audit(db, action="room.lost", target=f"session:{session.id}", room=session.room_name)
+        session.room_lost_at = now
+    await asyncio.wait_for(ensure_room(lkapi, session), LIVEKIT_TIMEOUT_S)
 
 
 async def _repair_attendance(
     db: AsyncSession, lkapi: api.LiveKitAPI, session: ReceptionSession
-) -> None:
+) -> int:
+    """Record who is in the room and who has left it; how many people (not the system's own
+    participants) are in it."""
     assert session.room_name is not None
     listed = await asyncio.wait_for(
         lkapi.room.list_participants(api.ListParticipantsRequest(room=session.room_name)),
@@ -76,14 +132,16 @@ async def _repair_attendance(
     for row in open_rows:
         if row.participant_sid not in present:
             row.left_at = datetime.now(UTC)
+    return sum(p.attributes.get("kind") not in _OWN_KINDS for p in listed.participants)
 
 
 Sweep = Callable[[web.Application], Awaitable[object]]
 
 
 async def _pass(app: web.Application, sweeps: tuple[Sweep, ...]) -> None:
+    grace = timedelta(seconds=app[SETTINGS].livekit.room_lost_grace_s)
     try:
-        await send_started(app, *await reconcile_once(app[DB], app[LIVEKIT]))
+        await send_started(app, *await reconcile_once(app[DB], app[LIVEKIT], grace))
     finally:
         # Even with LiveKit unreachable, the pipelines of ended sessions are started and kept
         # moving.

@@ -44,8 +44,9 @@ def room_metadata(session: ReceptionSession) -> str:
 
 
 async def ensure_room(lkapi: api.LiveKitAPI, session: ReceptionSession) -> str:
-    """Create the session's room if it does not exist (CreateRoom is idempotent by name)."""
-    name = room_name(session)
+    """Create the session's room if it does not exist (CreateRoom is idempotent by name): at
+    launch, and again when LiveKit lost it (the reconciler)."""
+    name = session.room_name or room_name(session)
     await lkapi.room.create_room(
         api.CreateRoomRequest(
             name=name,

@@ -125,10 +125,13 @@ async def serve_world(
     port: int,
     redis_db: int,
     public_host: str | None = None,
+    room_lost_grace_s: float = 15.0,
 ) -> AsyncIterator[World]:
     """The orchestrator on ``port`` against ``db_url``, with its own Redis database (emptied
     first, as session ids restart with each test database), seeded. ``public_host``: the name
-    browsers are told to reach it by, when not the address it listens on."""
+    browsers are told to reach it by, when not the address it listens on. A room LiveKit lost
+    ends its session ``room_lost_grace_s`` later if nobody rejoins (long enough for the speakers
+    of tests/faults to rejoin a recreated room, short enough for a test to wait for)."""
     broker_url = local_stack.broker.url.rsplit("/", 1)[0] + f"/{redis_db}"
     web_settings = local_stack.web
     if port != web_settings.port:
@@ -139,6 +142,9 @@ async def serve_world(
             "db": local_stack.db.model_copy(update={"url": db_url}),
             "broker": local_stack.broker.model_copy(update={"url": broker_url}),
             "web": web_settings,
+            "livekit": local_stack.livekit.model_copy(
+                update={"room_lost_grace_s": room_lost_grace_s}
+            ),
         }
     )
     broker = aioredis.from_url(broker_url)

@@ -206,26 +206,38 @@ async def test_one_agent_per_recording_and_takeover_after_expiry(
 
 
 async def test_reconciler_repairs_lost_webhooks(world: World, http: aiohttp.ClientSession) -> None:
-    """A live session whose room is gone without a room_finished webhook is ended anyway."""
+    """A live session whose room is gone without a room_finished webhook gets its room back for
+    the grace (``livekit.room_lost_grace_s``, 15 s here); nobody rejoins, so it ends, saying why."""
     session_id = await new_session_now(world, http)
+    room = f"gone-{session_id}"
     async with world.db() as db:
         session = await db.get(ReceptionSession, session_id)
         assert session is not None
         # As if launched, then the room closed while the orchestrator missed the webhook.
-        session.status, session.room_name = SessionStatus.LIVE, f"gone-{session_id}"
+        session.status, session.room_name = SessionStatus.LIVE, room
         await db.commit()
 
-    async def ended() -> bool:
+    async def recreated() -> bool:
+        async with lkapi(world) as lk:
+            return bool((await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms)
+
+    assert await eventually(recreated, timeout=5)
+
+    async def ended() -> ReceptionSession | None:
         async with world.db() as db:
             s = await db.scalar(select(ReceptionSession).where(ReceptionSession.id == session_id))
             # No recording was asked for, so the pipeline starts at once.
-            return (
-                s is not None
-                and s.status_reason == "room gone (reconciler)"
-                and (s.status == SessionStatus.PROCESSING)
-            )
+            return s if s is not None and s.status == SessionStatus.PROCESSING else None
 
-    assert await eventually(ended, timeout=10)
+    session = await eventually(ended, timeout=30)
+    assert session is not None and session.status_reason is not None
+    assert session.status_reason.startswith("room_lost: nobody rejoined within 15 s")
+    assert not await recreated(), "the recreated room is closed with the session"
+    async with world.db() as db:
+        actions = (await db.scalars(select(AuditEntry.action).where(
+            AuditEntry.target == f"session:{session_id}", AuditEntry.action.like("room.%")
+        ))).all()  # fmt: skip
+    assert sorted(actions) == ["room.lost", "room.lost_ended"]
 
 
 def signed_webhook(

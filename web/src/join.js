@@ -51,6 +51,20 @@ const TEXT = {
 
 const $ = (id) => document.getElementById(id);
 
+/** Reasons a participant is sent away on purpose: anything else is a lost connection (LiveKit
+ * restarted and gave up on us, the network dropped for longer than the SDK retries), and the
+ * page joins again by itself: the room may be missing until the orchestrator recreates it. */
+const SENT_AWAY = new Set([
+  DisconnectReason.CLIENT_INITIATED,
+  DisconnectReason.DUPLICATE_IDENTITY,
+  DisconnectReason.PARTICIPANT_REMOVED,
+  DisconnectReason.ROOM_DELETED,
+  DisconnectReason.ROOM_CLOSED,
+]);
+const REJOIN_EVERY_MS = 2000;
+/** How long the page keeps trying before it says the connection is lost. */
+const REJOIN_FOR_MS = 10 * 60 * 1000;
+
 /** What the page shows in each LiveKit connection state: `body.dataset.state`, and the status. */
 const CONNECTION_STATES = new Map([
   [ConnectionState.Connecting, ["connecting", TEXT.connecting]],
@@ -162,6 +176,8 @@ class JoinPage {
     this.groups = new Map();
     this.failed = false;
     this.leaving = false;
+    this.rejoining = false;
+    this.publishes = false;
     this.elements = {
       status: $("status"),
       recording: $("recording"),
@@ -396,12 +412,48 @@ class JoinPage {
   }
 
   onDisconnected(reason) {
-    if (this.failed) return;
-    this.setState("disconnected", TEXT.left);
+    // A failed try of `rejoin` disconnects too: the loop goes on.
+    if (this.failed || this.rejoining) return;
     this.setControlsEnabled(false);
+    if (!this.leaving && !SENT_AWAY.has(reason)) {
+      this.rejoin(reason);
+      return;
+    }
+    this.setState("disconnected", TEXT.left);
     if (!this.leaving && reason !== DisconnectReason.CLIENT_INITIATED) {
       this.showError(disconnectMessage(reason));
     }
+  }
+
+  /** Join the room again until in; a token LiveKit no longer takes (expired) is renewed by
+   * loading the join page again, which mints a fresh one. */
+  async rejoin(reason) {
+    this.rejoining = true;
+    this.setState("reconnecting", TEXT.reconnecting);
+    const until = Date.now() + REJOIN_FOR_MS;
+    while (!this.leaving && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, REJOIN_EVERY_MS));
+      try {
+        await this.room.connect(this.config.livekitUrl, this.config.token);
+      } catch (error) {
+        if (error instanceof ConnectionError && error.reason === ConnectionErrorReason.NotAllowed) {
+          window.location.reload();
+          return;
+        }
+        console.warn("tiepdan join: rejoining", error);
+        continue;
+      }
+      this.rejoining = false;
+      this.elements.error.hidden = true;
+      this.setControlsEnabled(true);
+      this.updateRecording();
+      this.renderGroups();
+      if (this.publishes) await this.publishLocalMedia();
+      return;
+    }
+    this.rejoining = false;
+    this.setState("disconnected", TEXT.left);
+    if (!this.leaving) this.showError(disconnectMessage(reason));
   }
 
   onMuteChanged(participant) {
@@ -477,8 +529,8 @@ class JoinPage {
     this.updateAudioPlayback();
     this.renderGroups();
     // A central observer listens unseen and publishes nothing until the chair gives the floor.
-    if (setupSpeakRequests(this)) return;
-    await this.publishLocalMedia();
+    this.publishes = !setupSpeakRequests(this);
+    if (this.publishes) await this.publishLocalMedia();
   }
 }
 
