@@ -17,11 +17,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final, cast
 
 from aiohttp import web
 from livekit import api
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media.grants import ParticipantKind
@@ -102,10 +102,19 @@ async def _recreate_lost_room(
     """The SFU no longer has the live session's room: stamp the loss (once) and create the room
     again, so that the clients' and the recorder's reconnects find it."""
     if session.room_lost_at is None:
-        log.warning("session %s: room %s lost by LiveKit; recreating it", session.id,
-                    session.room_name, extra={"session": session.id})  # fmt: skip
-        audit(db, action="room.lost", target=f"session:{session.id}", room=session.room_name)
-        session.room_lost_at = now
+        # Compare-and-set: two passes at once (a second orchestrator, or a pass run by hand)
+        # stamp and audit the loss once.
+        stamped = await db.execute(
+            update(ReceptionSession)
+            .where(ReceptionSession.id == session.id, ReceptionSession.room_lost_at.is_(None))
+            .values(room_lost_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await db.refresh(session, ["room_lost_at"])
+        if cast(CursorResult[Any], stamped).rowcount == 1:
+            log.warning("session %s: room %s lost by LiveKit; recreating it", session.id,
+                        session.room_name, extra={"session": session.id})  # fmt: skip
+            audit(db, action="room.lost", target=f"session:{session.id}", room=session.room_name)
     await asyncio.wait_for(ensure_room(lkapi, session), LIVEKIT_TIMEOUT_S)
 
 

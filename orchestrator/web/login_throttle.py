@@ -27,6 +27,9 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from config import Settings
@@ -121,6 +124,10 @@ class LoginThrottle:
             settings.broker.url,
             socket_timeout=REDIS_TIMEOUT_S,
             socket_connect_timeout=REDIS_TIMEOUT_S,
+            # A pooled connection that a Redis restart broke is tried again on a new one, as
+            # redis-py's own clients do: without it the first sign-in after a restart was a 503.
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
+            retry_on_error=[RedisConnectionError],
         )
         storage = RedisStorage(
             "async+" + settings.broker.url,

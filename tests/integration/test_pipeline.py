@@ -289,8 +289,10 @@ async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_writ
     directory = tmp_path / "recording"
     spool = SessionSpool(directory)
     session_id = await ended_session(world, directory, [speaker])
-    # A short visibility timeout, so the unacknowledged task comes back within seconds.
-    env = {"TIEPDAN_BROKER__VISIBILITY_TIMEOUT_S": "30"}
+    # A short visibility timeout, so the unacknowledged task comes back within seconds; and a
+    # stale bound shorter than it, as in production (5 min against 30), or the redelivered task
+    # would find the killed run's progress mark still fresh and leave the track to the sweeper.
+    env = {"TIEPDAN_BROKER__VISIBILITY_TIMEOUT_S": "30", "TIEPDAN_PIPELINE__STALE_AFTER_S": "10"}
 
     async def track() -> ProcessingTrack | None:
         async with world.db() as db:
