@@ -26,24 +26,38 @@ JOIN_TIMEOUT_S = 20.0
 class VoiceBot:
     """A connected room with one published microphone track."""
 
-    def __init__(self, lk_url: str, token: str, source: rtc.AudioSource) -> None:
-        self._url, self._token, self.source = lk_url, token, source
+    source: rtc.AudioSource
+    track: rtc.LocalAudioTrack
+
+    def __init__(self, lk_url: str, token: str) -> None:
+        self._url, self._token = lk_url, token
         self.room = rtc.Room()
-        self.track = rtc.LocalAudioTrack.create_audio_track("mic", source)
         self._closing = False
         self._rejoin: asyncio.Task[None] | None = None
 
     @classmethod
     async def join(cls, lk_url: str, token: str) -> VoiceBot:
         """Connect to ``lk_url`` with ``token`` and publish a 48 kHz mono microphone track."""
-        bot = cls(lk_url, token, rtc.AudioSource(RATE, 1))
-        await bot._connect()
+        bot = cls(lk_url, token)
+        await bot._enter()
+        # The source and its track are made once connected (as before rejoining existed: made
+        # before the first connect, lines came out cut short), and kept across rejoins.
+        bot.source = rtc.AudioSource(RATE, 1)
+        bot.track = rtc.LocalAudioTrack.create_audio_track("mic", bot.source)
+        await bot._publish()
         return bot
 
     async def _connect(self) -> None:
+        await self._enter()
+        await self._publish()
+
+    async def _enter(self) -> None:
         room = self.room
         room.on("disconnected", self._on_disconnected)
         await asyncio.wait_for(room.connect(self._url, self._token), timeout=JOIN_TIMEOUT_S)
+
+    async def _publish(self) -> None:
+        room = self.room
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await asyncio.wait_for(room.local_participant.publish_track(self.track, options),
                                JOIN_TIMEOUT_S)  # fmt: skip
