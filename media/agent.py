@@ -46,7 +46,7 @@ class MediaAgent:
 
     Attributes:
         settings: the entry point's settings.
-        agent_id: the name its leases are held in (:func:`default_agent_id`).
+        agent_id: the name its leases are held in (:func:`media.liveness.default_agent_id`).
         spool_dir: where recordings are written, a directory per session.
         capacity: rooms at most.
         heartbeat_s: seconds between two reports to the orchestrator.

@@ -6,16 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from media.assignments import BridgeAssignment
 from orchestrator.core.vocabulary import RecorderState
 from orchestrator.web.bodies import RequestBody, RowId
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
 
 ROOM_NAME = r"^[a-z0-9][a-z0-9-]{0,99}$"
 
