@@ -82,13 +82,18 @@ class VoiceBot:
             log.warning("voice bot rejoined")
             return
 
-    async def play(self, pcm: np.ndarray) -> None:
-        """Push ``pcm`` (48 kHz mono int16) and wait until it has all been sent."""
+    async def push(self, pcm: np.ndarray) -> None:
+        """Queue ``pcm`` (48 kHz mono int16), paced by the source: returns with the last of it
+        still queued, so a next push follows on without a gap."""
         for start in range(0, len(pcm), CHUNK):
             chunk = pcm[start : start + CHUNK]
             frame = rtc.AudioFrame.create(RATE, 1, len(chunk))
             np.frombuffer(frame.data, dtype=np.int16)[:] = chunk
             await self.source.capture_frame(frame)
+
+    async def play(self, pcm: np.ndarray) -> None:
+        """Push ``pcm`` and wait until it has all been sent."""
+        await self.push(pcm)
         await self.source.wait_for_playout()
 
     async def aclose(self) -> None:

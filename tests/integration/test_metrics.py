@@ -62,7 +62,6 @@ async def test_a_live_session_moves_its_gauges(world: World, http: aiohttp.Clien
     room = rtc.Room()
     await asyncio.wait_for(room.connect(world.settings.livekit.url, token), 20)
     try:
-
         # Earlier tests' sessions may still be live, with a participant and a recorder's lease
         # not yet run out: a scrape taken before this session counts is told apart by waiting
         # for every figure this session moves, not for the first one.
