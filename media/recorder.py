@@ -140,9 +140,7 @@ class RoomRecorder:
             raise RecorderError(f"cannot join {self.room_name}: {e}", retryable=True) from e
         # Raised as soon as the recorder is in: people must know they are recorded.
         await self._back_in_room()
-        for participant in room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                self._subscribe(publication, participant)
+        self._subscribe_all(room)
 
     async def _back_in_room(self) -> None:
         """In the room (again): raise the flag (a recreated room's metadata does not have it)
@@ -211,6 +209,15 @@ class RoomRecorder:
             await self._lkapi.aclose()
             self._lkapi = None
 
+    def _subscribe_all(self, room: rtc.Room) -> None:
+        """Subscribe to every track already published: those the room had when it was joined
+        (the SDK announces no ``track_published`` for them), and after the SDK's own full
+        reconnect, those the rejoined room had (announced neither: without this, a speaker who
+        was back before the recorder was never recorded again)."""
+        for participant in room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                self._subscribe(publication, participant)
+
     def _subscribe(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
@@ -234,6 +241,8 @@ class RoomRecorder:
 
     async def _reconnected(self) -> None:
         await self._back_in_room()
+        if self._room is not None:
+            self._subscribe_all(self._room)
         self._tracks.unblock_all("reconnecting")
 
     def _on_metadata_changed(self, _old: str, new: str) -> None:

@@ -123,18 +123,7 @@ def track_of(manifest: RecordingManifest, identity: str) -> TrackRecord:
 
 # 3 s: LiveKit is back while the SDKs still retry, and they reconnect by themselves; 25 s: the
 # SDKs have given up, and the speakers and the recorder rejoin on their own.
-# The 3 s case records nothing after the restart on the merged tree (issue 16 is open for it):
-# the session, the room and the gap are right, but the speech after the SDKs' own reconnect is
-# not in the recording. Known and reported, not hidden: it stays listed as xfailed.
-@pytest.mark.parametrize(
-    "down_s",
-    [
-        pytest.param(3.0, marks=pytest.mark.xfail(
-            reason="issue 16: after an SDK-side reconnect the recorder gets no audio", strict=False
-        )),
-        25.0,
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("down_s", [3.0, 25.0])
 async def test_livekit_restart_mid_session_is_a_gap_not_an_end(
     world: World, http: aiohttp.ClientSession, agents: Agents, tmp_path: Path, down_s: float
 ) -> None:
