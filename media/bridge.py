@@ -31,6 +31,7 @@ from media.bridge_identity import (
 )
 from media.bridge_video import VideoRelay
 from media.grants import ParticipantKind, video_grants
+from media.rejoin import published
 from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class RoomTap:
         """Join the room (heard by nobody, hearing nobody until told)."""
         room = self._room
         room.on("track_published", self._maybe_subscribe)
+        room.on("reconnected", lambda: self._subscribe_all(self._listening))
         room.on("disconnected", self._on_disconnected)
         token = mint_token(
             self._lk, identity=self.identity, ttl=TOKEN_TTL,
@@ -94,10 +96,14 @@ class RoomTap:
         if on == self._listening:
             return
         self._listening = on
-        for participant in self._room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                if self._wanted(publication, participant):
-                    publication.set_subscribed(on)
+        self._subscribe_all(on)
+
+    def _subscribe_all(self, on: bool) -> None:
+        # Also after the SDK's own full reconnect: the tracks of the rejoined room are not
+        # announced again (media.rejoin.published).
+        for publication, participant in published(self._room):
+            if self._wanted(publication, participant):
+                publication.set_subscribed(on)
 
     async def speak(self, mix: JitterMixer | None) -> None:
         """Publish a microphone track playing ``mix``; ``None`` unpublishes it."""

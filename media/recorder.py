@@ -17,7 +17,7 @@ from media.clock import SessionClock
 from media.errors import RecorderError
 from media.grants import ParticipantKind, video_grants
 from media.manifest import RecordingManifest, TrackRecord
-from media.rejoin import REJOIN_INTERVAL_S, should_rejoin
+from media.rejoin import REJOIN_INTERVAL_S, published, should_rejoin
 from media.salvage import salvage_segment, unlisted_audio, with_salvaged
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
@@ -214,9 +214,8 @@ class RoomRecorder:
         (the SDK announces no ``track_published`` for them), and after the SDK's own full
         reconnect, those the rejoined room had (announced neither: without this, a speaker who
         was back before the recorder was never recorded again)."""
-        for participant in room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                self._subscribe(publication, participant)
+        for publication, participant in published(room):
+            self._subscribe(publication, participant)
 
     def _subscribe(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant

@@ -16,6 +16,7 @@ from livekit import rtc
 
 from config.settings import LiveKitSettings
 from media.grants import ParticipantKind, video_grants
+from media.rejoin import published
 from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class SpeakerWatch:
         """Join the room hidden, and subscribe to its audio as it is published."""
         room = self._room = rtc.Room(loop=asyncio.get_running_loop())
         room.on("track_published", self._subscribe)
+        room.on("reconnected", lambda: self._subscribe_all(room))
         room.on("active_speakers_changed", self._speakers)
         token = mint_token(
             self._lk, identity=IDENTITY, ttl=TOKEN_TTL,
@@ -61,9 +63,12 @@ class SpeakerWatch:
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)
         await asyncio.wait_for(room.connect(self._lk.url, token, options), CONNECT_TIMEOUT_S)
-        for participant in room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                self._subscribe(publication, participant)
+        self._subscribe_all(room)
+
+    def _subscribe_all(self, room: rtc.Room) -> None:
+        # After the join and after the SDK's own full reconnect (media.rejoin.published).
+        for publication, participant in published(room):
+            self._subscribe(publication, participant)
 
     async def aclose(self) -> None:
         """Leave the room."""
