@@ -29,13 +29,12 @@ from media.speaker_watch import MONITOR_KIND
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.audit import audit
 from orchestrator.db.models import Attendance, ReceptionSession
-from orchestrator.live.rooms import close_room, ensure_room
+from orchestrator.live.rooms import LIVEKIT_TIMEOUT_S, close_room, ensure_room
 from orchestrator.live.session_end import end_session, resend_stalled, send_started, start_pipeline
 from orchestrator.live.webhooks import record_attendance
 from orchestrator.web.app_keys import DB, LIVEKIT, SETTINGS
 
 log = logging.getLogger(__name__)
-LIVEKIT_TIMEOUT_S = 10
 # The status reason of a session ended because its lost room stayed empty.
 ROOM_LOST: Final = "room_lost"
 # Participants the system itself puts in a room: they rejoin on their own, so their presence
@@ -90,7 +89,7 @@ async def reconcile_once(
         # closes the empty room itself (its empty timeout).
         assert name is not None
         try:
-            await asyncio.wait_for(close_room(lkapi, name), LIVEKIT_TIMEOUT_S)
+            await close_room(lkapi, name)
         except Exception:  # noqa: BLE001 - the session has ended either way
             log.exception("closing the lost room %s failed", name)
     return ended
@@ -115,7 +114,7 @@ async def _recreate_lost_room(
             log.warning("session %s: room %s lost by LiveKit; recreating it", session.id,
                         session.room_name, extra={"session": session.id})  # fmt: skip
             audit(db, action="room.lost", target=f"session:{session.id}", room=session.room_name)
-    await asyncio.wait_for(ensure_room(lkapi, session), LIVEKIT_TIMEOUT_S)
+    await ensure_room(lkapi, session)
 
 
 async def _repair_attendance(

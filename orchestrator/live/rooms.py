@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
+import aiohttp
 from livekit import api
 
 from config import Settings
@@ -19,6 +22,10 @@ DEPARTURE_TIMEOUT_S = 120
 MAX_PARTICIPANTS = 100
 # A participant's token stays valid at most this long after the scheduled end.
 TOKEN_GRACE = timedelta(hours=1)
+# How long a call to LiveKit's API may take before LiveKit counts as unreachable.
+LIVEKIT_TIMEOUT_S: Final = 10
+# What a call to LiveKit's API raises when LiveKit is down, unreachable, too slow or failing.
+LIVEKIT_UNREACHABLE: Final = (aiohttp.ClientError, TimeoutError, api.TwirpError)
 
 
 def room_name(session: ReceptionSession) -> str:
@@ -47,22 +54,23 @@ async def ensure_room(lkapi: api.LiveKitAPI, session: ReceptionSession) -> str:
     """Create the session's room if it does not exist (CreateRoom is idempotent by name): at
     launch, and again when LiveKit lost it (the reconciler)."""
     name = session.room_name or room_name(session)
-    await lkapi.room.create_room(
-        api.CreateRoomRequest(
-            name=name,
-            empty_timeout=EMPTY_TIMEOUT_S,
-            departure_timeout=DEPARTURE_TIMEOUT_S,
-            max_participants=MAX_PARTICIPANTS,
-            metadata=room_metadata(session),
-        )
+    request = api.CreateRoomRequest(
+        name=name,
+        empty_timeout=EMPTY_TIMEOUT_S,
+        departure_timeout=DEPARTURE_TIMEOUT_S,
+        max_participants=MAX_PARTICIPANTS,
+        metadata=room_metadata(session),
     )
+    await asyncio.wait_for(lkapi.room.create_room(request), LIVEKIT_TIMEOUT_S)
     return name
 
 
 async def close_room(lkapi: api.LiveKitAPI, name: str) -> None:
     """Delete the room, disconnecting everyone in it; a room already gone is fine."""
     try:
-        await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+        await asyncio.wait_for(
+            lkapi.room.delete_room(api.DeleteRoomRequest(room=name)), LIVEKIT_TIMEOUT_S
+        )
     except api.TwirpError as e:
         if e.code != api.TwirpErrorCode.NOT_FOUND:
             raise

@@ -32,7 +32,12 @@ from orchestrator.db.models import (
 )
 from orchestrator.live.join_page import JoinPageConfig, render_join_page
 from orchestrator.live.recordings import recorder_state
-from orchestrator.live.rooms import close_room, ensure_room, participant_token
+from orchestrator.live.rooms import (
+    LIVEKIT_UNREACHABLE,
+    close_room,
+    ensure_room,
+    participant_token,
+)
 from orchestrator.live.schemas import AttendanceOut, RecorderOut
 from orchestrator.live.session_end import end_session, send_started, start_pipeline
 from orchestrator.live.webhooks import apply_event, parse_event, webhook_body, webhook_receiver
@@ -92,7 +97,18 @@ async def launch(request: web.Request) -> web.StreamResponse:
         except LaunchLinkError as e:
             await db.rollback()
             return await _launch_refused(request, user, e.reason.value, e.message_vi)
-        room_name = await ensure_room(request.app[LIVEKIT], session)
+        try:
+            room_name = await ensure_room(request.app[LIVEKIT], session)
+        except LIVEKIT_UNREACHABLE as e:
+            log.warning("launch of session %s: LiveKit unreachable (%r)", session.id, e,
+                        extra={"session": session.id})  # fmt: skip
+            await db.rollback()
+            return await _launch_refused(
+                request, user, "livekit_unreachable",
+                "Máy chủ hội nghị trực tuyến chưa trả lời, nên phiên tiếp chưa được mở. Xin thử "
+                "lại sau ít phút; nếu vẫn không được, hãy báo quản trị hệ thống.",
+                status=503,
+            )  # fmt: skip
         # Read again under the row's lock: it may have changed while the room was made.
         await locked_session(db, session.id)
         session.room_name = room_name
@@ -267,7 +283,13 @@ async def end_live_session(request: web.Request) -> web.Response:
     if started:
         await send_started(request.app, session.id)
     if session.room_name:
-        await close_room(request.app[LIVEKIT], session.room_name)
+        try:
+            await close_room(request.app[LIVEKIT], session.room_name)
+        except LIVEKIT_UNREACHABLE as e:
+            # The session has ended all the same; an unreachable LiveKit has no room to close,
+            # or closes it itself once empty (its empty timeout).
+            log.warning("end of session %s: closing room %s failed (%r)", session.id,
+                        session.room_name, e, extra={"session": session.id})  # fmt: skip
     return reply(svc.to_out(session))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from orchestrator.db.models import ProcessingTrack
 from storage.files import hash_file
 from storage.spool import SessionSpool
 from tests.audio import dominant_frequency, sine
+from tests.free_ports import free_port
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
 from tests.integration.test_media_agent import (
@@ -95,12 +95,6 @@ async def test_sigterm_on_a_recording_agent_keeps_the_audio_and_hands_the_room_o
     log = (agents.tmp_path / "agent-old.log").read_text(encoding="utf-8")
     assert "leases handed back" in log
     assert f"[{room}] recording started" in (agents.tmp_path / "agent-new.log").read_text("utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_sigterm_on_the_orchestrator_ends_open_event_streams_and_exits(

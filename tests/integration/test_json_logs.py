@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,18 +20,13 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.free_ports import free_port
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, new_session_now
 from tests.integration.test_media_agent import recorder_present
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 BROKER_DB = 8  # jobs of this test only
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclasses.dataclass

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,13 +21,16 @@ import aiohttp
 import icalendar
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 from livekit import api, rtc
 from sqlalchemy import select
 
+from orchestrator.app import create_app
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import AuditEntry, ReceptionSession, RecordingRequest
 from orchestrator.live.join_page import read_join_config
 from orchestrator.scheduling.launch_links import LaunchClaims, launch_window, sign_launch_token
+from tests.free_ports import free_port
 from tests.integration.conftest import World
 from tests.integration.test_orchestrator_api import call, session_body
 
@@ -428,3 +433,47 @@ async def test_chair_ends_a_live_session(world: World, http: aiohttp.ClientSessi
             AuditEntry.action == "session.end", AuditEntry.target == f"session:{session_id}"
         ))).all()  # fmt: skip
         assert [e.outcome for e in ends] == ["allowed"]
+
+
+@asynccontextmanager
+async def orchestrator_without_livekit(world: World) -> AsyncIterator[World]:
+    """A second orchestrator on the world's database whose LiveKit is down (nothing listens on
+    its port): the world as its clients see it."""
+    dead = world.settings.livekit.model_copy(update={"url": f"ws://127.0.0.1:{free_port()}"})
+    settings = world.settings.model_copy(update={"livekit": dead})
+    app = await asyncio.to_thread(create_app, settings, reconcile_interval_s=None)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield dataclasses.replace(world, base_url=f"http://{host}:{port}")
+    finally:
+        await runner.cleanup()
+
+
+async def test_livekit_down_launch_is_a_vietnamese_503_and_end_still_ends(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    """A launch while LiveKit is down says so and leaves the session scheduled (it was a 500 with
+    a traceback); ending a live session while it is down ends it (it was a 500 after the end
+    was committed)."""
+    session_id = await new_session_now(world, http)
+    link = await launch_link(world, http, "chair", session_id)
+    async with orchestrator_without_livekit(world) as down:
+        started = time.monotonic()
+        there = link.replace(world.base_url, down.base_url)
+        async with http.get(there, headers=world.headers("chair"), allow_redirects=False) as r:
+            assert r.status == 503
+            page = await r.text()
+        assert time.monotonic() - started < 15  # not hanging on LiveKit
+        assert 'lang="vi"' in page and "chưa trả lời" in page and 'href="/"' in page
+        _, s, _ = await call(http, down, "chair", "GET", f"/sessions/{session_id}")
+        assert s["status"] == "scheduled"  # nothing launched
+
+        await launch(world, http, "chair", session_id)  # LiveKit up: launched
+        status, body, _ = await call(http, down, "chair", "POST", f"/sessions/{session_id}/end")
+        assert status == 200 and body["status"] == "ended", body
+    async with lkapi(world) as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=f"ninh-binh-{session_id}"))
