@@ -419,6 +419,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _sweeper_before_redelivery(self) -> Settings:
+        # A killed step is sent again by the sweeper after stale_after_s; were Redis to
+        # redeliver it first, the redelivered job would find the dead run's progress still
+        # fresh, take it for a run in progress and drop itself.
+        if self.pipeline.stale_after_s >= self.broker.visibility_timeout_s:
+            raise ValueError(
+                f"pipeline.stale_after_s ({self.pipeline.stale_after_s}) must be shorter than "
+                f"broker.visibility_timeout_s ({self.broker.visibility_timeout_s})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _joinable_public_urls(self) -> Settings:
         problems = public_url_problems(self.web.public_url, self.livekit.browser_url)
         if problems:

@@ -53,6 +53,15 @@ def test_unknown_or_malformed_settings_are_refused(
         load_settings()
 
 
+def test_the_sweeper_must_come_before_redis_redelivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEPDAN_PIPELINE__STALE_AFTER_S", "600")
+    monkeypatch.setenv("TIEPDAN_BROKER__VISIBILITY_TIMEOUT_S", "600")
+    with pytest.raises(ConfigError, match="stale_after_s .* shorter than"):
+        load_settings()
+    monkeypatch.setenv("TIEPDAN_BROKER__VISIBILITY_TIMEOUT_S", "601")
+    assert load_settings().pipeline.stale_after_s == 600
+
+
 def test_local_secrets_are_generated_once_and_private(isolated_env: Path) -> None:
     first = load_settings()
     second = load_settings()
