@@ -22,7 +22,6 @@ from orchestrator.db.models import ProcessingTrack
 from storage.files import hash_file
 from storage.spool import SessionSpool
 from tests.audio import dominant_frequency, sine
-from tests.free_ports import free_port
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
 from tests.integration.test_media_agent import (
@@ -36,6 +35,7 @@ from tests.integration.test_media_agent import (
 )
 from tests.integration.test_pipeline import CHAIR, ended_session, finished, session_ended, worker
 from tests.integration.test_recorder import decode
+from tests.loopback import free_port
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from config import Settings
 from media import mint_token
 from orchestrator.live.join_page import JoinPageConfig, render_join_page
 from orchestrator.web.html import STATIC_DIR
+from tests.loopback import served
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -71,15 +72,8 @@ async def _serve_join_page(config: JoinPageConfig) -> AsyncIterator[str]:
     app.router.add_get("/join", join)
     app.router.add_get("/left", left)
     app.router.add_static("/static", STATIC_DIR)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as base_url:
+        yield base_url
 
 
 @asynccontextmanager

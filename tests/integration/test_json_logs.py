@@ -20,10 +20,10 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.free_ports import free_port
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, new_session_now
 from tests.integration.test_media_agent import recorder_present
+from tests.loopback import free_port
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 BROKER_DB = 8  # jobs of this test only

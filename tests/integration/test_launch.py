@@ -21,7 +21,6 @@ import aiohttp
 import icalendar
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 from livekit import api, rtc
 from sqlalchemy import select
 
@@ -30,9 +29,9 @@ from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import AuditEntry, ReceptionSession, RecordingRequest
 from orchestrator.live.join_page import read_join_config
 from orchestrator.scheduling.launch_links import LaunchClaims, launch_window, sign_launch_token
-from tests.free_ports import free_port
 from tests.integration.conftest import World
 from tests.integration.test_orchestrator_api import call, session_body
+from tests.loopback import free_port, served
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
@@ -442,15 +441,8 @@ async def orchestrator_without_livekit(world: World) -> AsyncIterator[World]:
     dead = world.settings.livekit.model_copy(update={"url": f"ws://127.0.0.1:{free_port()}"})
     settings = world.settings.model_copy(update={"livekit": dead})
     app = await asyncio.to_thread(create_app, settings, reconcile_interval_s=None)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield dataclasses.replace(world, base_url=f"http://{host}:{port}")
-    finally:
-        await runner.cleanup()
+    async with served(app) as base_url:
+        yield dataclasses.replace(world, base_url=base_url)
 
 
 async def test_livekit_down_launch_is_a_vietnamese_503_and_end_still_ends(

@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from orchestrator.app import create_app
@@ -20,6 +19,7 @@ from orchestrator.db.models import AuditEntry
 from orchestrator.web.router import API_PREFIX
 from tests.form_login import login_form
 from tests.integration.conftest import PASSWORD, World
+from tests.loopback import served
 from tests.security.conftest import Browser, NewAccount
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -162,20 +162,12 @@ async def test_redis_out_of_reach_is_a_vietnamese_503(world: World) -> None:
     settings = world.settings.model_copy(update={"broker": unreachable})
     # Building the app reads the static directory from disk: a thread, as blockbuster wants.
     app = await asyncio.to_thread(create_app, settings, reconcile_interval_s=None)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()  # a free port: nothing else's
-    host, port = runner.addresses[0][:2]
-    base = f"http://{host}:{port}"
-    try:
-        async with aiohttp.ClientSession() as client:
-            for path, headers in [("/login", {}), (API_PREFIX + "/me", {"Cookie": f"{COOKIE}=x"})]:
-                async with client.get(base + path, headers=headers) as r:
-                    assert r.status == 503, await r.text()
-                    assert r.content_type == "application/problem+json"
-                    assert "Không kết nối được kho phiên đăng nhập" in (await r.json())["detail"]
-            # A bearer token needs no session: automation goes on without Redis.
-            async with client.get(base + API_PREFIX + "/me", headers=world.headers("admin")) as r:
-                assert r.status == 200
-    finally:
-        await runner.cleanup()
+    async with served(app) as base, aiohttp.ClientSession() as client:
+        for path, headers in [("/login", {}), (API_PREFIX + "/me", {"Cookie": f"{COOKIE}=x"})]:
+            async with client.get(base + path, headers=headers) as r:
+                assert r.status == 503, await r.text()
+                assert r.content_type == "application/problem+json"
+                assert "Không kết nối được kho phiên đăng nhập" in (await r.json())["detail"]
+        # A bearer token needs no session: automation goes on without Redis.
+        async with client.get(base + API_PREFIX + "/me", headers=world.headers("admin")) as r:
+            assert r.status == 200
