@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,22 +26,15 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from redis.asyncio import ConnectionPool
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from config import Settings
-from orchestrator.core.errors import UpstreamUnavailable
 from orchestrator.observability.instruments import FAILED_LOGINS
+from orchestrator.web.redis_reach import redis_answers, redis_pool
 
 __all__ = ["Lock", "LockScope", "LoginThrottle", "forwarded_client", "throttle_key"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Redis answers on the same network as the orchestrator; a sign-in waits at most this long for it.
-REDIS_TIMEOUT_S = 2.0
 # Longer than any name a user can have (100): what is typed past it cannot name an account.
 MAX_NAME = 100
 
@@ -92,19 +85,6 @@ def forwarded_client(peer: str, forwarded_for: Sequence[str], proxies: Sequence[
     return hops[-1]
 
 
-@contextmanager
-def _redis_answers() -> Iterator[None]:
-    """Redis away: sign-in cannot count attempts, so it refuses them with a 503 (never a 500,
-    and never an unthrottled attempt)."""
-    try:
-        yield
-    except (RedisError, StorageError, OSError) as e:
-        raise UpstreamUnavailable(
-            "Tạm thời chưa đăng nhập được: hệ thống chống dò mật khẩu (Redis) không trả lời. "
-            "Vui lòng thử lại sau ít phút."
-        ) from e
-
-
 class LoginThrottle:
     """The tiers of both keys over one Redis storage."""
 
@@ -120,15 +100,7 @@ class LoginThrottle:
     @asynccontextmanager
     async def open(cls, settings: Settings) -> AsyncIterator[LoginThrottle]:
         """The throttle on the broker's Redis, its connections closed on exit."""
-        pool = ConnectionPool.from_url(
-            settings.broker.url,
-            socket_timeout=REDIS_TIMEOUT_S,
-            socket_connect_timeout=REDIS_TIMEOUT_S,
-            # A pooled connection that a Redis restart broke is tried again on a new one, as
-            # redis-py's own clients do: without it the first sign-in after a restart was a 503.
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
-            retry_on_error=[RedisConnectionError],
-        )
+        pool = redis_pool(settings.broker.url)
         storage = RedisStorage(
             "async+" + settings.broker.url,
             implementation="redispy",
@@ -169,7 +141,7 @@ class LoginThrottle:
 
     async def admit(self, username: str, address: str) -> Lock | None:
         """Count one attempt on both keys, or return the lock that refuses it."""
-        with _redis_answers():
+        with redis_answers(StorageError):
             return await self._admit(username, address)
 
     async def _admit(self, username: str, address: str) -> Lock | None:
@@ -188,7 +160,7 @@ class LoginThrottle:
     async def settle(self, username: str, address: str, *, succeeded: bool) -> list[Lock]:
         """After the password check: clear the account on success; return the locks that this
         attempt, the last one allowed, has just started (to audit and to announce)."""
-        with _redis_answers():
+        with redis_answers(StorageError):
             return await self._settle(username, address, succeeded=succeeded)
 
     async def _settle(self, username: str, address: str, *, succeeded: bool) -> list[Lock]:

@@ -22,11 +22,9 @@ from typing import TypeVar
 from aiohttp import web
 from aiohttp_session import AbstractStorage, Session
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from config import Settings
-from orchestrator.core.errors import UpstreamUnavailable
-from orchestrator.web.login_throttle import REDIS_TIMEOUT_S
+from orchestrator.web.redis_reach import redis_answers, redis_pool
 
 __all__ = ["ANONYMOUS_TTL_S", "COOKIE", "SIGNED_IN_TTL_S", "USER_ID", "SessionStore"]
 
@@ -36,8 +34,6 @@ SIGNED_IN_TTL_S = 12 * 3600
 ANONYMOUS_TTL_S = 3600
 _PREFIX = "tiepdan-session:"
 _USER_PREFIX = "tiepdan-user-sessions:"
-REDIS_DOWN = ("Không kết nối được kho phiên đăng nhập (Redis). "
-              "Vui lòng thử lại sau ít phút; nếu vẫn lỗi, hãy báo quản trị hệ thống.")  # fmt: skip
 
 # Every session of one user, and the set that lists them, deleted in one step: a sign-in cannot
 # add itself between the read of the set and the deletions.
@@ -60,10 +56,8 @@ def _user_key(user_id: int) -> str:
 
 
 async def _reach(call: Awaitable[T]) -> T:
-    try:
+    with redis_answers():
         return await call
-    except RedisError as e:
-        raise UpstreamUnavailable(REDIS_DOWN) from e
 
 
 class SessionStore(AbstractStorage):
@@ -77,11 +71,7 @@ class SessionStore(AbstractStorage):
             samesite="Lax",
             secure=settings.web.secure_cookies,
         )
-        self._redis = Redis.from_url(
-            settings.broker.url,
-            socket_timeout=REDIS_TIMEOUT_S,
-            socket_connect_timeout=REDIS_TIMEOUT_S,
-        )
+        self._redis = Redis.from_pool(redis_pool(settings.broker.url))
         self._end_all = self._redis.register_script(_END_ALL)
 
     async def aclose(self) -> None:
