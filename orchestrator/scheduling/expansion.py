@@ -6,7 +6,9 @@ never yields can be told from its text (``FREQ=DAILY;INTERVAL=7;BYDAY=TU`` from 
 dateutil looks for the next occurrence day by day until the year 9999. The expansion therefore
 runs in a child process: the event loop and its GIL stay free, and a rule still running at the
 limit is killed and refused. The child reads the requests as JSON on stdin and writes, for each,
-its occurrences or the Vietnamese reason it has none.
+its occurrences or the Vietnamese reason it has none. At most :data:`MAX_CHILDREN` run at once
+in a process; more wait their turn, and a request that waits too long is told the server is busy
+(a flood of series must not start an interpreter each).
 """
 
 from __future__ import annotations
@@ -14,17 +16,35 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
+from orchestrator.core.errors import UpstreamUnavailable
 from orchestrator.scheduling.recurrence import Occurrence, Recurrence, RecurrenceError, expand
 
 READY = b"ready\n"
 """What the child writes once its imports are done: the time limit starts then."""
 STARTUP_TIMEOUT_S = 60.0
 """How long the child may take to start (an interpreter start, not the rule's work)."""
+MAX_CHILDREN: Final = 2
+"""Expansion processes running at once (this machine kind has two cores)."""
+TURN_TIMEOUT_S: Final = 30.0
+"""How long a request waits for its turn before it is told the server is busy."""
+
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn() -> asyncio.Semaphore:
+    """The running loop's turns (a semaphore belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _turns:
+        _turns[loop] = asyncio.Semaphore(MAX_CHILDREN)
+    return _turns[loop]
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,22 @@ async def expand_off_loop(
     """
     if not expansions:
         return []
+    turn = _turn()
+    try:
+        await asyncio.wait_for(turn.acquire(), TURN_TIMEOUT_S)
+    except TimeoutError as e:
+        raise UpstreamUnavailable(
+            "Máy chủ đang bận tính các phiên lặp lại của người khác. Xin thử lại sau ít phút."
+        ) from e
+    try:
+        return await _expand_in_child(expansions, timeout_s)
+    finally:
+        turn.release()
+
+
+async def _expand_in_child(
+    expansions: Sequence[Expansion], timeout_s: float
+) -> list[list[Occurrence]]:
     request = json.dumps([_encode(e) for e in expansions]).encode()
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", __name__,

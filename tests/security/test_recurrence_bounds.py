@@ -9,8 +9,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import psutil
 import pytest
 
+from orchestrator.scheduling.expansion import MAX_CHILDREN
 from tests.integration.conftest import World
 from tests.integration.test_orchestrator_api import call, session_body
 
@@ -88,3 +90,35 @@ async def test_an_ordinary_series_is_still_created(
     assert len(created) == 3  # the last weekday of each of three months
     assert {datetime.fromisoformat(s["starts_at"]).weekday() for s in created} <= set(range(5))
     assert slowest < LOGIN_WITHIN_S, f"a sign-in page waited {slowest:.2f} s"
+
+
+async def test_a_flood_of_series_runs_at_most_two_expansions_at_once(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    """Six series at once, each with a rule that holds its expansion to the time limit: they
+    are all refused, but no more than MAX_CHILDREN interpreters ever run side by side (each was
+    a child process of its own, as many as were sent)."""
+    start = datetime.now(UTC) + timedelta(days=1)
+    body = session_body(world, starts_at=start.isoformat(),
+                        ends_at=(start + timedelta(hours=3)).isoformat(),
+                        rrule="FREQ=DAILY;BYYEARDAY=366;BYMONTH=1")  # fmt: skip
+    me = psutil.Process()
+
+    def expanding() -> int:
+        running = 0
+        for child in me.children():
+            try:
+                running += "orchestrator.scheduling.expansion" in child.cmdline()
+            except psutil.Error:  # ended meanwhile
+                pass
+        return running
+
+    flood = [asyncio.create_task(call(http, world, "officer", "POST", "/sessions", json=body))
+             for _ in range(6)]  # fmt: skip
+    most = 0
+    while not all(task.done() for task in flood):
+        most = max(most, await asyncio.to_thread(expanding))
+        await asyncio.sleep(0.05)
+    answers = [status for status, _, _ in await asyncio.gather(*flood)]
+    assert answers == [422] * 6
+    assert 1 <= most <= MAX_CHILDREN, most
