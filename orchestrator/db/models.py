@@ -19,9 +19,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from media.grants import ParticipantKind
@@ -250,6 +252,20 @@ class RecordingRequest(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Where the agent wrote recording.json (its spool), for the pipeline.
     manifest_path: Mapped[str | None] = mapped_column(String(500))
+
+    def held_at(self, now: datetime) -> bool:
+        """Whether a media agent holds the lease at ``now`` (records, or is finalizing): the
+        one rule for "a recorder is on it", with :meth:`held_at_clause` for queries."""
+        return (
+            self.agent_id is not None
+            and self.lease_expires_at is not None
+            and self.lease_expires_at >= now
+        )
+
+    @classmethod
+    def held_at_clause(cls, now: datetime) -> ColumnElement[bool]:
+        """:meth:`held_at` in SQL."""
+        return and_(cls.agent_id.is_not(None), cls.lease_expires_at >= now)
 
 
 class AuditEntry(Base):

@@ -66,25 +66,9 @@ def recorder_state(request: RecordingRequest | None, now: datetime) -> RecorderS
     finalized."""
     if request is not None and request.completed_at is not None:
         return RecorderState.COMPLETE
-    if (
-        request is not None
-        and request.agent_id is not None
-        and request.lease_expires_at is not None
-        and request.lease_expires_at >= now
-    ):
+    if request is not None and request.held_at(now):
         return RecorderState.RECORDING
     return RecorderState.NO_RECORDER
-
-
-async def live_without_recorder(db: AsyncSession, now: datetime) -> list[int]:
-    """The live sessions that no media agent records (to count, and to show)."""
-    rows = await db.execute(
-        select(ReceptionSession.id, RecordingRequest)
-        .outerjoin(RecordingRequest, RecordingRequest.session_id == ReceptionSession.id)
-        .where(ReceptionSession.status == SessionStatus.LIVE)
-        .order_by(ReceptionSession.id)
-    )
-    return [sid for sid, r in rows if recorder_state(r, now) is RecorderState.NO_RECORDER]
 
 
 async def release(db: AsyncSession, agent_id: str) -> int:

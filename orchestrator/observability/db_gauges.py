@@ -13,7 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy import String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orchestrator.core.vocabulary import SessionStatus
@@ -72,19 +72,21 @@ async def _database_part(db: AsyncSession, now: datetime) -> dict[str, Any]:
     for kind, user_role, where, count in participants:
         key = (str(kind or user_role or "other"), str(where))
         people[key] = people.get(key, 0) + count
-    leased = and_(RecordingRequest.agent_id.is_not(None), RecordingRequest.lease_expires_at > now)
-    requests = await db.execute(
-        select(RecordingRequest.agent_id, RecordingRequest.lease_expires_at)
-        .where(RecordingRequest.completed_at.is_(None))
-    )  # fmt: skip
+    held = RecordingRequest.held_at_clause(now)
+    requests = await db.scalars(
+        select(RecordingRequest).where(RecordingRequest.completed_at.is_(None))
+    )
     recorders: dict[str, int] = {}
-    for agent, expires in requests:
-        state = "leased" if agent is not None and expires is not None and expires > now else "free"
+    for request in requests:
+        state = "leased" if request.held_at(now) else "free"
         recorders[state] = recorders.get(state, 0) + 1
+    # As the live board says it (live.recordings.recorder_state): a live session is recorded
+    # while an agent holds its lease, or once its recording is complete.
+    recorded = or_(held, RecordingRequest.completed_at.is_not(None))
     unrecorded = await db.scalar(
         select(func.count()).select_from(ReceptionSession).where(
             live, ~select(RecordingRequest.session_id)
-            .where(RecordingRequest.session_id == ReceptionSession.id, leased).exists()
+            .where(RecordingRequest.session_id == ReceptionSession.id, recorded).exists()
         )
     )  # fmt: skip
     bridges = await db.execute(
