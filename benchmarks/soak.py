@@ -60,8 +60,10 @@ from orchestrator.scheduling.launch_links import launch_url
 from storage.archive import signing_key, verify_archive
 from storage.records import session_prefix
 from storage.s3 import make_s3_client
-from tests.audio import sine
-from tests.databases import empty_database
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' tones and databases
+from tests.audio import sine  # noqa: E402
+from tests.databases import empty_database  # noqa: E402
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 OUR_PROCESSES = ("agent", "worker", "orchestrator")
