@@ -22,14 +22,14 @@ from aiohttp import web
 from livekit import api
 
 from config import load_settings
-from orchestrator.accounts.schemas import UserCreate
-from orchestrator.accounts.service import new_user
 from orchestrator.app import create_app
-from orchestrator.core.credentials import new_api_token
-from orchestrator.core.vocabulary import Role, SessionKind, SessionStatus, Tier
+from orchestrator.core.vocabulary import SessionKind, SessionStatus
 from orchestrator.db import create_engine, migrate, session_factory
-from orchestrator.db.models import Agency, ApiToken, ReceptionSession
+from orchestrator.db.models import ReceptionSession
 from orchestrator.scheduling.launch_links import launch_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' seeding
+from tests.seeding import province_chair  # noqa: E402
 
 TARGET_P95_MS = 100.0
 PORT = 18471
@@ -51,17 +51,9 @@ async def main(count: int) -> None:
     db = session_factory(engine)
     start = datetime.now(UTC) + timedelta(minutes=5)
     async with db() as s:
-        agency = Agency(name="Ban Tiếp công dân (benchmark)", tier=Tier.PROVINCE,
-                        province_code="ninh-binh")  # fmt: skip
-        s.add(agency)
-        await s.flush()
-        chair = new_user(UserCreate(username="bench.chair", display_name="Chủ trì",
-                                    password="benchmark-password", role=Role.CHAIR,
-                                    agency_id=agency.id))  # fmt: skip
-        s.add(chair)
-        await s.flush()
-        token, digest = new_api_token()
-        s.add(ApiToken(user_id=chair.id, token_sha256=digest, name="bench"))
+        agency, chair, token = await province_chair(
+            s, "Ban Tiếp công dân (benchmark)", "bench.chair", "Chủ trì", "benchmark-password"
+        )
         sessions = [
             ReceptionSession(title=f"Phiên {i}", kind=SessionKind.REGULAR, agency_id=agency.id,
                              chair_id=chair.id, starts_at=start, ends_at=start + timedelta(hours=1),

@@ -49,13 +49,10 @@ from config.local_stack.ports import taken_ports
 from media import mint_token
 from media.grants import ParticipantKind, video_grants
 from media.voice_bot import VoiceBot
-from orchestrator.accounts.schemas import UserCreate
-from orchestrator.accounts.service import new_user
-from orchestrator.core.credentials import new_api_token
 from orchestrator.core.timezone import VN_TZ
-from orchestrator.core.vocabulary import Role, SessionStatus, Tier
+from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db import create_engine, migrate, session_factory
-from orchestrator.db.models import Agency, ApiToken, ReceptionSession
+from orchestrator.db.models import ReceptionSession
 from orchestrator.scheduling.launch_links import launch_url
 from storage.archive import signing_key, verify_archive
 from storage.records import session_prefix
@@ -64,6 +61,7 @@ from storage.s3 import make_s3_client
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' tones and databases
 from tests.audio import sine  # noqa: E402
 from tests.databases import empty_database  # noqa: E402
+from tests.seeding import province_chair  # noqa: E402
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 OUR_PROCESSES = ("agent", "worker", "orchestrator")
@@ -370,17 +368,10 @@ async def judge(
 
 async def seed(db: Any) -> tuple[int, int, str]:
     async with db() as s:
-        agency = Agency(name="Ban Tiếp công dân tỉnh Ninh Bình (soak)", tier=Tier.PROVINCE,
-                        province_code="ninh-binh")  # fmt: skip
-        s.add(agency)
-        await s.flush()
-        chair = new_user(UserCreate(username="soak.chair", display_name="Chủ trì",
-                                    password="soak-password-2026", role=Role.CHAIR,
-                                    agency_id=agency.id, cleared=True))  # fmt: skip
-        s.add(chair)
-        await s.flush()
-        token, digest = new_api_token()
-        s.add(ApiToken(user_id=chair.id, token_sha256=digest, name="soak"))
+        agency, chair, token = await province_chair(
+            s, "Ban Tiếp công dân tỉnh Ninh Bình (soak)", "soak.chair", "Chủ trì",
+            "soak-password-2026",
+        )  # fmt: skip
         await s.commit()
         return agency.id, chair.id, token
 

@@ -32,11 +32,11 @@ from orchestrator.cli.demo.run import TALK_BACK_SETTLE_S
 from orchestrator.cli.demo.script import CENTRAL_HALL, CHAIR, CITIZEN, OFFICER, SCRIPT
 from orchestrator.cli.demo.seed import CITIZEN_NAME, DEMO_PASSWORD, DEMO_USERS
 from orchestrator.cli.demo.voices import PAUSE_S, speak
-from orchestrator.core.credentials import new_api_token
 from orchestrator.db import open_db
-from orchestrator.db.models import ApiToken, User
+from orchestrator.db.models import User
 from tests.browser import open_signed_out
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.seeding import token_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -210,8 +210,7 @@ async def _token_of(settings: Settings, username: str) -> str:
     async with open_db(settings.db.url, migrate_first=False) as sessions, sessions() as db:
         user = await db.scalar(select(User).where(User.username == username))
         assert user is not None
-        token, digest = new_api_token()
-        db.add(ApiToken(user_id=user.id, token_sha256=digest, name="e2e"))
+        token = token_for(db, user, "e2e")
         await db.commit()
         return token
 

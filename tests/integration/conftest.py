@@ -20,13 +20,13 @@ from config import Settings
 from orchestrator.accounts.schemas import UserCreate
 from orchestrator.accounts.service import new_user
 from orchestrator.app import create_app
-from orchestrator.core.credentials import new_api_token
 from orchestrator.core.vocabulary import Role, Tier
 from orchestrator.db import create_engine, migrate, session_factory
-from orchestrator.db.models import Agency, ApiToken
+from orchestrator.db.models import Agency
 from orchestrator.pipeline.progress import process_db
 from tests.databases import empty_database
 from tests.search_corpus import seed_corpus
+from tests.seeding import token_for
 
 PASSWORD = "mat-khau-thu-nghiem"
 
@@ -109,9 +109,7 @@ async def _seed(
             )
             db.add(user)
             await db.flush()
-            token, digest = new_api_token()
-            db.add(ApiToken(user_id=user.id, token_sha256=digest, name="tests"))
-            users[key], tokens[key] = user.id, token
+            users[key], tokens[key] = user.id, token_for(db, user, "tests")
         await db.commit()
     return agencies, users, tokens, usernames
 

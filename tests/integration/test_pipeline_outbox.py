@@ -27,14 +27,9 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
-from orchestrator.accounts.schemas import UserCreate
-from orchestrator.accounts.service import new_user
-from orchestrator.core.credentials import new_api_token
-from orchestrator.core.vocabulary import Role, SessionKind, SessionStatus, Tier
+from orchestrator.core.vocabulary import SessionKind, SessionStatus
 from orchestrator.db import create_engine, session_factory
 from orchestrator.db.models import (
-    Agency,
-    ApiToken,
     Base,
     PipelineOutbox,
     ReceptionSession,
@@ -46,6 +41,7 @@ from tests.databases import empty_database
 from tests.integration.test_launch import eventually
 from tests.integration.test_pipeline import worker
 from tests.recording_fixtures import SpokenTrack, write_recording
+from tests.seeding import province_chair
 
 M = TypeVar("M", bound=Base)
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
@@ -131,17 +127,10 @@ async def live_recorded_session(
     room = f"outbox-{uuid.uuid4().hex[:8]}"
     manifest = await asyncio.to_thread(write_recording, directory, room, started, [CHAIR])
     async with db() as s:
-        agency = Agency(name="Ban Tiếp công dân tỉnh Ninh Bình", tier=Tier.PROVINCE,
-                        province_code="ninh-binh")  # fmt: skip
-        s.add(agency)
-        await s.flush()
-        chair = new_user(UserCreate(username="chair.outbox", display_name="Lê Văn Chủ",
-                                    password="mat-khau-thu-nghiem", role=Role.CHAIR,
-                                    agency_id=agency.id, cleared=True))  # fmt: skip
-        s.add(chair)
-        await s.flush()
-        token, digest = new_api_token()
-        s.add(ApiToken(user_id=chair.id, token_sha256=digest, name="tests"))
+        agency, chair, token = await province_chair(
+            s, "Ban Tiếp công dân tỉnh Ninh Bình", "chair.outbox", "Lê Văn Chủ",
+            "mat-khau-thu-nghiem",
+        )  # fmt: skip
         session = ReceptionSession(
             title="Tiếp công dân (thử outbox)", kind=SessionKind.PERIODIC, agency_id=agency.id,
             chair_id=chair.id, starts_at=started, ends_at=started + timedelta(hours=1),
