@@ -1,30 +1,20 @@
-"""What the recording faults share: media agents as subprocesses, and speakers who talk without
-a pause until stopped (and leave their rooms whatever the test's outcome)."""
+"""What the recording faults share: speakers who talk without a pause until stopped (and leave
+their rooms whatever the test's outcome)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
 from media.voice_bot import VoiceBot
 from tests.audio import sine
 from tests.integration.conftest import World
-from tests.integration.test_media_agent import Agents, speaker
+from tests.integration.test_media_agent import speaker
 
 RATE = 48000
-
-
-@pytest.fixture
-def agents(world: World, tmp_path: Path) -> Iterator[Agents]:
-    """`tiepdan media` subprocesses, stopped after the test."""
-    running = Agents(world, tmp_path)
-    yield running
-    running.stop_all()
 
 
 class Talkers:

@@ -15,11 +15,12 @@ import pytest
 from media import RecordingManifest, TrackRecord
 from storage.files import hash_file
 from storage.spool import AUDIO_SEGMENT_SUFFIX, SessionSpool
-from tests.faults.talkers import Talkers, agents, talkers
+from tests.faults.talkers import Talkers, talkers
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually
 from tests.integration.test_media_agent import (
     Agents,
+    agents,
     end_and_wait_processing,
     launched_and_recorded,
     read_manifest,

@@ -23,11 +23,12 @@ from storage import make_s3_client
 from storage.archive import SessionPlace, archive_directory, signing_key
 from storage.files import hash_file
 from storage.spool import AUDIO_SEGMENT_SUFFIX, SessionSpool
-from tests.faults.talkers import Talkers, agents, talkers
+from tests.faults.talkers import Talkers, talkers
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, lkapi
 from tests.integration.test_media_agent import (
     Agents,
+    agents,
     launched_and_recorded,
     read_manifest,
     recorder_present,

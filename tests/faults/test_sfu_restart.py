@@ -12,7 +12,6 @@ import asyncio
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +33,7 @@ from tests.integration.test_launch import call, eventually, launch, new_session_
 from tests.integration.test_media_agent import (
     TIEPDAN,
     Agents,
+    agents,
     recorder_joined_since,
     recorder_present,
     speaker,
@@ -41,16 +41,11 @@ from tests.integration.test_media_agent import (
 from tests.integration.test_pipeline import worker
 from tests.integration.test_recorder import decode
 
+__all__ = ["agents"]  # the fixture
+
 RATE = 48000
 # The integration world's grace (tests.integration.conftest.serve_world).
 GRACE_S = 15.0
-
-
-@pytest.fixture
-def agents(world: World, tmp_path: Path) -> Iterator[Agents]:
-    running = Agents(world, tmp_path)
-    yield running
-    running.stop_all()
 
 
 async def stop_livekit(settings: Settings) -> None:

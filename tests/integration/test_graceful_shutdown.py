@@ -10,7 +10,6 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +27,7 @@ from tests.integration.test_media_agent import (
     RATE,
     TIEPDAN,
     Agents,
+    agents,
     launched_and_recorded,
     read_manifest,
     recorder_joined_since,
@@ -37,12 +37,7 @@ from tests.integration.test_pipeline import CHAIR, ended_session, finished, sess
 from tests.integration.test_recorder import decode
 from tests.loopback import free_port
 
-
-@pytest.fixture
-def agents(world: World, tmp_path: Path) -> Iterator[Agents]:
-    running = Agents(world, tmp_path)
-    yield running
-    running.stop_all()
+__all__ = ["agents"]  # the fixture
 
 
 async def test_sigterm_on_a_recording_agent_keeps_the_audio_and_hands_the_room_over(
