@@ -44,6 +44,7 @@ from config.settings import PathSettings, WhisperSettings
 from config.whisper_model import locate_model
 from transcription.cleanup import clean_segments
 from transcription.errors import AudioError, InferenceError, ModelLoadError
+from transcription.glossary import SessionVocabulary, decoder_hints
 from transcription.segments import TranscribedSegment, Word
 
 if TYPE_CHECKING:
@@ -80,11 +81,14 @@ class DecodingOptions:
         word_timestamps: time every word (for search hits and the jump to the recording).
         clean_up: split segments at pauses and drop decoding loops
             (:func:`transcription.cleanup.clean_segments`).
+        candidates: further ``WhisperModel.transcribe`` options, as ``(name, value)`` pairs:
+            for benchmarks weighing an option before it becomes a setting.
     """
 
     vad_filter: bool = True
     word_timestamps: bool = True
     clean_up: bool = True
+    candidates: tuple[tuple[str, Any], ...] = ()
 
 
 PIPELINE_OPTIONS: Final = DecodingOptions()
@@ -233,8 +237,7 @@ class Transcriber:
         audio: AudioInput,
         *,
         language: str | None | FromSettings = FROM_SETTINGS,
-        initial_prompt: str | None = None,
-        hotwords: str | None = None,
+        vocabulary: SessionVocabulary | None = None,
         progress: ProgressCallback | None = None,
     ) -> list[TranscribedSegment]:
         """Recognise the speech in ``audio``, skipping silence.
@@ -243,8 +246,8 @@ class Transcriber:
             audio: a file, or 16 kHz mono float32 samples.
             language: the language spoken; by default the configured one. ``None`` has it
                 detected, which is unreliable on short or accented speech.
-            initial_prompt: text the model takes as what came before.
-            hotwords: words to favour.
+            vocabulary: the session's own names, given to the decoder as the
+                ``session_vocabulary`` setting says (:func:`transcription.glossary.decoder_hints`).
             progress: called with (seconds done, seconds total) as the audio is worked through.
 
         Returns:
@@ -258,6 +261,7 @@ class Transcriber:
         total = samples.size / SAMPLE_RATE
         if language is FROM_SETTINGS:
             language = self.settings.language
+        initial_prompt, hotwords = decoder_hints(vocabulary, self.settings.session_vocabulary)
         try:
             raw_segments, _info = self._model.transcribe(
                 samples,
@@ -267,6 +271,7 @@ class Transcriber:
                 word_timestamps=self.options.word_timestamps,
                 initial_prompt=initial_prompt,
                 hotwords=hotwords,
+                **dict(self.options.candidates),
             )
             segments = []
             for raw in raw_segments:

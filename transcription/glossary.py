@@ -1,17 +1,17 @@
-"""Citizen-reception vocabulary, and the decoder hints (prompt, hotwords) built from it.
+"""A session's own vocabulary and the reception glossary, and the decoder hints built from them.
 
 Whisper can be nudged towards expected words with an ``initial_prompt`` (text it takes as what
-came before) or ``hotwords`` (text placed in the decoder's prefix). Measured on ``shared/audio``
-with the embedded *base* model and the ten core terms, both made things worse: WER on cv
-0.469 -> 0.572 (prompt) / 0.538 (hotwords), on fosd 0.542 -> 0.645 / 0.855 (the model starts
-inventing glossary words). So the pipeline passes neither by default (see
-:mod:`transcription.engine`); they are here for a larger model, where they should be measured
-again, with the session's own names added.
+came before) or ``hotwords`` (text placed in the decoder's prefix). Which hint the pipeline gives
+is :attr:`config.settings.WhisperSettings.session_vocabulary`; :func:`decoder_hints` owns what
+goes into it. FIGURES_PLACEHOLDER
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from config.settings import VocabularyHint
 
 GLOSSARY: tuple[str, ...] = (
     "tiếp công dân",
@@ -36,6 +36,33 @@ GLOSSARY: tuple[str, ...] = (
 """Words and phrases that recur in reception sessions, in their official spelling."""
 
 
+@dataclass(frozen=True)
+class SessionVocabulary:
+    """What the session record knows that its speakers are likely to say.
+
+    Attributes:
+        title: the session's title.
+        agency: the receiving office's name.
+        province: the province's name.
+        places: the connection points (communes, offices) taking part.
+        people: the participants' names, as invited.
+        case_classification: the case's classification ("Khiếu nại"), if already known.
+    """
+
+    title: str = ""
+    agency: str = ""
+    province: str = ""
+    places: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    case_classification: str = ""
+
+    def names(self) -> list[str]:
+        """The proper names and terms, people first, each once, spaces normalised."""
+        return _unique(
+            [*self.people, *self.places, self.province, self.agency, self.case_classification]
+        )
+
+
 def _unique(terms: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(" ".join(t.split()) for t in terms if t.strip()))
 
@@ -44,13 +71,34 @@ def build_hotwords(names: Iterable[str] = (), glossary: Iterable[str] = GLOSSARY
     """Hotwords for faster-whisper: the session's own names first, then the glossary.
 
     Args:
-        names: the session's participants, province and agency, as written.
+        names: the session's participants, places and agency, as written.
         glossary: the domain vocabulary.
     """
     return ", ".join(_unique([*names, *glossary]))
 
 
-def build_initial_prompt(names: Iterable[str] = (), glossary: Iterable[str] = GLOSSARY) -> str:
+def build_initial_prompt(
+    names: Iterable[str] = (), glossary: Iterable[str] = GLOSSARY, title: str = ""
+) -> str:
     """An initial prompt that reads like the start of a reception record naming the terms."""
     terms = _unique([*names, *glossary])
-    return f"Biên bản tiếp công dân. {', '.join(terms)}." if terms else ""
+    heading = " ".join(title.split()) or "Biên bản tiếp công dân"
+    return f"{heading}. {', '.join(terms)}." if terms else ""
+
+
+def decoder_hints(
+    vocabulary: SessionVocabulary | None, hint: VocabularyHint
+) -> tuple[str | None, str | None]:
+    """The ``(initial_prompt, hotwords)`` for a session (pure).
+
+    ``off`` gives neither; ``hotwords`` the session's names as hotwords; ``prompt`` a prompt of
+    the title and the names; ``prompt+glossary`` the same prompt with the glossary added. A
+    session with no names gets no hint: a generic one is what made the base model invent
+    glossary words.
+    """
+    if hint == "off" or vocabulary is None or not (names := vocabulary.names()):
+        return None, None
+    if hint == "hotwords":
+        return None, build_hotwords(names, glossary=())
+    glossary = GLOSSARY if hint == "prompt+glossary" else ()
+    return build_initial_prompt(names, glossary, vocabulary.title), None
