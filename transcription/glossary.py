@@ -3,7 +3,25 @@
 Whisper can be nudged towards expected words with an ``initial_prompt`` (text it takes as what
 came before) or ``hotwords`` (text placed in the decoder's prefix). Which hint the pipeline gives
 is :attr:`config.settings.WhisperSettings.session_vocabulary`; :func:`decoder_hints` owns what
-goes into it. FIGURES_PLACEHOLDER
+goes into it. The hint is built from the session's own names only (participants, places,
+province, agency, case classification; the title heads a prompt); a session with none gets no
+hint. Per-speaker hints (a speaker's own name) were not tried: people rarely say their own name.
+
+Measured with the embedded *base* model (``benchmarks/bench_decoding.py``; figures in
+``benchmarks/README.md``), no hint helps it, so the setting is ``off`` by default and is there
+for a larger model (``whisper.model``, e.g. large-v3 on a GPU worker), to be measured again with
+the same benchmark before it is turned on:
+
+- the ten core glossary terms (2026-11-28): WER on cv 0.469 -> 0.572 (prompt) / 0.538
+  (hotwords), on fosd 0.542 -> 0.645 / 0.855: the model starts inventing glossary words;
+- the session's names (2026-12-06), on a domain set of reception sentences naming the session's
+  people and places (espeak-ng voices; WER 0.83 without a hint): as hotwords the base model
+  wrote names it cannot otherwise know ("Nguyễn Thị Huệ", "Hà Tĩnh") but also recited the list
+  over speech that says something else ("Ông Phan Đình Trạc chủ trì buổi tiếp công dân hôm nay"
+  came out as the four names twice), and looped through the temperature fallback: 133 and 205 s
+  for lines of about 4 s (the whole set without a hint: 109 s), on a 2-core machine under load.
+  As a prompt, cv and fosd did not finish in 20 minutes, against about 3 without a hint. A hint
+  that multiplies the decoding time of every track cannot be the default on CPU.
 """
 
 from __future__ import annotations
