@@ -173,6 +173,10 @@ class PipelineSettings(_Section):
         return self.stale_after_s / 4
 
 
+VocabularyHint = Literal["off", "hotwords", "prompt", "prompt+glossary"]
+"""How a session's vocabulary reaches the decoder (``transcription.glossary.decoder_hints``)."""
+
+
 class WhisperSettings(_Section):
     """Speech recognition with faster-whisper."""
 
@@ -186,6 +190,10 @@ class WhisperSettings(_Section):
     cpu_threads: int = 0
     beam_size: int = 5
     language: str = "vi"
+    # How the session's own vocabulary (participants, places, agency, title) reaches the
+    # decoder; transcription.glossary says what each hint holds and what it measured. Off for
+    # the embedded base model, which invents the hinted words; worth trying on a larger one.
+    session_vocabulary: VocabularyHint = "off"
 
 
 class MediaSettings(_Section):

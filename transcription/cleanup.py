@@ -12,6 +12,11 @@
   again in back-to-back segments (``"Cảm ơn các bạn ạ"`` three times over 3.5 s of unrelated
   speech). A sentence of three words or more repeated with no pause is such a loop, not a person
   repeating themselves; the repeats are dropped.
+- :func:`collapse_repeats`: the other known loop, inside one segment: a word or short phrase
+  emitted over and over, typically in silence or noise before speech (a Common Voice clip after
+  25 s of faint noise: "Ah! Này, Này, Này, Này, Này, Này."; "ạ ạ ạ ..." in a silent track). A
+  word or phrase of up to :data:`REPEAT_MAX_WORDS` words said :data:`REPEAT_MIN_RUN` times or
+  more back to back is kept once. People do say "vâng vâng vâng", so three is left alone.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ LOOP_MAX_GAP_S: Final = 0.5
 
 LOOP_MIN_WORDS: Final = 3
 """Shorter repeats ("Vâng. Vâng.") are kept: people do say those twice."""
+
+
+REPEAT_MIN_RUN: Final = 4
+"""This many back-to-back repeats of a word or short phrase is a decoding loop."""
+
+REPEAT_MAX_WORDS: Final = 3
+"""The longest phrase :func:`collapse_repeats` looks for (longer ones: :func:`drop_loops`)."""
 
 
 def _text(words: Sequence[Word]) -> str:
@@ -69,6 +81,51 @@ def _key(text: str) -> tuple[str, ...]:
     return tuple(re.findall(r"\w+", text.casefold()))
 
 
+def _run_length(keys: Sequence[tuple[str, ...]], at: int, size: int) -> int:
+    """How many times the ``size`` words at ``at`` repeat back to back from there."""
+    phrase = keys[at : at + size]
+    if len(phrase) < size or not all(phrase):
+        return 0
+    run = 1
+    while keys[at + run * size : at + (run + 1) * size] == phrase:
+        run += 1
+    return run
+
+
+def collapse_repeats(
+    segment: TranscribedSegment,
+    min_run: int = REPEAT_MIN_RUN,
+    max_words: int = REPEAT_MAX_WORDS,
+) -> TranscribedSegment:
+    """``segment`` with each run of ``min_run`` or more back-to-back repeats of a phrase of up
+    to ``max_words`` words cut to its last occurrence (which carries the closing punctuation).
+
+    A segment without word timings is returned as it is.
+    """
+    words = segment.words
+    keys = [_key(w.text) for w in words]
+    kept: list[Word] = []
+    at = 0
+    while at < len(words):
+        size, run = next(
+            ((size, run) for size in range(1, max_words + 1)
+             if (run := _run_length(keys, at, size)) >= min_run),
+            (1, 1),
+        )  # fmt: skip
+        kept.extend(words[at + (run - 1) * size : at + run * size])
+        at += run * size
+    if len(kept) == len(words):
+        return segment
+    return TranscribedSegment(
+        segment.start,
+        segment.end,
+        _text(kept),
+        tuple(kept),
+        segment.avg_logprob,
+        segment.no_speech_prob,
+    )
+
+
 def drop_loops(segments: Iterable[TranscribedSegment]) -> list[TranscribedSegment]:
     """``segments`` without back-to-back repeats of a sentence of three words or more."""
     kept: list[TranscribedSegment] = []
@@ -98,5 +155,10 @@ def drop_loops(segments: Iterable[TranscribedSegment]) -> list[TranscribedSegmen
 def clean_segments(
     segments: Iterable[TranscribedSegment], pause_s: float = PAUSE_SPLIT_S
 ) -> list[TranscribedSegment]:
-    """Split at pauses, then drop loops: what the pipeline stores."""
-    return drop_loops(piece for segment in segments for piece in split_at_pauses(segment, pause_s))
+    """Split at pauses, collapse repeated words, then drop repeated sentences: what the
+    pipeline stores."""
+    return drop_loops(
+        collapse_repeats(piece)
+        for segment in segments
+        for piece in split_at_pauses(segment, pause_s)
+    )

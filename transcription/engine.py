@@ -8,21 +8,29 @@ accented speech (5 of the 26 Vietnamese clips in ``shared/audio`` are detected a
 language). Silence is skipped with VAD and every word is timed.
 
 Decoding choices were measured with the embedded multilingual *base* model, int8 on 2 CPU
-cores, beam 5, on ``shared/audio``, with ``benchmarks/bench_transcribe.py`` and one-off sweeps;
-the figures are in ``benchmarks/README.md``. The pipeline (VAD, word timestamps, clean-up) is as
-good as the plain model call. None of the decoding options swept is kept: a glossary as
-``initial_prompt`` or ``hotwords`` makes the base model invent glossary words; the temperature
-fallback helps; ``no_repeat_ngram_size`` breaks correct sentences, because reception speech
-repeats phrases ("Ủy ban nhân dân xã ... Ủy ban nhân dân huyện") inside one window; and a lower
-``compression_ratio_threshold``, best on the short clips, is a trap on long speech: a full 30 s
-window of ordinary speech compresses about 2:1, so half of all windows were resampled, at 2.4
-times the time and a higher WER. No other option was better on both corpora at once.
+cores, beam 5, on ``shared/audio``, with ``benchmarks/bench_transcribe.py``,
+``benchmarks/bench_decoding.py`` and one-off sweeps; the figures are in ``benchmarks/README.md``.
+The pipeline (VAD, word timestamps, clean-up) is as good as the plain model call. None of the
+decoding options swept is kept, because none was better on both Vietnamese corpora by more than
+the run-to-run spread (one word in cv's 145 is 0.007; the temperature fallback moves cv by up to
+0.04 between runs): ``patience=2``, ``repetition_penalty`` 1.05 or 1.1, VAD ``threshold=0.4``
+with less padding, ``hallucination_silence_threshold`` 1 or 2 s, beam 8, ``no_speech_threshold``
+0.3. Three are harmful in a way that holds beyond these clips: a shorter temperature fallback
+(up to 0.6) let windows end in loops (fosd 0.55 -> 1.14); ``no_repeat_ngram_size`` breaks
+correct sentences, because reception speech repeats phrases ("Ủy ban nhân dân xã ... Ủy ban nhân
+dân huyện") inside one window; and a lower ``compression_ratio_threshold``, best on the short
+clips, is a trap on long speech: a full 30 s window of ordinary speech compresses about 2:1, so
+half of all windows were resampled, at 2.4 times the time and a higher WER. The session's own
+vocabulary as hotwords or prompt is a setting (:mod:`transcription.glossary`), off for the base
+model.
 
 Kept instead, as text clean-up (:mod:`transcription.cleanup`): dropping back-to-back repeats of a
-sentence (VAD runs loop on one clip, "Cảm ơn các bạn ạ" three times), and splitting segments at
-pauses, which changes no clip's text but fixes the order of a merged multi-speaker transcript.
-Tone-mark placement needs no normalising: the model writes the traditional placement
-("hòa", "ủy") as the references do. Text is put in Unicode NFC with single spaces.
+sentence (VAD runs loop on one clip, "Cảm ơn các bạn ạ" three times), collapsing a word or short
+phrase said four times or more in a row (the loop Whisper falls into in silence or noise, "ạ ạ
+ạ"; it changes no clip of ``shared/audio``), and splitting segments at pauses, which changes no
+clip's text but fixes the order of a merged multi-speaker transcript. Tone-mark placement needs
+no normalising: the model writes the traditional placement ("hòa", "ủy") as the references do.
+Text is put in Unicode NFC with single spaces.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from config.settings import PathSettings, WhisperSettings
 from config.whisper_model import locate_model
 from transcription.cleanup import clean_segments
 from transcription.errors import AudioError, InferenceError, ModelLoadError
+from transcription.glossary import SessionVocabulary, decoder_hints
 from transcription.segments import TranscribedSegment, Word
 
 if TYPE_CHECKING:
@@ -80,11 +89,14 @@ class DecodingOptions:
         word_timestamps: time every word (for search hits and the jump to the recording).
         clean_up: split segments at pauses and drop decoding loops
             (:func:`transcription.cleanup.clean_segments`).
+        candidates: further ``WhisperModel.transcribe`` options, as ``(name, value)`` pairs:
+            for benchmarks weighing an option before it becomes a setting.
     """
 
     vad_filter: bool = True
     word_timestamps: bool = True
     clean_up: bool = True
+    candidates: tuple[tuple[str, Any], ...] = ()
 
 
 PIPELINE_OPTIONS: Final = DecodingOptions()
@@ -233,8 +245,7 @@ class Transcriber:
         audio: AudioInput,
         *,
         language: str | None | FromSettings = FROM_SETTINGS,
-        initial_prompt: str | None = None,
-        hotwords: str | None = None,
+        vocabulary: SessionVocabulary | None = None,
         progress: ProgressCallback | None = None,
     ) -> list[TranscribedSegment]:
         """Recognise the speech in ``audio``, skipping silence.
@@ -243,8 +254,8 @@ class Transcriber:
             audio: a file, or 16 kHz mono float32 samples.
             language: the language spoken; by default the configured one. ``None`` has it
                 detected, which is unreliable on short or accented speech.
-            initial_prompt: text the model takes as what came before.
-            hotwords: words to favour.
+            vocabulary: the session's own names, given to the decoder as the
+                ``session_vocabulary`` setting says (:func:`transcription.glossary.decoder_hints`).
             progress: called with (seconds done, seconds total) as the audio is worked through.
 
         Returns:
@@ -258,6 +269,7 @@ class Transcriber:
         total = samples.size / SAMPLE_RATE
         if language is FROM_SETTINGS:
             language = self.settings.language
+        initial_prompt, hotwords = decoder_hints(vocabulary, self.settings.session_vocabulary)
         try:
             raw_segments, _info = self._model.transcribe(
                 samples,
@@ -267,6 +279,7 @@ class Transcriber:
                 word_timestamps=self.options.word_timestamps,
                 initial_prompt=initial_prompt,
                 hotwords=hotwords,
+                **dict(self.options.candidates),
             )
             segments = []
             for raw in raw_segments:

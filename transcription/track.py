@@ -27,6 +27,7 @@ from transcription.engine import (
     decode,
 )
 from transcription.errors import AudioError
+from transcription.glossary import SessionVocabulary
 from transcription.merge import Speaker, TrackTranscript
 from transcription.segments import TranscribedSegment
 
@@ -111,8 +112,7 @@ def transcribe_track(
     track_id: str,
     speaker: Speaker,
     language: str | None | FromSettings = FROM_SETTINGS,
-    initial_prompt: str | None = None,
-    hotwords: str | None = None,
+    vocabulary: SessionVocabulary | None = None,
     progress: ProgressCallback | None = None,
 ) -> TrackResult:
     """Transcribe a speaker's segment files as continuous speech wherever they touch.
@@ -123,8 +123,7 @@ def transcribe_track(
         track_id: the track's id, carried into the transcript.
         speaker: who spoke on the track.
         language: as in :meth:`Transcriber.transcribe`.
-        initial_prompt: as in :meth:`Transcriber.transcribe`.
-        hotwords: as in :meth:`Transcriber.transcribe`.
+        vocabulary: as in :meth:`Transcriber.transcribe`.
         progress: called with (seconds done, seconds total) over the whole track.
 
     Returns:
@@ -168,8 +167,7 @@ def transcribe_track(
         segments = transcriber.transcribe(
             stream,
             language=language,
-            initial_prompt=initial_prompt,
-            hotwords=hotwords,
+            vocabulary=vocabulary,
             progress=report,
         )
         pieces.append((start_s, tuple(segments)))

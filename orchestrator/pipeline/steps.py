@@ -21,6 +21,7 @@ from media.manifest import RecordingManifest, TrackRecord
 from orchestrator.pipeline import progress
 from orchestrator.pipeline.integrity import check_recording
 from orchestrator.pipeline.minutes_data import minutes_data
+from orchestrator.pipeline.session_vocabulary import session_vocabulary
 from storage.files import write_atomic
 from storage.spool import SessionSpool
 from transcription.engine import Transcriber, choose_model
@@ -142,6 +143,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     if track is None:
         raise AudioError(files.manifest, f"no track {track_sid} in the recording manifest")
     language = progress.run_db(lambda db: progress.session_language(db, session_id))
+    vocabulary = progress.run_db(lambda db: session_vocabulary(db, session_id))
     stale = timedelta(seconds=settings.pipeline.stale_after_s)
     if not progress.run_db(lambda db: progress.track_started(db, session_id, track_sid, stale)):
         log.info("session %s track %s: being transcribed elsewhere", session_id, track_sid)
@@ -162,6 +164,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
             track_id=track_sid,
             speaker=speaker_of(track),
             language=language,
+            vocabulary=vocabulary,
             progress=report,
         )
     except AudioError as e:

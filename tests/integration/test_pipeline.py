@@ -35,7 +35,9 @@ from orchestrator.db.models import (
     ProcessingTrack,
     ReceptionSession,
     RecordingRequest,
+    User,
 )
+from orchestrator.pipeline.session_vocabulary import session_vocabulary
 from storage.spool import SessionSpool
 from tests.audio import word_error_rate
 from tests.integration.conftest import World
@@ -43,6 +45,7 @@ from tests.integration.test_launch import eventually
 from tests.recording_fixtures import SpokenTrack, write_recording
 from transcription import TaskName, create_celery, send
 from transcription.engine import decode
+from transcription.glossary import SessionVocabulary
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 FINAL = ("done", "done_with_warnings", "failed")
@@ -170,6 +173,24 @@ async def finished(world: World, http: aiohttp.ClientSession, session_id: int,
     body = await eventually(check, timeout=timeout)
     assert body, "the pipeline did not finish in time"
     return dict(body)
+
+
+async def test_session_vocabulary_is_read_from_the_session_record(
+    world: World, tmp_path: Path
+) -> None:
+    session_id = await ended_session(world, tmp_path / "rec", [CHAIR])
+    async with world.db() as db:
+        vocabulary = await session_vocabulary(db, session_id)
+        chair = await db.get(User, world.users["chair"])
+        assert await session_vocabulary(db, session_id + 10_000) is None
+    assert chair is not None
+    assert vocabulary == SessionVocabulary(
+        title="Tiếp công dân định kỳ (thử pipeline)",
+        agency="Ban Tiếp công dân tỉnh Ninh Bình",
+        province="Ninh Bình",
+        places=("UBND xã Gia Viễn",),
+        people=(chair.display_name, CITIZEN.display_name),
+    )
 
 
 async def test_pipeline_writes_every_output_and_reports_broken_tracks(

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jiwer
+import numpy as np
 import pytest
 
 from config import Settings
 from tests.audio import normalise, opus_slice, speak, word_edits, word_error_rate
+from transcription.cleanup import REPEAT_MIN_RUN
 from transcription.engine import Transcriber, decode
 from transcription.errors import AudioError, ModelLoadError
 from transcription.formats import from_json
@@ -229,6 +231,18 @@ def test_track_split_mid_word_reads_as_well_as_the_whole_file(
         assert u.speaker == speaker
         assert session_start <= u.start <= u.end <= session_start + duration + 0.5
         assert all(session_start <= w.start <= w.end for w in u.words)
+
+
+def test_no_word_loop_in_noise_before_speech(transcriber: Transcriber) -> None:
+    """Whisper's known failure: faint noise before a short Vietnamese clip made the base model
+    loop on one word ("Ah! Này, Này, Này, Này, Này, Này.") until the clean-up collapsed it."""
+    clip = decode(AUDIO / "cv" / "common_voice_vi_21824030.mp3")
+    noise = np.random.default_rng(1).standard_normal(25 * 16000).astype(np.float32) * 0.01
+    segments = transcriber.transcribe(np.concatenate([noise, clip]), language="vi")
+    words = [normalise(w.text) for s in segments for w in s.words]
+    runs = [words[i : i + REPEAT_MIN_RUN] for i in range(len(words) - REPEAT_MIN_RUN + 1)]
+    assert segments, "the clip's speech was lost"
+    assert not [run for run in runs if len(set(run)) == 1], [s.text for s in segments]
 
 
 def test_track_of_only_bad_files_is_an_audio_error(

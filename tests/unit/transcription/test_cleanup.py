@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transcription.cleanup import clean_segments, drop_loops, split_at_pauses
+from transcription.cleanup import clean_segments, collapse_repeats, drop_loops, split_at_pauses
 from transcription.segments import TranscribedSegment, Word
 
 
@@ -114,3 +114,48 @@ def test_clean_segments_splits_before_looking_for_loops() -> None:
         (0, 1, "Ủy ban nhân dân xã."),
         (59, 60, "Ủy ban nhân dân xã."),
     ]
+
+
+def timed(text: str, start: float = 0.0, step: float = 0.3) -> TranscribedSegment:
+    """A segment whose words are ``text``'s, one every ``step`` seconds from ``start``."""
+    words = tuple(
+        Word(round(start + i * step, 3), round(start + (i + 1) * step, 3), w, 0.5)
+        for i, w in enumerate(text.split())
+    )
+    return TranscribedSegment(start, words[-1].end, text, words, -0.8, 0.3)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("ạ ạ ạ ạ ạ ạ ạ ạ", "ạ", id="one word looping in silence"),
+        pytest.param("Ah! Này, Này, Này, Này, Này, Này.", "Ah! Này.", id="kept: the last"),
+        pytest.param("Dạ vâng vâng vâng ạ", "Dạ vâng vâng vâng ạ", id="three times: speech"),
+        pytest.param(
+            "cảm ơn cảm ơn cảm ơn cảm ơn các bạn", "cảm ơn các bạn", id="a two-word phrase"
+        ),
+        pytest.param(
+            "xã Gia Viễn xã Gia Viễn xã Gia Viễn xã Gia Viễn", "xã Gia Viễn", id="three words"
+        ),
+        pytest.param("Ủy ban nhân dân xã Ủy ban nhân dân huyện", None, id="a repeated name"),
+        pytest.param("Không. KHÔNG không, không!", "không!", id="case and punctuation"),
+        pytest.param("- - - - - đúng", None, id="punctuation is no word"),
+    ],
+)
+def test_collapse_repeats_keeps_one_of_a_looping_phrase(text: str, expected: str | None) -> None:
+    segment = timed(text)
+    collapsed = collapse_repeats(segment)
+    if expected is None:
+        assert collapsed == segment
+        return
+    assert collapsed.text == expected
+    assert [w.text for w in collapsed.words] == expected.split()
+    assert (collapsed.start, collapsed.end) == (segment.start, segment.end)
+
+
+def test_collapse_repeats_leaves_a_segment_without_word_timings() -> None:
+    assert collapse_repeats(seg(0, 2, "ạ ạ ạ ạ ạ")) == seg(0, 2, "ạ ạ ạ ạ ạ")
+
+
+def test_clean_segments_collapses_repeats() -> None:
+    assert spans(clean_segments([timed("Này này này này này", start=3.0)])) == [(3.0, 4.5, "này")]
