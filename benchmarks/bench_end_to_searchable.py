@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import re
@@ -72,6 +73,7 @@ from tests.audio import normalise  # noqa: E402
 from tests.databases import empty_database  # noqa: E402
 from tests.recording_fixtures import SpokenTrack, write_recording  # noqa: E402
 from transcription import TaskName, create_celery, send  # noqa: E402
+from transcription.engine import SAMPLE_RATE  # noqa: E402
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 SPEAKERS = (
@@ -90,8 +92,8 @@ POLL_S = 0.5
 def session_layout(minutes: float, audio: Path) -> Layout:
     """``shared/audio``'s turns, looped until the session lasts ``minutes``."""
     clips = human_turns(audio)
-    per_loop = sum(s.size for _sp, _t, s in clips) / 16000 + len(clips) * sum(PAUSES) / 2
-    loops = max(1, round(minutes * 60 / per_loop))
+    per_loop = sum(s.size for _sp, _t, s in clips) / SAMPLE_RATE + len(clips) * sum(PAUSES) / 2
+    loops = max(1, math.ceil(minutes * 60 / per_loop))
     rng = random.Random(11)
     return lay_out(HUMAN_SPEAKERS, clips * loops, rng, PAUSES, overlap=0.2)
 
