@@ -170,7 +170,8 @@ def workers(specs: list[str], env: dict[str, str], logs: Path) -> Iterator[list[
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:
-    """User + system CPU seconds of the workers and their pool processes so far."""
+    """User + system CPU seconds of the workers, their pool processes and the processes these
+    ran and reaped (ffmpeg) so far."""
     total = 0.0
     for proc in procs:
         for p in (proc, *proc.children(recursive=True)):
@@ -178,7 +179,7 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
                 t = p.cpu_times()
             except psutil.NoSuchProcess:
                 continue
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
     return total
 
 
