@@ -193,29 +193,61 @@ Turn = tuple[int, str, "npt.NDArray[np.float32]"]
 """A speaker's index, what they said, and the audio of it."""
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Turns laid out on one clock.
+
+    Attributes:
+        tracks: each speaker's audio from the session's start (silence between their turns).
+        placed: ``(speaker, start_s, text, seconds)`` of every turn, in order of start.
+        duration_s: the session's length.
+    """
+
+    tracks: list[npt.NDArray[np.float32]]
+    placed: list[tuple[int, float, str, float]]
+    duration_s: float
+
+    @property
+    def speech_s(self) -> float:
+        return sum(seconds for *_rest, seconds in self.placed)
+
+
+def lay_out(
+    speakers: int, turns: list[Turn], rng: random.Random, pauses: tuple[float, float],
+    overlap: float = 0.0,
+) -> Layout:  # fmt: skip
+    """Lay ``turns`` out on one clock: a pause before each, or with probability ``overlap`` a
+    start 0.8 s before the previous turn ends."""
+    starts: list[tuple[int, float]] = []
+    clock = 1.0
+    for speaker, _text, samples in turns:
+        if starts and starts[-1][0] != speaker and rng.random() < overlap:
+            clock = max(starts[-1][1], clock - 0.8 - rng.uniform(*pauses))
+        starts.append((speaker, clock))
+        clock += samples.size / SAMPLE_RATE + rng.uniform(*pauses)
+    size = round(clock * SAMPLE_RATE) + SAMPLE_RATE
+    tracks = [np.zeros(size, dtype=np.float32) for _ in range(speakers)]
+    for (speaker, start), (_speaker, _text, samples) in zip(starts, turns, strict=True):
+        at = round(start * SAMPLE_RATE)
+        tracks[speaker][at : at + samples.size] += samples
+    placed = [
+        (speaker, start, text, samples.size / SAMPLE_RATE)
+        for (speaker, start), (_s, text, samples) in zip(starts, turns, strict=True)
+    ]
+    return Layout(tracks, sorted(placed, key=lambda p: p[1]), size / SAMPLE_RATE)
+
+
 def place_session(
     folder: Path, speakers: int, turns: list[Turn], rng: random.Random,
     pauses: tuple[float, float], overlap: float = 0.0,
 ) -> Session:  # fmt: skip
-    """Lay ``turns`` out on one clock (a pause before each, or with probability ``overlap`` a
-    start 0.8 s before the previous turn ends), then write each speaker's track as 10 s segment
+    """Lay ``turns`` out (:func:`lay_out`), then write each speaker's track as 10 s segment
     files, as the recorder does, and the mixed recording."""
-    placed: list[tuple[int, float, npt.NDArray[np.float32]]] = []
-    clock = 1.0
-    for speaker, _text, samples in turns:
-        if placed and placed[-1][0] != speaker and rng.random() < overlap:
-            clock = max(placed[-1][1], clock - 0.8 - rng.uniform(*pauses))
-        placed.append((speaker, clock, samples))
-        clock += samples.size / SAMPLE_RATE + rng.uniform(*pauses)
-    total = np.zeros(round(clock * SAMPLE_RATE) + SAMPLE_RATE, dtype=np.float32)
-    tracks = [total.copy() for _ in range(speakers)]
-    for speaker, start, samples in placed:
-        at = round(start * SAMPLE_RATE)
-        tracks[speaker][at : at + samples.size] += samples
+    layout = lay_out(speakers, turns, rng, pauses, overlap)
     segment_files: list[list[tuple[float, Path]]] = []
     full_tracks = []
     step = SEGMENT_S * SAMPLE_RATE
-    for index, track in enumerate(tracks):
+    for index, track in enumerate(layout.tracks):
         full_tracks.append(write_wav(folder / f"track{index}.wav", track))
         segment_files.append(
             [
@@ -240,10 +272,8 @@ def place_session(
         ],
         check=True,
     )
-    by_start = sorted(zip(placed, turns, strict=True), key=lambda pair: pair[0][1])
-    reference = " ".join(text for _placed, (_speaker, text, _samples) in by_start)
-    speech_s = sum(samples.size for _speaker, _start, samples in placed) / SAMPLE_RATE
-    return Session(segment_files, mixed, reference, total.size / SAMPLE_RATE, speech_s)
+    reference = " ".join(text for _speaker, _start, text, _seconds in layout.placed)
+    return Session(segment_files, mixed, reference, layout.duration_s, layout.speech_s)
 
 
 def espeak_session(folder: Path, minutes: float, pauses: tuple[float, float]) -> Session:
@@ -263,21 +293,28 @@ HUMAN_SPEAKERS = 4
 
 
 def human_session(folder: Path) -> Session:
-    """A session of real voices from ``shared/audio``: the English reader (LJ Speech) on one
-    track, the Vietnamese clips (Common Voice, FOSD) dealt over three more, turns alternating,
-    pauses of 0.5-3 s and one turn in five starting before the previous one ends."""
-    with (AUDIO / "manifest.tsv").open(encoding="utf-8") as f:
+    """A session of real voices from ``shared/audio`` (:func:`human_turns`), pauses of 0.5-3 s
+    and one turn in five starting before the previous one ends."""
+    turns = human_turns()
+    return place_session(folder, HUMAN_SPEAKERS, turns, random.Random(7), (0.5, 3.0), 0.2)
+
+
+def human_turns(audio: Path = AUDIO) -> list[Turn]:
+    """The clips of ``shared/audio`` (or ``audio``) as turns: the English reader (LJ Speech) on
+    one track, the Vietnamese clips (Common Voice, FOSD) dealt over three more, turns
+    alternating."""
+    with (audio / "manifest.tsv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     english = [r for r in rows if r["language"] == "en"]
     vietnamese = [r for r in rows if r["language"] == "vi"]
     turns: list[Turn] = []
     for i, row in enumerate(vietnamese):
-        turns.append((1 + i % 3, row["reference"], decode(AUDIO / row["file"])))
+        turns.append((1 + i % 3, row["reference"], decode(audio / row["file"])))
         if i % 4 == 3 and english:
             row = english.pop(0)
-            turns.append((0, row["reference"], decode(AUDIO / row["file"])))
-    turns += [(0, r["reference"], decode(AUDIO / r["file"])) for r in english]
-    return place_session(folder, HUMAN_SPEAKERS, turns, random.Random(7), (0.5, 3.0), 0.2)
+            turns.append((0, row["reference"], decode(audio / row["file"])))
+    turns += [(0, r["reference"], decode(audio / r["file"])) for r in english]
+    return turns
 
 
 def _batched(

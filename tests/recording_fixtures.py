@@ -17,10 +17,13 @@ SEGMENT_S = 10.0  # the recorder's longest segment file
 
 @dataclass(frozen=True)
 class SpokenTrack:
-    """One speaker's track: espeak-ng lines at session times, or raw segment file contents.
+    """One speaker's track: espeak-ng lines at session times, recorded audio, or raw segment
+    file contents.
 
     Attributes:
         lines: ``(start_s, text)`` spoken by espeak-ng, each cut into ≤ 10 s segment files.
+        audio: ``(start_s, wav)`` audio files placed at session times, each cut likewise (a
+            whole track from the session's start, silences included, as the recorder keeps it).
         raw_files: ``(start_s, bytes)`` written as they are (a corrupt or empty file).
     """
 
@@ -29,6 +32,7 @@ class SpokenTrack:
     role: str
     connection_point: str
     lines: tuple[tuple[float, str], ...] = ()
+    audio: tuple[tuple[float, Path], ...] = ()
     raw_files: tuple[tuple[float, bytes], ...] = field(default=())
 
     @property
@@ -54,6 +58,19 @@ def _segment(directory: Path, path: Path, index: int, start_s: float, length: fl
     )
 
 
+def _cut(
+    directory: Path, track: SpokenTrack, wav: Path, start_s: float, segments: list[Segment]
+) -> None:
+    """Append ``wav``, placed at ``start_s``, to ``segments`` as ≤ 10 s Ogg/Opus files."""
+    total = duration_s(wav)
+    cut = 0.0
+    while cut < total - 0.05:
+        length = min(SEGMENT_S, total - cut)
+        path = opus_slice(wav, track.segment_path(directory, len(segments)), cut, length)
+        segments.append(_segment(directory, path, len(segments), start_s + cut, length))
+        cut += length
+
+
 def write_recording(
     directory: Path, room: str, started_at: datetime, tracks: list[SpokenTrack]
 ) -> Path:
@@ -65,14 +82,10 @@ def write_recording(
 
         for start_s, text in track.lines:
             wav = speak(text, directory / f"{track.identity}-{len(segments)}.wav", voice="en-us")
-            total = duration_s(wav)
-            cut = 0.0
-            while cut < total - 0.05:
-                length = min(SEGMENT_S, total - cut)
-                path = opus_slice(wav, track.segment_path(directory, len(segments)), cut, length)
-                segments.append(_segment(directory, path, len(segments), start_s + cut, length))
-                cut += length
+            _cut(directory, track, wav, start_s, segments)
             wav.unlink()
+        for start_s, wav in track.audio:
+            _cut(directory, track, wav, start_s, segments)
         for start_s, data in track.raw_files:
             path = track.segment_path(directory, len(segments))
             path.write_bytes(data)

@@ -145,6 +145,26 @@ def choose_model(whisper: WhisperSettings, paths: PathSettings) -> ModelChoice:
     return ModelChoice(model, device, compute_type, whisper.cpu_threads)
 
 
+def pool_shape(
+    cores: int, device: str, concurrency: int | None, cpu_threads: int
+) -> tuple[int, int]:
+    """A worker's jobs at once and each job's CPU threads (pure).
+
+    On CPU, one job per core, each model on its share of the cores: one decoder does not keep two
+    cores busy (beam search steps one token at a time), and several jobs of CTranslate2's
+    default 4 threads each would fight over fewer cores. On a GPU, one job: the GPU is shared,
+    and each job would hold a copy of the model in its memory.
+
+    Args:
+        cores: CPU cores this process may run on.
+        device: where the model runs (``cpu`` or ``cuda``).
+        concurrency: jobs at once, as asked (``None``: choose).
+        cpu_threads: ``whisper.cpu_threads`` (0: choose).
+    """
+    jobs = concurrency or (1 if device == "cuda" else cores)
+    return jobs, cpu_threads or max(1, cores // jobs)
+
+
 _models: dict[ModelChoice, WhisperModel] = {}
 _models_lock = threading.Lock()
 

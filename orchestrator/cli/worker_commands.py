@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,25 +15,37 @@ from transcription import Queue, create_celery
 
 @click.command()
 @click.option("--queues", default=",".join(Queue), show_default=True, help="Comma-separated.")
-@click.option("--concurrency", type=int, default=1, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Jobs at once (default: one per CPU core; 1 when the model runs on a GPU).",
+)
 @click.option("--hostname", default=None, help="Celery node name (default: tiepdan@<host>).")
 @click.pass_obj
-def worker(settings: Settings, queues: str, concurrency: int, hostname: str | None) -> None:
+def worker(settings: Settings, queues: str, concurrency: int | None, hostname: str | None) -> None:
     """Run a Celery worker for the post-session jobs.
 
     A worker for the ``transcribe`` queue checks the Whisper model before it starts: a missing
-    model is one clear error here, not a failure in every task.
+    model is one clear error here, not a failure in every task. Unless ``whisper.cpu_threads``
+    says otherwise, each job's model gets an equal share of the CPU cores.
     """
     from orchestrator.pipeline import register_tasks
     from orchestrator.pipeline.steps import check_model
+    from transcription.engine import pool_shape
     from transcription.errors import ModelLoadError
     from transcription.worker_metrics import serve_worker_metrics
 
+    device = "cpu"
     if Queue.TRANSCRIBE in queues.split(","):
         try:
-            check_model(settings)
+            device = check_model(settings).device
         except ModelLoadError as e:
             raise click.ClickException(f"cannot start the worker: {e}") from e
+    cores = len(os.sched_getaffinity(0))
+    concurrency, threads = pool_shape(cores, device, concurrency, settings.whisper.cpu_threads)
+    whisper = settings.whisper.model_copy(update={"cpu_threads": threads})
+    settings = settings.model_copy(update={"whisper": whisper})
     configure_logging(settings.logging, "worker")
     serve_worker_metrics(settings)
     argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", "--loglevel=INFO"]

@@ -24,7 +24,7 @@ from orchestrator.pipeline.minutes_data import minutes_data
 from orchestrator.pipeline.session_vocabulary import session_vocabulary
 from storage.files import write_atomic
 from storage.spool import SessionSpool
-from transcription.engine import Transcriber, choose_model
+from transcription.engine import ModelChoice, Transcriber, choose_model
 from transcription.errors import AudioError
 from transcription.formats import FORMATS, from_json, to_json
 from transcription.merge import Speaker, Transcript, combine, merge
@@ -105,9 +105,9 @@ def plan_session(session_id: int) -> list[str] | None:
 _transcriber: Transcriber | None = None
 
 
-def check_model(settings: Settings) -> None:
+def check_model(settings: Settings) -> ModelChoice:
     """Locate the Whisper model without loading it (``ModelLoadError`` names what is wrong)."""
-    choose_model(settings.whisper, settings.paths)
+    return choose_model(settings.whisper, settings.paths)
 
 
 def worker_transcriber(settings: Settings) -> Transcriber:
@@ -237,7 +237,7 @@ def mix_session(session_id: int) -> None:
             if result.get("state") != progress.TRACK_DONE:
                 continue
             bad = {f["path"] for f in result.get("failed_files", [])}
-            placed += [PlacedFile(s.start_s, files.directory / s.path)
+            placed += [PlacedFile(s.start_s, files.directory / s.path, s.duration_s)
                        for s in track.segments if s.path not in bad]  # fmt: skip
         if placed:
             mix_files(placed, files.mixed)
