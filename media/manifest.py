@@ -40,17 +40,19 @@ restarted, and the recorder came back to the room recreated), ``recorder_restart
 died or its agent was replaced: from the end of the last segment it left readable, or from
 ``first_audio_s`` when it left none, to the first sample after the restart) or ``storage_error``
 (a segment file could not be written: from the start of the segment given up to the first sample
-written again). A ``reconnecting`` or ``sfu_restart`` gap starts when the outage does, whether
-the speaker was speaking or not. A gap for a loss (``reconnecting``, ``sfu_restart``,
-``recorder_restart``, ``storage_error``) still open when the recording ends ends then; a
-``muted`` or ``unsubscribed`` one is dropped (nothing was lost). A segment listed by a recorder
-that took over after a crash may be the readable start of a file its writer never closed
-(:mod:`media.salvage`). Time between
-segments that no gap covers is time the track was live but carried nothing (digital silence: a
-publisher that stopped sending). A camera segment (``media.video`` on) is H.264 in MP4,
-at most 640×360 and 15 fps; ``first_audio_s`` is then its first frame's time. A manifest without
-``video_tracks`` (written before cameras could be recorded) has none. A version this code does
-not know is refused, never guessed at.
+written again). A ``subscribing`` gap comes before a track's first segment: from the moment the
+recorder learnt the track was published to its subscription, when nothing of it could reach the
+recorder (a speaker who starts at once loses that much; a track the room had before the recorder
+came in has none). A ``reconnecting`` or ``sfu_restart`` gap starts when the outage does, whether
+the speaker was speaking or not. A gap for a loss (``subscribing``, ``reconnecting``,
+``sfu_restart``, ``recorder_restart``, ``storage_error``) still open when the recording ends
+ends then; a ``muted`` or ``unsubscribed`` one is dropped (nothing was lost). A segment listed
+by a recorder that took over after a crash may be the readable start of a file its writer never
+closed (:mod:`media.salvage`). Time between segments that no gap covers is time the track was
+live but carried nothing (digital silence: a publisher that stopped sending). A camera segment
+(``media.video`` on) is H.264 in MP4, at most 640×360 and 15 fps; ``first_audio_s`` is then its
+first frame's time. A manifest without ``video_tracks`` (written before cameras could be
+recorded) has none. A version this code does not know is refused, never guessed at.
 """
 
 from __future__ import annotations
@@ -66,11 +68,17 @@ from media.errors import ManifestError
 SCHEMA_VERSION = 1
 
 GapReason = Literal[
-    "muted", "unsubscribed", "reconnecting", "sfu_restart", "recorder_restart", "storage_error"
+    "muted",
+    "unsubscribed",
+    "subscribing",
+    "reconnecting",
+    "sfu_restart",
+    "recorder_restart",
+    "storage_error",
 ]
 GAP_REASONS: frozenset[str] = frozenset(get_args(GapReason))
 LOSS_REASONS: frozenset[GapReason] = frozenset(
-    {"reconnecting", "sfu_restart", "recorder_restart", "storage_error"}
+    {"subscribing", "reconnecting", "sfu_restart", "recorder_restart", "storage_error"}
 )
 """Gaps where media was sent and not recorded (the others: nothing was sent)."""
 

@@ -117,7 +117,7 @@ class RoomRecorder:
             # audio streams from getting any frame.
             await self._leave()
         room = self._room = rtc.Room(loop=asyncio.get_running_loop())
-        room.on("track_published", self._subscribe)
+        room.on("track_published", self._on_published)
         room.on("track_subscribed", self._tracks.subscribed)
         room.on("track_unsubscribed", lambda _t, pub, p: self._tracks.unsubscribed(pub, p))
         room.on("track_muted", lambda _p, pub: self._tracks.muted(pub))
@@ -217,18 +217,27 @@ class RoomRecorder:
         for publication, participant in published(room):
             self._subscribe(publication, participant)
 
-    def _subscribe(
+    def _on_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
+        if self._subscribe(publication, participant):
+            self._tracks.published(publication)
+
+    def _subscribe(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> bool:
+        """Subscribe to ``publication`` if it is recorded; whether it is."""
         if self._stopped:
-            return
+            return False
         camera = self._video and publication.source == rtc.TrackSource.SOURCE_CAMERA
-        if publication.kind == rtc.TrackKind.KIND_AUDIO or camera:
-            publication.set_subscribed(True)
+        if publication.kind != rtc.TrackKind.KIND_AUDIO and not camera:
+            return False
+        publication.set_subscribed(True)
         if camera and publication.simulcasted:
             # The middle layer (360 lines of a 720p camera) is what is recorded: the SFU sends
             # that instead of 720p for the recorder to decode and scale down (a third the CPU).
             publication.set_video_quality(rtc.VideoQuality.VIDEO_QUALITY_MEDIUM)
+        return True
 
     def _on_reconnecting(self) -> None:
         logger.warning("recorder reconnecting to %s", self.room_name, extra=self._extra)

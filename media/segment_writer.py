@@ -185,6 +185,15 @@ class TrackTimeline(Generic[_Seg]):
                 self._identity, reason, gap.start_s, gap.end_s, extra=self._extra,
             )  # fmt: skip
 
+    def unheard_until_subscribed(self, published_s: float) -> None:
+        """The track was published at ``published_s`` and is subscribed now, before any of its
+        audio: a ``subscribing`` gap between the two (what was said then never reached the
+        recorder)."""
+        if self.first_audio_s is None and not self._segments:
+            gap = Gap(_micros(published_s), _micros(max(published_s, self._clock.now())),
+                      "subscribing")  # fmt: skip
+            self._gaps = sorted([*self._gaps, gap], key=lambda g: (g.start_s, g.end_s))
+
     def _lost(self, start_s: float, end_s: float, reason: GapReason) -> None:
         """Media from ``start_s`` to ``end_s`` that had been taken is lost: a gap, in order."""
         gap = Gap(_micros(start_s), _micros(end_s), reason)

@@ -95,6 +95,8 @@ class SpeakerTracks:
         self._sets: dict[tuple[str, str], _TrackSet] = {}
         self._by_sid: dict[str, _TrackSet] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # When the recorder, in the room, saw each track it has not yet subscribed published.
+        self._published_s: dict[str, float] = {}
 
     @property
     def active_sids(self) -> frozenset[str]:
@@ -118,6 +120,10 @@ class SpeakerTracks:
                 self._writer(t.participant_identity, t.track_sid, t.source == "camera", t),
             )  # fmt: skip
 
+    def published(self, publication: rtc.RemoteTrackPublication) -> None:
+        """A track was published while the recorder is in the room (its subscription follows)."""
+        self._published_s.setdefault(publication.sid, self._clock.now())
+
     def subscribed(
         self,
         track: rtc.Track,
@@ -135,10 +141,13 @@ class SpeakerTracks:
             key = (identity, f"{source}:{sid}")
             tset = self._sets.get(key)
         labels = participant_labels(identity, participant.name, participant.attributes)
+        published_s = self._published_s.pop(sid, None)
         if tset is None:
             tset = self._sets[key] = _TrackSet(
                 identity, key[1], sid, labels, self._writer(identity, sid, video)
             )
+            if published_s is not None and not publication.muted:
+                tset.writer.unheard_until_subscribed(published_s)
         else:
             tset.labels = labels
             tset.writer.track_sid = sid
