@@ -114,6 +114,22 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
+async def settled(ear: Ear, seconds: float, timeout: float = 10.0) -> np.ndarray:
+    """What ``ear`` hears over ``seconds`` once a steady tone has settled. While the jitter
+    buffers along the way fill, a bridged tone comes in bursts with 10 ms silences between (seen
+    for a third of a second, 2.5 s after the tone began, with three rooms and two bridges
+    starting at once): a frequency measured over that is off by a few per cent. Returns the
+    last window heard if it never settles, for the caller's assertion to fail on."""
+    deadline = time.monotonic() + timeout
+    while True:
+        heard = await ear.hear(seconds)
+        frames = heard[: len(heard) // 480 * 480].reshape(-1, 480).astype(np.float64)
+        levels = np.sqrt((frames**2).mean(axis=1))
+        steady = len(levels) > 0 and levels.min() > 0.5 * float(np.median(levels))
+        if steady or time.monotonic() > deadline:
+            return heard
+
+
 async def play_forever(bot: VoiceBot, tone: np.ndarray) -> None:
     """Loop ``tone`` on ``bot`` until cancelled, with no gap between loops: waiting for each
     loop's playout before the next left a gap of tens of milliseconds a second, which the far
