@@ -82,7 +82,8 @@ def uncovered(track: TrackRecord) -> list[tuple[float, float]]:
     """Stretches from the first audio to the last segment's end held by no segment and no gap."""
     spans = sorted([(s.start_s, s.end_s) for s in track.segments]
                    + [(g.start_s, g.end_s) for g in track.gaps])  # fmt: skip
-    holes, reached = [], spans[0][0]
+    # A track's head may be a subscribing gap, before the speaker's first word: not a hole.
+    holes, reached = [], track.first_audio_s if track.first_audio_s is not None else spans[0][0]
     for start, end in spans:
         if start > reached + 0.05:
             holes.append((reached, start))

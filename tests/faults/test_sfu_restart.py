@@ -34,6 +34,7 @@ from tests.integration.test_media_agent import (
     TIEPDAN,
     Agents,
     agents,
+    outages,
     recorder_joined_since,
     recorder_present,
     speaker,
@@ -212,6 +213,6 @@ async def test_lost_room_nobody_rejoins_ends_the_session_after_the_grace(
         RecordingManifest.from_json(SessionSpool(spool).manifest.read_text("utf-8")), "citizen-g"
     )
     # Never closed by the speaker's return: the outage gap runs to the end of the recording.
-    [gap] = track.gaps
+    [gap] = outages(track)
     assert gap.reason == "sfu_restart" and gap.start_s >= track.segments[0].start_s
     assert gap.end_s - gap.start_s >= GRACE_S
