@@ -189,7 +189,10 @@ async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -
     published = {"a": 5.0, "b": 4.0, "c": len(speech) / RATE}
     for name, track in tracks.items():
         assert track.duration_s == pytest.approx(published[name], abs=0.2), name
-        assert track.first_audio_s == pytest.approx(planned[name], abs=0.1), name
+        # One clock: each track's first audio where its speaker began. The first packets of a
+        # track take up to a few hundred ms through the SFU's and the recorder's jitter buffers
+        # (150 ms seen twice in five runs, one on a quiet machine), so 0.25 s, not 0.1.
+        assert track.first_audio_s == pytest.approx(planned[name], abs=0.25), name
         # Each joined once the recorder was in: from its publication to the subscription,
         # nothing of it could be recorded, and the record says so.
         [subscribing] = track.gaps
