@@ -143,11 +143,16 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     if track is None:
         raise AudioError(files.manifest, f"no track {track_sid} in the recording manifest")
     language = progress.run_db(lambda db: progress.session_language(db, session_id))
-    vocabulary = progress.run_db(lambda db: session_vocabulary(db, session_id))
     stale = timedelta(seconds=settings.pipeline.stale_after_s)
     if not progress.run_db(lambda db: progress.track_started(db, session_id, track_sid, stale)):
         log.info("session %s track %s: being transcribed elsewhere", session_id, track_sid)
         return
+    # Read only when a hint is given (off by default): the record is not read for nothing.
+    vocabulary = (
+        progress.run_db(lambda db: session_vocabulary(db, session_id))
+        if settings.whisper.session_vocabulary != "off"
+        else None
+    )
     last_write = time.monotonic()
 
     def report(done_s: float, _total_s: float) -> None:

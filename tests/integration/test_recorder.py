@@ -84,6 +84,14 @@ async def recorded(recorder: RoomRecorder, *speakers: VoiceBot) -> None:
             await asyncio.sleep(0.02)
 
 
+async def finished(recorder: RoomRecorder) -> RecordingManifest:
+    """Let the last audio in flight arrive, then finalize the recording and leave the room."""
+    await asyncio.sleep(IN_FLIGHT_S)
+    manifest = await recorder.finalize()
+    await recorder.aclose()
+    return manifest
+
+
 @pytest_asyncio.fixture
 async def stage(local_stack: Settings, unique_name: str, tmp_path: Path) -> AsyncIterator[Stage]:
     async with api.LiveKitAPI(
@@ -229,9 +237,7 @@ async def test_speech_before_the_subscription_is_a_subscribing_gap(stage: Stage)
     e = await stage.join("e")
     began = stage.clock.now()
     await e.play(sine(440, 3.0))
-    await asyncio.sleep(IN_FLIGHT_S)
-    manifest = await recorder.finalize()
-    await recorder.aclose()
+    manifest = await finished(recorder)
 
     [track] = manifest.tracks
     assert track.first_audio_s is not None and track.first_audio_s > began  # words were lost
@@ -272,9 +278,7 @@ async def test_mute_reconnect_and_silence(stage: Stage) -> None:
         return back
 
     (muted, unmuted), back = await asyncio.gather(a_mutes(), d_reconnects())
-    await asyncio.sleep(IN_FLIGHT_S)
-    manifest = await recorder.finalize()
-    await recorder.aclose()
+    manifest = await finished(recorder)
 
     tracks = {t.participant_identity: t for t in manifest.tracks}
     assert sorted(tracks) == ["a", "d", "s"]
@@ -326,9 +330,7 @@ async def test_restart_continues_the_recording(stage: Stage) -> None:
     await recorded(second, a)
     restarted = stage.clock.now()
     await a.play(sine(440, 1.5))
-    await asyncio.sleep(IN_FLIGHT_S)
-    manifest = await second.finalize()
-    await second.aclose()
+    manifest = await finished(second)
 
     [track] = manifest.tracks
     assert track.segments[: len(before.segments)] == before.segments
