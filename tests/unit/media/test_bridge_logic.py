@@ -10,7 +10,7 @@ import pytest
 from livekit import rtc
 
 from media.audio_mix import FRAME_SAMPLES, RATE, JitterMixer
-from media.bridge_video import fit_720p, speaker_order
+from media.bridge_video import on_canvas, speaker_order
 from orchestrator.db.models import Bridge
 from orchestrator.live.board import merged_metadata
 from orchestrator.live.bridges import RUNNING_FRESH, to_out
@@ -121,20 +121,35 @@ def test_merged_metadata_keeps_every_other_key(metadata: str, expected: dict[str
     assert json.loads(merged_metadata(metadata, "central_observers", 2)) == expected
 
 
+def _rgb(frame: rtc.VideoFrame) -> np.ndarray:
+    rgba = np.frombuffer(frame.convert(rtc.VideoBufferType.RGBA).data, dtype=np.uint8)
+    return rgba.reshape(frame.height, frame.width, 4)[:, :, :3].astype(np.int16)
+
+
 @pytest.mark.parametrize(
-    "size,expected",
-    [((1920, 1080), (960, 540)), ((1280, 720), (1280, 720)), ((640, 360), (640, 360))],
+    "size,shown",
+    [
+        ((1920, 1080), (1280, 720)),
+        ((1280, 720), (1280, 720)),
+        ((320, 180), (1280, 720)),
+        ((720, 1280), (404, 720)),  # a phone held upright: black on either side
+        ((641, 479), (964, 720)),  # odd sides: the odd row and column are cut
+    ],
 )
-def test_relayed_video_is_at_most_720_lines_and_keeps_its_colour(
-    size: tuple[int, int], expected: tuple[int, int]
+def test_every_camera_is_relayed_on_one_1280_by_720_picture_in_its_colour(
+    size: tuple[int, int], shown: tuple[int, int]
 ) -> None:
     width, height = size
     rgba = np.tile(np.array([200, 40, 40, 255], dtype=np.uint8), width * height).tobytes()
-    out = fit_720p(rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba))
-    assert (out.width, out.height) == expected and out.type == rtc.VideoBufferType.I420
-    back = np.frombuffer(out.convert(rtc.VideoBufferType.RGBA).data, dtype=np.uint8)
-    r, g, b = back.reshape(-1, 4)[:, :3].mean(axis=0)
-    assert abs(r - 200) < 10 and abs(g - 40) < 10 and abs(b - 40) < 10
+    out = on_canvas(rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba))
+    assert (out.width, out.height, out.type) == (1280, 720, rtc.VideoBufferType.I420)
+    picture = _rgb(out)
+    left, top = (1280 - shown[0]) // 2, (720 - shown[1]) // 2
+    inside = picture[top + 2 : top + shown[1] - 2, left + 2 : left + shown[0] - 2]
+    assert np.abs(inside - [200, 40, 40]).max() < 12
+    black = np.ones(picture.shape[:2], dtype=bool)
+    black[top : top + shown[1], left : left + shown[0]] = False
+    assert np.abs(picture[black]).max(initial=0) < 3
 
 
 @pytest.mark.parametrize(
