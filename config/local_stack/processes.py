@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+# The service processes this process started, by pid. A daemon outlives the call that started
+# it, and a Popen collected while its process runs warns (an error under pytest, in whichever
+# test the collection happened to fall): kept here until stopped, and then reaped through it.
+_started: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _started[popen.pid] = popen
         proc = psutil.Process(popen.pid)
         self.pid_file.write_text(json.dumps({"pid": proc.pid, "create_time": proc.create_time()}))
         return proc
@@ -66,6 +73,10 @@ class ManagedProcess:
                     psutil.wait_procs(alive, timeout=timeout_s)
             except (ProcessLookupError, psutil.NoSuchProcess):
                 pass
+            popen = _started.pop(proc.pid, None)
+            if popen is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    popen.wait(timeout_s)
         self.pid_file.unlink(missing_ok=True)
         return proc is not None
 
