@@ -143,6 +143,17 @@ class TrackPlan:
     audio_s: float
 
 
+# A session whose pipeline has begun (or ended): the only ones a pipeline job may act on.
+PIPELINE_STATUSES = frozenset(
+    {SessionStatus.PROCESSING, SessionStatus.FAILED, SessionStatus.ARCHIVED}
+)
+
+
+async def session_status(db: AsyncSession, session_id: int) -> SessionStatus | None:
+    """The session's status (None: no such session)."""
+    return await db.scalar(select(ReceptionSession.status).where(ReceptionSession.id == session_id))
+
+
 async def recording_dir(db: AsyncSession, session_id: int) -> Path | None:
     """The directory holding the session's ``recording.json`` (and the pipeline's outputs)."""
     path = await db.scalar(
@@ -386,7 +397,9 @@ async def give_up(db: AsyncSession, session_id: int, error: str) -> None:
     ``error`` as the reason. A session already archived (a later step failed) stays archived,
     with the error as a warning: its record is kept, only the search may miss it."""
     session = await locked_session(db, session_id)
-    if session is None:
+    if session is None or session.status not in PIPELINE_STATUSES:
+        # A job that was not this session's (it is live, say) fails nothing of it.
+        log.warning("session %s: a job not of its pipeline failed: %s", session_id, error)
         return
     if session.status is SessionStatus.ARCHIVED:
         await add_warnings(db, session_id, f"Phiên đã lưu trữ, nhưng một bước sau đó lỗi: {error}")

@@ -20,7 +20,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 from celery import Celery
 from minio.error import MinioException
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError
 
 from config import Settings
@@ -40,6 +40,18 @@ TRANSIENT: Final = (
     OperationalError, InterfaceError, MinioException, HTTPError, RedisError, ConnectionError,
     TimeoutError,
 )  # fmt: skip
+# PostgreSQL ended the transaction for another's sake (deadlock_detected, serialization_failure):
+# the same step succeeds when run again. asyncpg's driver reports these as a plain DBAPIError;
+# a soak found the archive step's session lock in a deadlock, and the session failed for good.
+ROLLED_BACK_FOR_ANOTHER: Final = frozenset({"40P01", "40001"})
+
+
+def _is_transient(e: BaseException) -> bool:
+    """Whether another try of the step that raised ``e`` may succeed."""
+    if isinstance(e, TRANSIENT) or getattr(e, "retryable", False):
+        return True
+    sqlstate = getattr(e.orig, "sqlstate", None) if isinstance(e, DBAPIError) else None
+    return sqlstate in ROLLED_BACK_FOR_ANOTHER
 
 
 def retry_transient(step: Callable[P, R]) -> Callable[P, R]:
@@ -52,7 +64,7 @@ def retry_transient(step: Callable[P, R]) -> Callable[P, R]:
         except RetryLater:
             raise
         except Exception as e:
-            if isinstance(e, TRANSIENT) or getattr(e, "retryable", False):
+            if _is_transient(e):
                 raise RetryLater(f"{type(e).__name__}: {e}") from e
             raise
 
@@ -112,6 +124,22 @@ def session_step(
     return functools.update_wrapper(run, step)
 
 
+def of_a_started_pipeline(name: TaskName, step: Callable[..., R]) -> Callable[..., R | None]:
+    """``step``, run only for a session whose pipeline has begun (:data:`progress.
+    PIPELINE_STATUSES`). Any other job is dropped: one left in the broker by another database
+    (a soak's first session, live, was marked failed by a stray ``transcribe_track``), or sent for
+    a session that has not ended."""
+
+    def run(session_id: int, *args: Any) -> R | None:
+        status = progress.run_db(lambda db: progress.session_status(db, session_id))
+        if status not in progress.PIPELINE_STATUSES:
+            log.warning("session %s (%s): %s not for it, dropped", session_id, status, name.value)
+            return None
+        return step(session_id, *args)
+
+    return functools.update_wrapper(run, step)
+
+
 def register_step(
     app: Celery,
     settings: Settings,
@@ -125,8 +153,10 @@ def register_step(
     """Register ``step`` as the task ``name`` of ``app`` alone (it holds the worker's
     ``settings``), with the one retry policy; a step of the pipeline (:data:`STEP_OF`) beats
     and sends the next (:func:`session_step`)."""
-    if issubclass(base, SessionTask) and name in STEP_OF:
-        step = session_step(app, settings, name, step)
+    if issubclass(base, SessionTask):
+        if name in STEP_OF:
+            step = session_step(app, settings, name, step)
+        step = of_a_started_pipeline(name, step)
     app.task(
         name=name.value, base=base, shared=False, settings=settings,
         soft_time_limit=soft_time_limit, time_limit=time_limit,
