@@ -99,11 +99,14 @@ async def _claim(db: AsyncSession, session_id: int, now: datetime) -> None:
 
 
 async def _done(db: AsyncSession, session_id: int, manifest_key: str, now: datetime) -> None:
+    # The session's lock first, as _claim takes it (through progress.resume): an archive job
+    # ending while another began took the two rows in opposite orders, and PostgreSQL ended one
+    # of them as a deadlock (in the soak, failing the session).
+    session = await locked_session(db, session_id)
     row = await db.get(ArchiveOutbox, session_id)
     assert row is not None
     row.state, row.manifest_key, row.updated_at = OUTBOX_DONE, manifest_key, now
     row.last_error = row.next_attempt_at = None
-    session = await locked_session(db, session_id)
     if session is not None and session.status is not SessionStatus.ARCHIVED:
         move(session, SessionStatus.ARCHIVED)
     await step_done(db, session_id, "archive")
