@@ -41,6 +41,10 @@ class SessionClock:
         """Seconds since :attr:`started_at` on this clock (monotonic, never steps back)."""
         return self._offset + (time.monotonic() - self._anchor)
 
+    def at(self, wall: datetime) -> float:
+        """The session time of the wall-clock time ``wall`` (timezone-aware)."""
+        return (wall - self._started_at).total_seconds()
+
     def wall(self, t: float) -> datetime:
         """The wall-clock time (UTC) of session time ``t``."""
         return self._started_at + timedelta(seconds=t)

@@ -215,7 +215,8 @@ class RoomRecorder:
         reconnect, those the rejoined room had (announced neither: without this, a speaker who
         was back before the recorder was never recorded again)."""
         for publication, participant in published(room):
-            self._subscribe(publication, participant)
+            if self._subscribe(publication, participant):
+                self._tracks.published(publication, since=participant.joined_at)
 
     def _on_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant

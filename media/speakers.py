@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,15 @@ class SpeakerTracks:
                 self._writer(t.participant_identity, t.track_sid, t.source == "camera", t),
             )  # fmt: skip
 
-    def published(self, publication: rtc.RemoteTrackPublication) -> None:
-        """A track was published while the recorder is in the room (its subscription follows)."""
-        self._published_s.setdefault(publication.sid, self._clock.now())
+    def published(
+        self, publication: rtc.RemoteTrackPublication, since: datetime | None = None
+    ) -> None:
+        """A track was published (its subscription follows): now, while the recorder is in the
+        room; or, found there when the recorder came, at some time after ``since``, when its
+        publisher joined (what they said from then on may be lost: the gap starts there)."""
+        now = self._clock.now()
+        at = now if since is None else min(now, max(0.0, self._clock.at(since)))
+        self._published_s.setdefault(publication.sid, at)
 
     def subscribed(
         self,

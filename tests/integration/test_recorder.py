@@ -249,6 +249,31 @@ async def test_speech_before_the_subscription_is_a_subscribing_gap(stage: Stage)
     assert track.first_audio_s - gap.end_s < 0.2
 
 
+async def test_speech_before_the_recorder_came_is_a_subscribing_gap_from_the_join(
+    stage: Stage,
+) -> None:
+    """A speaker who talked before the recorder joined the room (a recorder comes a moment after
+    the launch, and the soak's speakers spoke at once): the gap starts when they joined, the
+    earliest their track can have carried words; before, the whole first burst of every session
+    was lost with no gap."""
+    e = await stage.join("e")
+    joined = stage.clock.now()
+    await e.play(sine(440, 2.0))  # before any recorder
+    recorder = stage.recorder()
+    await recorder.start()
+    await recorded(recorder, e)
+    await e.play(sine(440, 1.0))
+    manifest = await finished(recorder)
+
+    [track] = manifest.tracks
+    [gap] = track.gaps
+    assert gap.reason == "subscribing"
+    # LiveKit's join time for the speaker, on the session clock: before the call returned.
+    assert joined - 2.0 < gap.start_s <= joined + 0.05
+    assert track.first_audio_s is not None and gap.end_s <= track.first_audio_s
+    assert gap.end_s > joined + 2.0  # the words said before the recorder came are in the gap
+
+
 async def test_mute_reconnect_and_silence(stage: Stage) -> None:
     """A mutes for 2 s, D leaves and comes back, S publishes and never speaks."""
     recorder = stage.recorder(segment_s=1.0)
