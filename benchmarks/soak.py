@@ -41,6 +41,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import redis
 from sqlalchemy import select
 
 from config import Settings, load_settings
@@ -72,6 +73,7 @@ BURST_S, PAUSE_S = 2.0, 1.0
 EDGE_S = 0.4
 API_RETRY_S = 120.0
 DRAIN_S = 360.0
+BROKER_DB = 9  # Redis database of the soak's jobs: the tests use 1, 3, 5 and 8
 
 
 @dataclass
@@ -384,7 +386,10 @@ async def soak(minutes: float, at_once: int, session_s: float, seed_value: int) 
         return 2
     run = uuid.uuid4().hex[:8]
     bucket = f"tiepdan-soak-{run}"
-    broker = base.broker.url.rsplit("/", 1)[0] + "/5"
+    broker = base.broker.url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
+    # Emptied first: jobs an earlier run left there name sessions of another database (one
+    # marked this run's live session 1 failed).
+    redis.Redis.from_url(broker).flushdb()
     work = Path(tempfile.mkdtemp(prefix="tiepdan-soak-"))
     (work / "logs").mkdir()
     print(f"soak {run}: {minutes:g} min, {at_once} sessions at once, logs in {work / 'logs'}")
