@@ -136,3 +136,18 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``postgresql_only`` is not run on SQLite (deselected, and said so)."""
+    sqlite = [
+        item
+        for item in items
+        if item.get_closest_marker("postgresql_only")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("db_url") == "sqlite"
+    ]
+    if sqlite:
+        config.hook.pytest_deselected(items=sqlite)
+        dropped = set(sqlite)
+        items[:] = [item for item in items if item not in dropped]

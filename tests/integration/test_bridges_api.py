@@ -122,6 +122,7 @@ async def test_bridge_lifecycle_talk_back_one_at_a_time_and_end_with_the_session
     assert ("bridge.talk_back", "allowed") in actions
 
 
+@pytest.mark.postgresql_only
 async def test_the_agent_runs_a_leased_bridge_both_ways_until_the_session_ends(
     world: World,
     http: aiohttp.ClientSession,

@@ -40,6 +40,7 @@ from tests.loopback import free_port
 __all__ = ["agents"]  # the fixture
 
 
+@pytest.mark.postgresql_only
 async def test_sigterm_on_a_recording_agent_keeps_the_audio_and_hands_the_room_over(
     world: World, http: aiohttp.ClientSession, agents: Agents
 ) -> None:
@@ -138,6 +139,7 @@ async def test_sigterm_on_the_orchestrator_ends_open_event_streams_and_exits(
     assert exited_s < 5.0
 
 
+@pytest.mark.postgresql_only
 async def test_sigterm_on_a_worker_mid_transcription_finishes_the_track_then_exits(
     world: World, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

@@ -95,6 +95,7 @@ async def scrape(http: aiohttp.ClientSession, port: int) -> set[str]:
         return {f.name for f in text_string_to_metric_families(await r.text())}
 
 
+@pytest.mark.postgresql_only
 async def test_one_session_followed_through_three_processes(
     world: World, http: aiohttp.ClientSession, deployment: Deployment
 ) -> None:

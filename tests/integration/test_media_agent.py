@@ -121,6 +121,7 @@ async def end_and_wait_processing(
     assert await eventually(processing, timeout=30), "recording never reported complete"
 
 
+@pytest.mark.postgresql_only
 async def test_agent_records_a_launched_session(
     world: World, http: aiohttp.ClientSession, agents: Agents
 ) -> None:
@@ -207,6 +208,7 @@ def read_manifest(path: Path) -> RecordingManifest:
     return RecordingManifest.from_json(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.postgresql_only
 async def test_kill_9_and_restart_resumes_the_recording(
     world: World, http: aiohttp.ClientSession, agents: Agents
 ) -> None:

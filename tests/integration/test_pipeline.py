@@ -297,6 +297,7 @@ async def test_pipeline_writes_every_output_and_reports_broken_tracks(
         assert resp.status == 401
 
 
+@pytest.mark.postgresql_only
 async def test_worker_killed_mid_transcription_the_track_is_redelivered_and_written_once(
     world: World, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

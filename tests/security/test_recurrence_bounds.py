@@ -96,6 +96,7 @@ async def test_an_ordinary_series_is_still_created(
     assert slowest < LOGIN_WITHIN_S, f"a sign-in page waited {slowest:.2f} s"
 
 
+@pytest.mark.postgresql_only
 async def test_a_flood_of_series_runs_at_most_two_expansions_at_once(
     world: World, http: aiohttp.ClientSession
 ) -> None:

@@ -127,6 +127,7 @@ async def _audio_loads(page: Page, timeout_s: float = 15.0) -> None:
     raise AssertionError("the archived recording did not load in the player")
 
 
+@pytest.mark.postgresql_only
 async def test_pages_satisfy_the_policy(
     world: World, http: aiohttp.ClientSession, browser: Browser, corpus: dict[str, int],
     tmp_path: Path,
