@@ -55,13 +55,6 @@ BROKER_DB = 5  # away from the integration tests' (1, 3)
 STEPS = ["transcribe", "merge", "mix", "minutes", "archive", "index"]
 
 
-def steps(kept: str) -> list[object]:
-    """Every step, all but ``kept`` marked ``soak``: ``make test`` runs the one step that tells
-    most (each case takes a worker's start, a kill and a redrive: the six together took minutes),
-    ``make soak`` the rest."""
-    return [s if s == kept else pytest.param(s, marks=pytest.mark.soak) for s in STEPS]
-
-
 CHAIR = SpokenTrack("chair-1", "Lê Văn Chủ", "chair", "Ban TCD tỉnh Ninh Bình",
                     ((1.0, "The session is open."),))  # fmt: skip
 CITIZEN = SpokenTrack("citizen-2", "Trần Thị Bình", "citizen", "UBND xã Gia Viễn",
@@ -267,7 +260,7 @@ async def assert_archived_once(p: Pipeline, session_id: int, timeout: float) -> 
 
 
 @pytest.mark.parametrize("pipeline", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("step", steps("archive"))  # killed between archiving and signing
+@pytest.mark.parametrize("step", STEPS)
 async def test_worker_killed_at_each_step(pipeline: Pipeline, step: str) -> None:
     p = pipeline
     doomed_env = p.worker_env(TIEPDAN_FAULTS__KILL_AT=f'["pipeline.{step}"]')
@@ -282,7 +275,7 @@ async def test_worker_killed_at_each_step(pipeline: Pipeline, step: str) -> None
 
 
 @pytest.mark.parametrize("pipeline", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("step", steps("merge"))  # the chord's counter was in Redis
+@pytest.mark.parametrize("step", STEPS)
 async def test_redis_restarted_empty_at_each_step(pipeline: Pipeline, step: str) -> None:
     """Two speakers (the tracks side by side, the merge after both: once a chord whose counter
     lived in Redis). The pipeline is stopped at ``step`` (its worker killed there), Redis comes
