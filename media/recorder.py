@@ -85,6 +85,7 @@ class RoomRecorder:
         self._room: rtc.Room | None = None
         self._resumed = False
         self._stopped = False
+        self._joined = False  # the room joined once by this recorder
         self._persist_lock = asyncio.Lock()
         self._dirty = False
         self._final: RecordingManifest | None = None
@@ -140,7 +141,9 @@ class RoomRecorder:
             raise RecorderError(f"cannot join {self.room_name}: {e}", retryable=True) from e
         # Raised as soon as the recorder is in: people must know they are recorded.
         await self._back_in_room()
-        self._subscribe_all(room)
+        first = not (self._joined or self._tracks.records() or self._tracks.video_records())
+        self._joined = True
+        self._subscribe_all(room, from_start=first)
 
     async def _back_in_room(self) -> None:
         """In the room (again): raise the flag (a recreated room's metadata does not have it)
@@ -209,14 +212,20 @@ class RoomRecorder:
             await self._lkapi.aclose()
             self._lkapi = None
 
-    def _subscribe_all(self, room: rtc.Room) -> None:
+    def _subscribe_all(self, room: rtc.Room, *, from_start: bool) -> None:
         """Subscribe to every track already published: those the room had when it was joined
         (the SDK announces no ``track_published`` for them), and after the SDK's own full
         reconnect, those the rejoined room had (announced neither: without this, a speaker who
-        was back before the recorder was never recorded again)."""
+        was back before the recorder was never recorded again).
+
+        What such a track carried before is unheard: since its publisher joined, or, at a new
+        recording's first join (``from_start``), since the session began. A room recreated
+        while the recorder was still kept out (LiveKit restarted at the launch) holds only those
+        who joined it again: the soak's speakers lost 10 s that no gap covered."""
         for publication, participant in published(room):
             if self._subscribe(publication, participant):
-                self._tracks.published(publication, since=participant.joined_at)
+                since = self._clock.started_at if from_start else participant.joined_at
+                self._tracks.published(publication, since=since)
 
     def _on_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -251,7 +260,7 @@ class RoomRecorder:
     async def _reconnected(self) -> None:
         await self._back_in_room()
         if self._room is not None:
-            self._subscribe_all(self._room)
+            self._subscribe_all(self._room, from_start=False)
         self._tracks.unblock_all("reconnecting")
 
     def _on_metadata_changed(self, _old: str, new: str) -> None:
