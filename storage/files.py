@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +26,11 @@ class FileHash(NamedTuple):
 
 
 def temporary_path(path: Path) -> Path:
-    """Where ``path`` is written before it replaces the file of that name."""
-    return path.with_name(f".{path.name}.tmp")
+    """Where ``path`` is written before it replaces the file of that name: a name of this
+    writer's own, so that two writers of one file (a pipeline step sent again while its first
+    run still works) never write through each other. With one name for both, the fault suite saw
+    a mix fail for good: the other run had already moved the file it was about to rename."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
 @contextmanager

@@ -17,7 +17,7 @@ file                                        written by                   archive
 ``minutes.docx``                            the pipeline's minutes step  minutes
 ``incidents/tracks/...``                    the pipeline: a segment      media, under
                                             found altered, moved aside   ``incidents/``
-``.<name>.tmp``                             any atomic write             not archived
+``.<name>.<id>.tmp``                        any atomic write             not archived
 ==========================================  ===========================  =======================
 
 Any other file is archived as metadata: what lands in a spool is kept rather than lost unseen.

@@ -28,6 +28,19 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     assert files_under(tmp_path) == ["mixed.opus"]
 
 
+def test_two_writers_of_one_file_each_replace_it_whole(tmp_path: Path) -> None:
+    """A pipeline step sent again while its first run still writes (the fault suite's mix):
+    each writes through a name of its own, and the file is whole whoever renames last."""
+    path = tmp_path / "mixed.opus"
+    with replacing(path) as first:
+        first.write_bytes(b"the first run's mix")
+        with replacing(path) as second:
+            second.write_bytes(b"the second run's mix")
+        assert path.read_bytes() == b"the second run's mix"
+    assert path.read_bytes() == b"the first run's mix"
+    assert files_under(tmp_path) == ["mixed.opus"]
+
+
 @pytest.mark.parametrize("sync", [False, True])
 def test_hash_file(tmp_path: Path, sync: bool) -> None:
     data = bytes(range(256)) * 5000
