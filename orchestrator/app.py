@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -147,6 +148,15 @@ def run(settings: Settings, **kwargs: Any) -> None:
     """Serve the orchestrator until SIGTERM or SIGINT: the event streams end at once
     (``stop_streams``), other requests get ``web.shutdown_timeout_s``."""
     app = create_app(settings)
+
+    async def watch_shutdown(_app: web.Application) -> None:
+        # Should shutting down outlast its timeout (docker stop kills at 10 s), the log says
+        # where every thread was: it once took over 10 s in CI, with nothing logged.
+        log.info("shutting down: event streams end now, requests get %gs", timeout_s)
+        faulthandler.dump_traceback_later(timeout_s + 1.0)
+
+    timeout_s = settings.web.shutdown_timeout_s
+    app.on_shutdown.insert(0, watch_shutdown)
     # Everything loaded so far lives as long as the process: kept out of the collector, the
     # interpreter's teardown after SIGTERM takes about 2 s instead of 7 (measured on the
     # test machine), well inside docker stop's 10 s.
