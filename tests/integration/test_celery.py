@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
 
 from config import Settings
 from transcription import create_celery
-from transcription.celery_app import TaskName
+from transcription.celery_app import TaskName, send
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 
@@ -47,3 +48,21 @@ def test_worker_runs_a_task_and_returns_its_result(
         app.close()
     assert answer["payload"] == "xin chào"
     assert answer["pid"] != os.getpid()
+
+
+def test_a_step_is_sent_without_a_result_to_wait_for(local_stack: Settings) -> None:
+    """Nobody reads a pipeline step's result: sending one left the sender subscribed to its
+    result channel, and leaving it, once the result was collected on a Redis no longer reached,
+    failed a later fault test. A ping, which is waited on, keeps its result."""
+    url = local_stack.broker.url.rsplit("/", 1)[0] + "/10"  # no worker reads it
+    broker = local_stack.broker.model_copy(update={"url": url})
+    app: Celery = create_celery(local_stack.model_copy(update={"broker": broker}))
+    try:
+        step = send(app, TaskName.INDEX_SESSION, 0)
+        ping = send(app, TaskName.PING, "xin chào")
+        listening = app.backend.result_consumer.subscribed_to
+        assert app.backend.get_key_for_task(step.id) not in listening and step.ignored
+        assert app.backend.get_key_for_task(ping.id) in listening and not ping.ignored
+    finally:
+        app.close()
+        redis.Redis.from_url(url).flushdb()
