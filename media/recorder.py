@@ -141,7 +141,7 @@ class RoomRecorder:
             raise RecorderError(f"cannot join {self.room_name}: {e}", retryable=True) from e
         # Raised as soon as the recorder is in: people must know they are recorded.
         await self._back_in_room()
-        first = not (self._joined or self._tracks.records() or self._tracks.video_records())
+        first = not (self._joined or self._tracks.known)
         self._joined = True
         self._subscribe_all(room, from_start=first)
 

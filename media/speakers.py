@@ -104,6 +104,11 @@ class SpeakerTracks:
         """The tracks being recorded now."""
         return frozenset(self._by_sid)
 
+    @property
+    def known(self) -> bool:
+        """Whether any track set is kept (recorded, or resumed from an earlier recorder)."""
+        return bool(self._sets)
+
     def records(self) -> tuple[TrackRecord, ...]:
         """Every audio track set as it stands, in the order they appeared."""
         return tuple(s.record() for s in self._sets.values() if s.source != "camera")
