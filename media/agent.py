@@ -27,6 +27,7 @@ import aiohttp
 
 from config import Settings
 from config.logs import REQUEST_ID_HEADER, log_context, new_request_id
+from media import room_join
 from media.assignments import AGENT_HEADER, Assignment, BridgeAssignment
 from media.bridge import BridgeRunner
 from media.clock import SessionClock
@@ -96,10 +97,14 @@ class MediaAgent:
         closing = asyncio.gather(
             *(self._drop(s) for s in list(self.recorders)), self.bridges.aclose()
         )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
         try:
             await asyncio.wait_for(closing, limit)
         except TimeoutError:
             log.error("agent %s: recorders not closed within %.0f s", self.agent_id, limit)
+        # A join cut short by the signal leaves its room once in, before the loop ends.
+        await room_join.settle(deadline - loop.time())
         body = {"agent_id": self.agent_id}
         try:
             async with http.post(f"{self._api}/release", json=body, timeout=RELEASE_TIMEOUT) as r:

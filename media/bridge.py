@@ -32,6 +32,7 @@ from media.bridge_identity import (
 from media.bridge_video import VideoRelay
 from media.grants import ParticipantKind, video_grants
 from media.rejoin import published
+from media.room_join import join
 from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class RoomTap:
             attributes={"kind": BRIDGE_KIND, "connection_point": self.name},
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)
-        await asyncio.wait_for(room.connect(self._lk.url, token, options), CONNECT_TIMEOUT_S)
+        await join(room, self._lk.url, token, options, timeout_s=CONNECT_TIMEOUT_S)
         self.connected = True
 
     def listen(self, on: bool) -> None:

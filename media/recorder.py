@@ -18,6 +18,7 @@ from media.errors import RecorderError
 from media.grants import ParticipantKind, video_grants
 from media.manifest import RecordingManifest, TrackRecord
 from media.rejoin import REJOIN_INTERVAL_S, published, should_rejoin
+from media.room_join import join
 from media.salvage import salvage_segment, unlisted_audio, with_salvaged
 from media.segment_writer import MAX_SEGMENT_S
 from media.speakers import SpeakerTracks
@@ -136,7 +137,7 @@ class RoomRecorder:
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)  # video only when it is recorded
         try:
-            await asyncio.wait_for(room.connect(self._lk.url, token, options), CONNECT_TIMEOUT_S)
+            await join(room, self._lk.url, token, options, timeout_s=CONNECT_TIMEOUT_S)
         except (rtc.ConnectError, TimeoutError) as e:
             raise RecorderError(f"cannot join {self.room_name}: {e}", retryable=True) from e
         # Raised as soon as the recorder is in: people must know they are recorded.

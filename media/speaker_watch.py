@@ -17,6 +17,7 @@ from livekit import rtc
 from config.settings import LiveKitSettings
 from media.grants import ParticipantKind, video_grants
 from media.rejoin import published
+from media.room_join import join
 from media.tokens import mint_token
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class SpeakerWatch:
             name="speaker-watch", attributes={"kind": MONITOR_KIND},
         )  # fmt: skip
         options = rtc.RoomOptions(auto_subscribe=False)
-        await asyncio.wait_for(room.connect(self._lk.url, token, options), CONNECT_TIMEOUT_S)
+        await join(room, self._lk.url, token, options, timeout_s=CONNECT_TIMEOUT_S)
         self._subscribe_all(room)
 
     def _subscribe_all(self, room: rtc.Room) -> None:

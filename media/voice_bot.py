@@ -15,6 +15,7 @@ import numpy as np
 from livekit import rtc
 
 from media.rejoin import REJOIN_INTERVAL_S, should_rejoin
+from media.room_join import join
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class VoiceBot:
     async def _enter(self) -> None:
         room = self.room
         room.on("disconnected", self._on_disconnected)
-        await asyncio.wait_for(room.connect(self._url, self._token), timeout=JOIN_TIMEOUT_S)
+        await join(room, self._url, self._token, rtc.RoomOptions(), timeout_s=JOIN_TIMEOUT_S)
 
     async def _publish(self) -> None:
         room = self.room

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
+from media import room_join
 from media.grants import ParticipantKind
-from media.speaker_watch import SpeakerWatch
+from media.speaker_watch import LEAVE_TIMEOUT_S, SpeakerWatch
 from orchestrator.core.permissions import SessionScope
 from orchestrator.core.timezone import format_local
 from orchestrator.core.vocabulary import RecorderState, SessionStatus
@@ -123,10 +124,15 @@ class LiveBoard:
         self.closing = True
         async with self._changed:
             self._changed.notify_all()
-        for task in self._starting.values():
+        # A watch still joining gives up (its room is left once in: media.room_join); the
+        # lists are copied, for the tasks awaited here change them.
+        starting = list(self._starting.values())
+        for task in starting:
             task.cancel()
-        for watch in self._watches.values():
-            await watch.aclose()
+        await asyncio.gather(*starting, return_exceptions=True)
+        watches = list(self._watches.values())
+        self._watches.clear()
+        await asyncio.gather(*(watch.aclose() for watch in watches), *self._leaving)
 
     async def refresh(self) -> None:
         """Rebuild the board; notify the dashboards if anything shown has changed."""
@@ -245,6 +251,8 @@ class LiveBoard:
             )
 
     def _follow_speakers(self, rooms: set[str]) -> None:
+        if self.closing:  # closed (a shutdown): no room is joined any more
+            return
         for name in [n for n in self._watches if n not in rooms]:
             leaving = asyncio.create_task(self._watches.pop(name).aclose())
             self._leaving.add(leaving)
@@ -281,6 +289,7 @@ async def board_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await board.close()
+    await room_join.settle(LEAVE_TIMEOUT_S)
 
 
 async def stop_streams(app: web.Application) -> None:

@@ -5,24 +5,30 @@ event streams; each exits within its limit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
+from livekit import api
 from sqlalchemy import select
 
-from orchestrator.db.models import ProcessingTrack
+from media.speaker_watch import IDENTITY as WATCH
+from orchestrator.core.vocabulary import SessionKind, SessionStatus
+from orchestrator.db.models import ProcessingTrack, ReceptionSession
 from storage.files import hash_file
 from storage.spool import SessionSpool
 from tests.audio import dominant_frequency, sine
 from tests.integration.conftest import World
-from tests.integration.test_launch import eventually
+from tests.integration.test_launch import eventually, lkapi
 from tests.integration.test_media_agent import (
     RATE,
     TIEPDAN,
@@ -93,50 +99,110 @@ async def test_sigterm_on_a_recording_agent_keeps_the_audio_and_hands_the_room_o
     assert f"[{room}] recording started" in (agents.tmp_path / "agent-new.log").read_text("utf-8")
 
 
+@contextlib.asynccontextmanager
+async def live_rooms(world: World, count: int) -> AsyncIterator[list[str]]:
+    """``count`` live sessions of the world with their LiveKit rooms, for a board to watch;
+    cancelled and their rooms closed afterwards."""
+    now = datetime.now(UTC)
+    names = [f"watched-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    async with world.db() as db:
+        sessions = [
+            ReceptionSession(
+                title="Phiên đang diễn ra",
+                kind=SessionKind.PERIODIC,
+                language="vi",
+                agency_id=world.agencies["ninh-binh"],
+                starts_at=now - timedelta(minutes=5),
+                ends_at=now + timedelta(hours=1),
+                status=SessionStatus.LIVE,
+                room_name=name,
+            )  # fmt: skip
+            for name in names
+        ]
+        db.add_all(sessions)
+        await db.commit()
+    async with lkapi(world) as livekit:
+        for name in names:
+            await livekit.room.create_room(api.CreateRoomRequest(name=name))
+        try:
+            yield names
+        finally:
+            async with world.db() as db:
+                for session in sessions:
+                    (await db.merge(session)).status = SessionStatus.CANCELLED
+                await db.commit()
+            for name in names:
+                await livekit.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+async def watchers(world: World, rooms: list[str]) -> int:
+    """How many of ``rooms`` have the board's speaker watch in them."""
+    async with lkapi(world) as livekit:
+        listed = [
+            await livekit.room.list_participants(api.ListParticipantsRequest(room=name))
+            for name in rooms
+        ]
+    return sum(any(p.identity == WATCH for p in room.participants) for room in listed)
+
+
 async def test_sigterm_on_the_orchestrator_ends_open_event_streams_and_exits(
     world: World, db_url: str, tmp_path: Path
 ) -> None:
-    """A central board left open must not hold `tiepdan serve` until docker kills it."""
+    """A central board left open must not hold `tiepdan serve` until docker kills it, even as
+    its watches are joining the live rooms: a join given up on half-way once made the rtc SDK
+    kill the process 15 s later (media.room_join)."""
     port = free_port()
     env = {**os.environ, "TIEPDAN_DB__URL": db_url, "TIEPDAN_WEB__PORT": str(port),
            "TIEPDAN_PATHS__STATE_DIR": str(world.settings.paths.state_dir)}  # fmt: skip
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen([TIEPDAN, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
+    async with live_rooms(world, 8) as rooms:
+        with (tmp_path / "serve.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [TIEPDAN, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
 
-            async def up() -> bool:
-                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                async def up() -> bool:
+                    assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                    try:
+                        async with http.get(f"{base}/api/v1/openapi.json") as r:
+                            return r.status == 200
+                    except aiohttp.ClientConnectionError:
+                        return False
+
+                assert await eventually(up, timeout=30)
+                loop = asyncio.get_running_loop()
+                async with http.get(f"{base}/central/events", headers=world.headers("admin")) as r:
+                    assert r.status == 200
+                    first = await asyncio.wait_for(r.content.readuntil(b"\n\n"), 10)
+                    assert first.startswith(b"data: ")
+                    # The signal as the first watch is in: the others are still joining.
+                    assert await eventually(lambda: watchers(world, rooms), timeout=20)
+                    proc.send_signal(signal.SIGTERM)
+                    signalled = loop.time()
+                    rest = await asyncio.wait_for(r.content.read(), 10)  # the server ends it
+                ended_s = loop.time() - signalled
                 try:
-                    async with http.get(f"{base}/api/v1/openapi.json") as r:
-                        return r.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            assert await eventually(up, timeout=30)
-            loop = asyncio.get_running_loop()
-            async with http.get(f"{base}/central/events", headers=world.headers("admin")) as r:
-                assert r.status == 200
-                first = await asyncio.wait_for(r.content.readuntil(b"\n\n"), 10)
-                assert first.startswith(b"data: ")
-                proc.send_signal(signal.SIGTERM)
-                signalled = loop.time()
-                rest = await asyncio.wait_for(r.content.read(), 10)  # the server ends it
-            ended_s = loop.time() - signalled
-            code = await asyncio.to_thread(proc.wait, 10)
-            exited_s = loop.time() - signalled
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    print(f"stream ended {ended_s:.2f} s, process exited {exited_s:.2f} s after SIGTERM")
-    assert b"data: " not in rest or rest.endswith(b"\n\n")  # whole events only
-    assert code == 0
-    # The stream ended at once, not at web.shutdown_timeout_s; the process well inside the
-    # 10 s docker stop gives it.
-    assert ended_s < 1.0
-    assert exited_s < 5.0
+                    code = await asyncio.to_thread(proc.wait, 10)
+                except subprocess.TimeoutExpired:
+                    # The log has the stacks serve dumps when shutting down outlasts its
+                    # timeout.
+                    log_text = (tmp_path / "serve.log").read_text()
+                    pytest.fail(f"serve outlived docker stop's 10 s:\n{log_text}")
+                exited_s = loop.time() - signalled
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        print(f"stream ended {ended_s:.2f} s, process exited {exited_s:.2f} s after SIGTERM")
+        assert b"data: " not in rest or rest.endswith(b"\n\n")  # whole events only
+        assert code == 0, (tmp_path / "serve.log").read_text()
+        # The stream ended at once, not at web.shutdown_timeout_s; the process well inside the
+        # 10 s docker stop gives it, every room it watched left (not dropped by LiveKit later).
+        assert ended_s < 1.0
+        assert exited_s < 5.0
+        assert await watchers(world, rooms) == 0
 
 
 @pytest.mark.postgresql_only
