@@ -150,12 +150,13 @@ async def _pass(app: web.Application, sweeps: tuple[Sweep, ...]) -> None:
     grace = timedelta(seconds=app[SETTINGS].livekit.room_lost_grace_s)
     try:
         await send_started(app, *await reconcile_once(app[DB], app[LIVEKIT], grace))
-    finally:
+    except Exception:
         # Even with LiveKit unreachable, the pipelines of ended sessions are started and kept
-        # moving.
-        await resend_stalled(app)
-        for sweep in sweeps:
-            await sweep(app)
+        # moving (not in a `finally`: a pass cancelled by a shutdown stops at once).
+        log.exception("reconciling the rooms failed; the sweepers run")
+    await resend_stalled(app)
+    for sweep in sweeps:
+        await sweep(app)
 
 
 def reconciler(
