@@ -74,6 +74,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException:
         raise
     except Exception:
+        if request.transport is None:  # the client left mid-request: nobody to answer
+            log.info("client left during %s %s", request.method, request.path)
+            return web.Response(status=499)  # nginx's "client closed request", for the log
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "Internal error", "Lỗi hệ thống. Vui lòng thử lại sau.")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from typing import Any
 
 import aiohttp
 import icalendar
+import pytest
 
+from media.assignments import AGENT_HEADER
 from orchestrator.app import API_ROUTES as ROUTES
 from orchestrator.web.router import API_PREFIX as PREFIX
 from tests.integration.conftest import World
@@ -171,3 +175,23 @@ async def test_calendar_feed_carries_launch_links(
         assert r.status == 404
     async with http.get(rotated["url"]) as r:
         assert r.status == 200
+
+
+async def test_a_client_gone_mid_body_is_no_server_error(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A media agent killed while posting (as docker kills one after its stop timeout): the
+    half-read body is the client's leaving, not an unhandled error with a stack trace."""
+    host, port = world.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    agent = f"{AGENT_HEADER}: {world.settings.security.media_agent_token}"
+    writer.write(
+        f"POST /api/v1/media/release HTTP/1.1\r\nHost: {host}\r\n{agent}\r\n".encode()
+        + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        + b'{"agent_id": "'
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)  # the handler is reading the body
+    writer.transport.abort()
+    await asyncio.sleep(0.3)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
