@@ -32,6 +32,7 @@ from config import Settings, load_settings
 from media import mint_token
 from media.clock import SessionClock
 from media.recorder import RoomRecorder
+from media.room_join import join
 
 SPEAKERS = 3
 RATE = 48000
@@ -133,7 +134,7 @@ async def bot(
     )
     token = mint_token(lk, identity=identity, grants=grants, ttl=timedelta(minutes=10))
     lkroom = rtc.Room()
-    await asyncio.wait_for(lkroom.connect(lk.url, token), 20)
+    await join(lkroom, lk.url, token, rtc.RoomOptions(), timeout_s=20)
     if video:
         camera = rtc.VideoSource(CAMERA[0], CAMERA[1])
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)

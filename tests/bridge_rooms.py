@@ -14,6 +14,7 @@ from livekit import api, rtc
 
 from config.settings import LiveKitSettings
 from media import ParticipantKind, mint_token, video_grants
+from media.room_join import join
 from media.voice_bot import VoiceBot
 
 RATE = 48000
@@ -63,7 +64,7 @@ class _Follower:
             grants=video_grants(ParticipantKind.RECORDER, room_name),
             ttl=timedelta(minutes=10),
         )  # fmt: skip
-        await asyncio.wait_for(room.connect(lk.url, token), JOIN_TIMEOUT_S)
+        await join(room, lk.url, token, rtc.RoomOptions(), timeout_s=JOIN_TIMEOUT_S)
         return follower
 
     def _on_track(

@@ -23,6 +23,7 @@ from playwright.async_api import Browser, Page, expect
 
 from config import Settings
 from media import mint_token
+from media.room_join import join
 from orchestrator.live.join_page import JoinPageConfig, render_join_page
 from orchestrator.web.html import STATIC_DIR
 from tests.loopback import served
@@ -184,7 +185,7 @@ async def _guest(settings: Settings, room_name: str, identity: str) -> AsyncIter
     lk = settings.livekit
     token = _token(settings, room_name, identity, listens=False, name="Khách thử")
     room = rtc.Room()
-    await asyncio.wait_for(room.connect(lk.url, token), timeout=SERVER_TIMEOUT_S)
+    await join(room, lk.url, token, rtc.RoomOptions(), timeout_s=SERVER_TIMEOUT_S)
     video = rtc.VideoSource(GUEST_WIDTH, GUEST_HEIGHT)
     audio = rtc.AudioSource(GUEST_RATE, 1)
     for track, source in (

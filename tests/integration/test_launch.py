@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from livekit import api, rtc
 from sqlalchemy import select
 
+from media.room_join import join
 from orchestrator.app import create_app
 from orchestrator.core.vocabulary import SessionStatus
 from orchestrator.db.models import AuditEntry, ReceptionSession, RecordingRequest
@@ -113,7 +114,7 @@ async def test_participant_attendance_and_room_end_come_from_webhooks(
     token = await join_token(world, http, "chair", await launch(world, http, "chair", session_id))
 
     room = rtc.Room()
-    await asyncio.wait_for(room.connect(world.settings.livekit.url, token), 20)
+    await join(room, world.settings.livekit.url, token, rtc.RoomOptions(), timeout_s=20)
 
     async def attendance() -> list[dict[str, Any]]:
         _, rows, _ = await call(http, world, "chair", "GET", f"/sessions/{session_id}/attendance")
@@ -412,7 +413,7 @@ async def test_chair_ends_a_live_session(world: World, http: aiohttp.ClientSessi
     session_id = await new_session_now(world, http)
     token = await join_token(world, http, "chair", await launch(world, http, "chair", session_id))
     room = rtc.Room()
-    await asyncio.wait_for(room.connect(world.settings.livekit.url, token), 20)
+    await join(room, world.settings.livekit.url, token, rtc.RoomOptions(), timeout_s=20)
     disconnected = asyncio.Event()
     room.on("disconnected", lambda *_: disconnected.set())
 

@@ -11,6 +11,7 @@ from livekit import api, rtc
 
 from config import Settings
 from media import mint_token
+from media.room_join import join
 from tests.audio import dominant_frequency, sine
 
 RATE = 48000
@@ -54,7 +55,7 @@ async def test_room_is_not_created_by_joining(local_stack: Settings, unique_name
     )
     room = rtc.Room()
     with pytest.raises(rtc.ConnectError):
-        await asyncio.wait_for(room.connect(local_stack.livekit.url, token), timeout=20)
+        await join(room, local_stack.livekit.url, token, rtc.RoomOptions(), timeout_s=20)
 
 
 async def _publish_tone(room: rtc.Room, freq_hz: float, seconds: float) -> None:
@@ -110,7 +111,7 @@ async def test_participant_hears_a_440_hz_tone(local_stack: Settings, unique_nam
                     grants=join_grants(unique_name, can_publish=publish),
                     ttl=timedelta(minutes=5),
                 )
-                await asyncio.wait_for(room.connect(lk.url, token), timeout=20)
+                await join(room, lk.url, token, rtc.RoomOptions(), timeout_s=20)
             receiving = asyncio.create_task(_receive_audio(listener, seconds=1.5))
             await _publish_tone(speaker, 440.0, seconds=4.0)
             received = await asyncio.wait_for(receiving, timeout=20)
@@ -136,7 +137,7 @@ async def test_listener_without_publish_grant_cannot_publish(
                 grants=join_grants(unique_name, can_publish=False),
                 ttl=timedelta(minutes=5),
             )
-            await asyncio.wait_for(room.connect(lk.url, token), timeout=20)
+            await join(room, lk.url, token, rtc.RoomOptions(), timeout_s=20)
             source = rtc.AudioSource(RATE, 1)
             track = rtc.LocalAudioTrack.create_audio_track("mic", source)
             # The server ignores the publish request; the SDK reports it as failed.

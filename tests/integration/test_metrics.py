@@ -12,6 +12,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import Settings
+from media.room_join import join
 from orchestrator.app import create_app
 from tests.form_login import login_form
 from tests.integration.conftest import World
@@ -60,7 +61,7 @@ async def test_a_live_session_moves_its_gauges(world: World, http: aiohttp.Clien
     session_id = await new_session_now(world, http)
     token = await join_token(world, http, "chair", await launch(world, http, "chair", session_id))
     room = rtc.Room()
-    await asyncio.wait_for(room.connect(world.settings.livekit.url, token), 20)
+    await join(room, world.settings.livekit.url, token, rtc.RoomOptions(), timeout_s=20)
     try:
         # Earlier tests' sessions may still be live, with a participant and a recorder's lease
         # not yet run out: a scrape taken before this session counts is told apart by waiting
