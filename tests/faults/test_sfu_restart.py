@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from livekit import api
 from sqlalchemy import select
 
 from config import Settings
@@ -29,7 +30,7 @@ from storage.s3 import make_s3_client
 from storage.spool import SessionSpool
 from tests.audio import dominant_frequency, sine
 from tests.integration.conftest import World
-from tests.integration.test_launch import call, eventually, launch, new_session_now
+from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
 from tests.integration.test_media_agent import (
     TIEPDAN,
     Agents,
@@ -112,6 +113,13 @@ async def launched_and_recorded(world: World, http: aiohttp.ClientSession) -> tu
     return session_id, room
 
 
+async def published_again(world: World, room: str, identities: set[str]) -> bool:
+    """Whether each of ``identities`` is in ``room`` with a track published."""
+    async with lkapi(world) as livekit:
+        listed = await livekit.room.list_participants(api.ListParticipantsRequest(room=room))
+    return identities <= {p.identity for p in listed.participants if p.tracks}
+
+
 def track_of(manifest: RecordingManifest, identity: str) -> TrackRecord:
     [track] = [t for t in manifest.tracks if t.participant_identity == identity]
     return track
@@ -148,6 +156,9 @@ async def test_livekit_restart_mid_session_is_a_gap_not_an_end(
     assert await eventually(back, timeout=30), "nobody came back to the recreated room"
     assert await room_actions(world, session_id) == ["room.lost", "room.back"]
     assert (await session_row(world, session_id)).status is SessionStatus.LIVE
+    # "Back" is the first one back: under load a speaker may still be rejoining on its own
+    # (every 2 s), and what it says meanwhile is not sent at all.
+    assert await eventually(lambda: published_again(world, room, set(speakers)), timeout=30)
     await asyncio.sleep(2.0)  # the recorder subscribes to the republished tracks
     await asyncio.gather(*(bot.play(sine(880, 3.0, RATE)) for bot in speakers.values()))
     await asyncio.sleep(0.5)
