@@ -210,6 +210,7 @@ async def test_one_agent_per_recording_and_takeover_after_expiry(
         await lk.room.delete_room(api.DeleteRoomRequest(room=f"{world.province_code}-{session_id}"))
 
 
+@pytest.mark.postgresql_only
 async def test_reconciler_repairs_lost_webhooks(world: World, http: aiohttp.ClientSession) -> None:
     """A live session whose room is gone without a room_finished webhook gets its room back for
     the grace (``livekit.room_lost_grace_s``, 15 s here); nobody rejoins, so it ends, saying why."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 from livekit import api, rtc
 from prometheus_client.metrics_core import Metric
@@ -53,6 +54,7 @@ async def test_metrics_parse_and_carry_every_name(
     }
 
 
+@pytest.mark.postgresql_only
 async def test_a_live_session_moves_its_gauges(world: World, http: aiohttp.ClientSession) -> None:
     province = f"province={world.province_code}"
     # Sessions of earlier tests may still end while this one runs (a lost room ends its session
