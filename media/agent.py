@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
 # Handing the leases back, the last step of a shutdown: short, the process is about to exit.
 RELEASE_TIMEOUT = aiohttp.ClientTimeout(total=3)
+# Joins cut short by a shutdown get this long to leave their rooms even when closing the
+# recorders took the whole limit: the SDK would hold the exit ~11 s for one left joining.
+SETTLE_AT_LEAST_S = 3.0
 
 
 @dataclass(eq=False)
@@ -104,7 +107,7 @@ class MediaAgent:
         except TimeoutError:
             log.error("agent %s: recorders not closed within %.0f s", self.agent_id, limit)
         # A join cut short by the signal leaves its room once in, before the loop ends.
-        await room_join.settle(deadline - loop.time())
+        await room_join.settle(max(deadline - loop.time(), SETTLE_AT_LEAST_S))
         body = {"agent_id": self.agent_id}
         try:
             async with http.post(f"{self._api}/release", json=body, timeout=RELEASE_TIMEOUT) as r:

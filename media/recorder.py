@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from livekit import api, rtc
+from livekit.rtc.room import EventTypes
 
 from config.settings import LiveKitSettings
 from media.clock import SessionClock
@@ -119,17 +121,23 @@ class RoomRecorder:
             # audio streams from getting any frame.
             await self._leave()
         room = self._room = rtc.Room(loop=asyncio.get_running_loop())
-        room.on("track_published", self._on_published)
-        room.on("track_subscribed", self._tracks.subscribed)
-        room.on("track_unsubscribed", lambda _t, pub, p: self._tracks.unsubscribed(pub, p))
-        room.on("track_muted", lambda _p, pub: self._tracks.muted(pub))
-        room.on("track_unmuted", lambda _p, pub: self._tracks.unmuted(pub))
-        room.on("participant_attributes_changed", lambda _c, p: self._tracks.relabel(p))
-        room.on("participant_name_changed", lambda p, _o, _n: self._tracks.relabel(p))
-        room.on("reconnecting", self._on_reconnecting)
-        room.on("reconnected", self._on_reconnected)
-        room.on("disconnected", self._on_disconnected)
-        room.on("room_metadata_changed", self._on_metadata_changed)
+
+        def on(event: EventTypes, handler: Callable[..., object]) -> None:
+            # Only while this is the recorder's room: one left behind (a join given up on
+            # leaves once in, media.room_join) speaks no more for the recording.
+            room.on(event, lambda *args: handler(*args) if room is self._room else None)
+
+        on("track_published", self._on_published)
+        on("track_subscribed", self._tracks.subscribed)
+        on("track_unsubscribed", lambda _t, pub, p: self._tracks.unsubscribed(pub, p))
+        on("track_muted", lambda _p, pub: self._tracks.muted(pub))
+        on("track_unmuted", lambda _p, pub: self._tracks.unmuted(pub))
+        on("participant_attributes_changed", lambda _c, p: self._tracks.relabel(p))
+        on("participant_name_changed", lambda p, _o, _n: self._tracks.relabel(p))
+        on("reconnecting", self._on_reconnecting)
+        on("reconnected", self._on_reconnected)
+        on("disconnected", self._on_disconnected)
+        on("room_metadata_changed", self._on_metadata_changed)
         token = mint_token(
             self._lk, identity=self._identity, ttl=TOKEN_TTL, name="recorder",
             grants=video_grants(ParticipantKind.RECORDER, self.room_name),

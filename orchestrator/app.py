@@ -73,8 +73,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return problem(422, "Unprocessable entity", validation_detail(e))
     except web.HTTPException:
         raise
-    except Exception:
-        if request.transport is None:  # the client left mid-request: nobody to answer
+    except Exception as e:
+        if isinstance(e, ConnectionError) and request.transport is None:  # the client left
             log.info("client left during %s %s", request.method, request.path)
             return web.Response(status=499)  # nginx's "client closed request", for the log
         log.exception("unhandled error on %s %s", request.method, request.path)

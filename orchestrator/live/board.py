@@ -288,8 +288,10 @@ async def board_ctx(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEAVE_TIMEOUT_S
     await board.close()
-    await room_join.settle(LEAVE_TIMEOUT_S)
+    await room_join.settle(deadline - loop.time())
 
 
 async def stop_streams(app: web.Application) -> None:

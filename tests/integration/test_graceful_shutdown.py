@@ -145,6 +145,10 @@ async def watchers(world: World, rooms: list[str]) -> int:
     return sum(any(p.identity == WATCH for p in room.participants) for room in listed)
 
 
+async def no_watchers(world: World, rooms: list[str]) -> bool:
+    return await watchers(world, rooms) == 0
+
+
 async def test_sigterm_on_the_orchestrator_ends_open_event_streams_and_exits(
     world: World, db_url: str, tmp_path: Path
 ) -> None:
@@ -202,7 +206,7 @@ async def test_sigterm_on_the_orchestrator_ends_open_event_streams_and_exits(
         # 10 s docker stop gives it, every room it watched left (not dropped by LiveKit later).
         assert ended_s < 1.0
         assert exited_s < 5.0
-        assert await watchers(world, rooms) == 0
+        assert await eventually(lambda: no_watchers(world, rooms), timeout=5)
 
 
 @pytest.mark.postgresql_only
