@@ -265,7 +265,8 @@ class WebSettings(_Section):
     # The provincial officers' join page says how many central observers listen in.
     show_central_observers: bool = True
     # On SIGTERM, requests still running after the event streams end get this long (aiohttp's
-    # shutdown_timeout, 60 s by default): shorter than docker stop's 10 s, so none is killed.
+    # shutdown_timeout, 60 s by default); the central board then has up to 5 s to leave the rooms
+    # it watched: within compose's stop_grace_period of 15 s, so none is killed.
     shutdown_timeout_s: float = Field(default=8.0, gt=0, le=600)
 
     @property
