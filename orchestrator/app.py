@@ -151,14 +151,14 @@ def run(settings: Settings, **kwargs: Any) -> None:
     """Serve the orchestrator until SIGTERM or SIGINT: the event streams end at once
     (``stop_streams``), other requests get ``web.shutdown_timeout_s``."""
     app = create_app(settings)
+    timeout_s = settings.web.shutdown_timeout_s
 
     async def watch_shutdown(_app: web.Application) -> None:
-        # Should shutting down outlast its timeout (docker stop kills at 10 s), the log says
-        # where every thread was: it once took over 10 s in CI, with nothing logged.
+        # Should shutting down outlast its timeout, the log says where every thread was: it
+        # once took over 10 s in CI with nothing logged (a join cut short: media.room_join).
         log.info("shutting down: event streams end now, requests get %gs", timeout_s)
         faulthandler.dump_traceback_later(timeout_s + 1.0)
 
-    timeout_s = settings.web.shutdown_timeout_s
     app.on_shutdown.insert(0, watch_shutdown)
     # Everything loaded so far lives as long as the process: kept out of the collector, the
     # interpreter's teardown after SIGTERM takes about 2 s instead of 7 (measured on the
@@ -166,5 +166,5 @@ def run(settings: Settings, **kwargs: Any) -> None:
     gc.freeze()
     web.run_app(
         app, host=settings.web.host, port=settings.web.port,
-        shutdown_timeout=settings.web.shutdown_timeout_s, **kwargs,
+        shutdown_timeout=timeout_s, **kwargs,
     )  # fmt: skip
