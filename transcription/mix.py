@@ -1,17 +1,22 @@
 """Mix every speaker's segment files into one file for playback (``mixed.opus``).
 
-Segment files that follow each other without a gap are joined into one stream (at most
-:data:`JOINED_FILES` of them), each stream is delayed to its start on the session clock, all are
-summed (one speaker's files never overlap, and overlapping speakers are what happened), and the
-sum is loudness-normalized (EBU R128) so quiet and loud connection points sound alike.
+The files are laid into streams in which no two files overlap: in practice one per speaker, whose
+files never overlap. ffmpeg reads each stream's files one after another through a concat script
+that gives each file the time until the next one starts, and ``aresample`` puts every sample where
+its timestamp says (silence in the gaps, a file's slack past the next start cut away), so every
+file keeps its place on the session clock however long the stream runs. Each stream is delayed to
+its first file's start, all are summed (overlapping speakers are what happened), and the sum is
+loudness-normalized (EBU R128) so quiet and loud connection points sound alike.
 
-Joining first is what keeps the mix's cost in line with the session's length: each delayed input
-is padded with silence from the session's start, so delaying every 10 s file on its own made the
-work grow with the square of the length (an hour is 360 files per speaker).
+A stream per speaker is what keeps the mix's cost in line with the session's length: each
+delayed stream is padded with silence from the session's start, so a stream per file (or per run
+of touching files) made the work grow with the square of the length (an hour is 360 files per
+speaker), and an hour's files as inputs of one filter graph outgrew what a command line carries.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +35,12 @@ OPUS_COMPLEXITY: Final = 5
 session encoded in 3.0 s of CPU against 12.6 s at 10, 15 % larger at the same bitrate: speech at
 48 kb/s stays clear, and the encoder was the costliest part of the mix (benchmarks/README.md)."""
 FFMPEG: Final = ("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error")
-JOINED_FILES: Final = 30
-"""Touching files joined into one stream at most (5 minutes of 10 s files), so that the small
-slack of the recorder's timestamps never adds up to more than a few frames."""
+CLOCK_SLACK_S: Final = 0.005
+"""How far a stream's audio may stray from where its timestamps put it before the mix pads it
+with silence or cuts it (aresample's ``min_hard_comp``): a quarter of an Opus frame."""
 TOUCHING_S: Final = 0.02
-"""Files whose end and next start differ by at most this (an Opus frame) are joined."""
+"""A file may start this much (an Opus frame) before the one before it in its stream ends: the
+recorder's timestamps carry that much slack. The earlier file is cut where the next begins."""
 
 
 @dataclass(frozen=True)
@@ -44,47 +50,69 @@ class PlacedFile:
     Attributes:
         start_s: seconds since the session clock's origin (``>= 0``).
         path: the audio file.
+        duration_s: its length, when known; a file of unknown length ends its stream.
     """
 
     start_s: float
     path: Path
-    duration_s: float | None = None  # known: touching files are joined before the mix
+    duration_s: float | None = None
 
 
-def joined_streams(files: Sequence[PlacedFile]) -> list[list[PlacedFile]]:
-    """``files`` grouped into streams of touching files (each file starting where the one
-    before it ends), at most :data:`JOINED_FILES` each, ordered by start (pure). A file of
-    unknown duration ends its stream."""
+def streams_of(files: Sequence[PlacedFile]) -> list[list[PlacedFile]]:
+    """``files`` laid into streams in which each file starts no earlier than the one before it
+    ends, ordered by start (pure). Each file goes to the stream that ended last before it: a
+    speaker's next file follows their own. A file of unknown duration ends its stream."""
     streams: list[list[PlacedFile]] = []
     open_ends: dict[int, float] = {}  # stream index -> where its last file ends
     for f in sorted(files, key=lambda f: (f.start_s, str(f.path))):
-        at = next((i for i, end in open_ends.items() if abs(f.start_s - end) <= TOUCHING_S), None)
-        if at is None:
+        fits = [i for i, end in open_ends.items() if end <= f.start_s + TOUCHING_S]
+        if fits:
+            at = max(fits, key=lambda i: open_ends[i])
+        else:
             at = len(streams)
             streams.append([])
         streams[at].append(f)
         open_ends.pop(at, None)
-        if f.duration_s is not None and len(streams[at]) < JOINED_FILES:
+        if f.duration_s is not None:
             open_ends[at] = f.start_s + f.duration_s
     return streams
 
 
-def mix_stream(files: Sequence[PlacedFile], output: Path) -> Any:
-    """The ffmpeg graph that places, mixes and normalizes ``files`` into ``output`` (pure).
+def concat_script(stream: Sequence[PlacedFile]) -> str:
+    """ffmpeg's concat script for one stream (pure): each file but the last lasts until the next
+    one starts, counted in microseconds from the stream's start so that rounding never adds up."""
+    origin = stream[0].start_s
+
+    def at(f: PlacedFile) -> int:
+        return round((f.start_s - origin) * 1_000_000)
+
+    lines = ["ffconcat version 1.0"]
+    for f, after in zip(stream, [*stream[1:], None], strict=True):
+        lines.append("file '" + str(f.path.resolve()).replace("'", "'\\''") + "'")
+        if after is not None:
+            lines.append(f"duration {at(after) - at(f)}us")
+    return "\n".join(lines) + "\n"
+
+
+def mix_graph(streams: Sequence[tuple[float, Path]], output: Path) -> Any:
+    """The ffmpeg graph that places, mixes and normalizes ``streams`` (each its start on the
+    session clock and its :func:`concat_script`'s path) into ``output`` (pure).
 
     Raises:
-        AudioError: no file to mix.
+        AudioError: no stream to mix.
     """
-    if not files:
+    if not streams:
         raise AudioError(output, "nothing to mix: no usable segment file")
-    delayed = []
-    for stream in joined_streams(files):
-        inputs = [ffmpeg.input(str(f.path)).audio for f in stream]
-        joined = inputs[0] if len(inputs) == 1 else ffmpeg.concat(*inputs, v=0, a=1)
-        delay = str(max(0, round(stream[0].start_s * 1000)))
-        delayed.append(joined.filter("adelay", delays=delay, all=1))
+    delayed = [
+        ffmpeg.input(str(script), f="concat", safe=0)
+        .audio
+        # Every sample where its timestamp says: silence in the gaps, the slack cut away.
+        .filter("aresample", MIX_SAMPLE_RATE, **{"async": 1, "min_hard_comp": CLOCK_SLACK_S})
+        .filter("adelay", delays=str(max(0, round(start_s * 1000))), all=1)
+        for start_s, script in streams
+    ]
     # normalize=0: amix would otherwise divide every input by the number of inputs, and most
-    # inputs are silent at any moment (one speaker's files never overlap each other).
+    # inputs are silent at any moment (a speaker is silent while others speak).
     mixed = (
         delayed[0]
         if len(delayed) == 1
@@ -106,21 +134,33 @@ def mix_stream(files: Sequence[PlacedFile], output: Path) -> Any:
     )
 
 
-def mix_command(files: Sequence[PlacedFile], output: Path) -> list[str]:
-    """The ffmpeg command line for :func:`mix_stream` (pure; what the unit tests read)."""
-    args: list[str] = mix_stream(files, output).compile(cmd=list(FFMPEG), overwrite_output=True)
+def mix_command(streams: Sequence[tuple[float, Path]], output: Path) -> list[str]:
+    """The ffmpeg command line for :func:`mix_graph` (pure; what the unit tests read)."""
+    args: list[str] = mix_graph(streams, output).compile(cmd=list(FFMPEG), overwrite_output=True)
     return args
 
 
 def mix_files(files: Sequence[PlacedFile], output: Path) -> None:
     """Write the mix to ``output`` atomically (a partial file never carries the final name).
 
+    ffmpeg reads each stream's files one after another through its concat script (written to a
+    scratch folder outside the spool), so its command line and open files stay as few as the
+    streams, whatever the session's length.
+
     Raises:
         AudioError: nothing to mix, or ffmpeg failed (its message is kept).
     """
-    with replacing(output) as partial:
+    with (
+        tempfile.TemporaryDirectory(prefix="tiepdan-mix-") as scratch,
+        replacing(output) as partial,
+    ):
+        streams = []
+        for i, stream in enumerate(streams_of(files)):
+            script = Path(scratch) / f"stream{i}.ffconcat"
+            script.write_text(concat_script(stream), encoding="utf-8")
+            streams.append((stream[0].start_s, script))
         try:
-            mix_stream(files, partial).run(
+            mix_graph(streams, partial).run(
                 cmd=list(FFMPEG), overwrite_output=True, capture_stdout=True, capture_stderr=True
             )
         except ffmpeg.Error as e:

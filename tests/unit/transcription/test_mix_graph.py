@@ -1,4 +1,5 @@
-"""The ffmpeg graph that builds mixed.opus: each file delayed to its time, summed, normalized."""
+"""The ffmpeg graph that builds mixed.opus: each speaker's files one stream placed at its time,
+summed, normalized."""
 
 from __future__ import annotations
 
@@ -7,58 +8,55 @@ from pathlib import Path
 import pytest
 
 from transcription.errors import AudioError
-from transcription.mix import JOINED_FILES, PlacedFile, joined_streams, mix_command
+from transcription.mix import PlacedFile, concat_script, mix_command, streams_of
 
 
-def graph(files: list[PlacedFile]) -> tuple[list[str], str]:
-    args = mix_command(files, Path("/out/mixed.opus"))
+def graph(streams: list[tuple[float, Path]]) -> tuple[list[str], str]:
+    args = mix_command(streams, Path("/out/mixed.opus"))
     inputs = [args[i + 1] for i, a in enumerate(args) if a == "-i"]
     return inputs, args[args.index("-filter_complex") + 1]
 
 
+def delays(filters: str) -> list[str]:
+    return [p.split("delays=")[1].split("[")[0] for p in filters.split(";") if "adelay" in p]
+
+
 @pytest.mark.parametrize(
-    ("files", "inputs", "delays"),
+    ("starts", "expected"),
     [
-        pytest.param([PlacedFile(0.0, Path("a.opus"))], ["a.opus"], ["0"], id="one file"),
-        pytest.param(
-            [PlacedFile(12.3456, Path("b.opus")), PlacedFile(2.0, Path("a.opus"))],
-            ["a.opus", "b.opus"],
-            ["2000", "12346"],
-            id="ordered by start, milliseconds rounded",
-        ),
-        pytest.param(
-            [PlacedFile(5.0, Path("x/2.opus")), PlacedFile(5.0, Path("x/1.opus"))],
-            ["x/1.opus", "x/2.opus"],
-            ["5000", "5000"],
-            id="overlapping speakers both kept",
-        ),
-        pytest.param([PlacedFile(-0.2, Path("a.opus"))], ["a.opus"], ["0"], id="never negative"),
+        pytest.param([0.0], ["0"], id="one stream"),
+        pytest.param([2.0, 12.3456], ["2000", "12346"], id="milliseconds rounded"),
+        pytest.param([5.0, 5.0], ["5000", "5000"], id="overlapping speakers both kept"),
+        pytest.param([-0.2], ["0"], id="never negative"),
     ],
 )
-def test_each_file_is_delayed_to_its_session_time(
-    files: list[PlacedFile], inputs: list[str], delays: list[str]
+def test_each_stream_is_read_through_its_script_and_delayed_to_its_start(
+    starts: list[float], expected: list[str]
 ) -> None:
-    got_inputs, filters = graph(files)
-    assert got_inputs == inputs
-    assert [part.split("delays=")[1].split("[")[0] for part in filters.split(";")
-            if "adelay" in part] == delays  # fmt: skip
+    scripts = [Path(f"/tmp/s{i}.ffconcat") for i in range(len(starts))]
+    args = mix_command(list(zip(starts, scripts, strict=True)), Path("/out/mixed.opus"))
+    inputs, filters = graph(list(zip(starts, scripts, strict=True)))
+    assert inputs == [str(p) for p in scripts]
+    assert args.count("concat") == len(starts) and args.count("-safe") == len(starts)
+    assert delays(filters) == expected
+    # Each stream's samples go where its timestamps say: gaps filled, slack cut.
+    assert filters.count("aresample=48000:async=1:min_hard_comp=0.005") == len(starts)
 
 
-def test_many_files_are_summed_without_scaling_then_loudness_normalized() -> None:
-    files = [PlacedFile(i * 10.0, Path(f"s{i}.opus")) for i in range(5)]
-    _inputs, filters = graph(files)
+def test_streams_are_summed_without_scaling_then_loudness_normalized() -> None:
+    _inputs, filters = graph([(i * 10.0, Path(f"s{i}.ffconcat")) for i in range(5)])
     assert "amix=duration=longest:inputs=5:normalize=0" in filters
     # Normalization comes after the mix, then back to Opus's 48 kHz.
-    assert filters.index("amix") < filters.index("loudnorm=I=-16.0") < filters.index("aresample")
+    assert filters.index("amix") < filters.index("loudnorm=I=-16.0") < filters.rindex("aresample")
 
 
-def test_a_single_file_needs_no_mix() -> None:
-    _inputs, filters = graph([PlacedFile(1.0, Path("a.opus"))])
+def test_a_single_stream_needs_no_mix() -> None:
+    _inputs, filters = graph([(1.0, Path("a.ffconcat"))])
     assert "amix" not in filters and "loudnorm" in filters
 
 
 def test_output_is_mono_opus_in_ogg() -> None:
-    args = mix_command([PlacedFile(0.0, Path("a.opus"))], Path("/out/mixed.opus"))
+    args = mix_command([(0.0, Path("a.ffconcat"))], Path("/out/mixed.opus"))
     assert args[-2:] == ["/out/mixed.opus", "-y"]
     assert {
         "-acodec": "libopus",
@@ -74,48 +72,78 @@ def test_nothing_to_mix_is_a_clear_error() -> None:
         mix_command([], Path("/out/mixed.opus"))
 
 
-def test_touching_files_are_joined_and_delayed_once() -> None:
+def durations_us(script: str) -> list[int]:
+    return [int(line.split()[1].removesuffix("us")) for line in script.splitlines()
+            if line.startswith("duration ")]  # fmt: skip
+
+
+def test_a_speakers_files_become_one_stream_gaps_and_all() -> None:
     # One speaker's 10 s files back to back, a gap, then one more; another speaker overlapping.
-    files = [PlacedFile(i * 10.0, Path(f"a{i}.opus"), 10.0) for i in range(3)] + [
-        PlacedFile(45.0, Path("a3.opus"), 10.0),
-        PlacedFile(12.0, Path("b0.opus"), 6.0),
+    files = [PlacedFile(i * 10.0, Path(f"/s/a{i}.opus"), 10.0) for i in range(3)] + [
+        PlacedFile(45.0, Path("/s/a3.opus"), 10.0),
+        PlacedFile(12.0, Path("/s/b0.opus"), 6.0),
     ]
-    assert [[f.path.name for f in s] for s in joined_streams(files)] == [
-        ["a0.opus", "a1.opus", "a2.opus"],
+    streams = streams_of(files)
+    assert [[f.path.name for f in s] for s in streams] == [
+        ["a0.opus", "a1.opus", "a2.opus", "a3.opus"],
         ["b0.opus"],
-        ["a3.opus"],
     ]
-    _inputs, filters = graph(files)
-    assert "concat=a=1:n=3:v=0" in filters
-    assert [p.split("delays=")[1].split("[")[0] for p in filters.split(";") if "adelay" in p] == [
-        "0",
-        "12000",
-        "45000",
+    script = concat_script(streams[0])
+    assert script.splitlines()[:3] == [
+        "ffconcat version 1.0",
+        "file '/s/a0.opus'",
+        "duration 10000000us",
     ]
-    assert "amix=duration=longest:inputs=3:normalize=0" in filters
+    # Each file but the last lasts until the next starts: a gap becomes the file's silence.
+    assert durations_us(script) == [10_000_000, 10_000_000, 25_000_000]
+    assert script.splitlines()[-1] == "file '/s/a3.opus'"
 
 
-def test_a_long_run_is_joined_in_pieces_of_bounded_length() -> None:
-    files = [
-        PlacedFile(i * 10.0, Path(f"a{i:03d}.opus"), 10.0) for i in range(2 * JOINED_FILES + 1)
-    ]
-    streams = joined_streams(files)
-    assert [len(s) for s in streams] == [JOINED_FILES, JOINED_FILES, 1]
-    assert [s[0].start_s for s in streams] == [0.0, JOINED_FILES * 10.0, 2 * JOINED_FILES * 10.0]
+def test_an_hour_of_files_stays_one_stream_and_on_the_clock() -> None:
+    # The recorder's starts carry slack: 360 files 10.0003 s apart, an hour and 0.1 s in all.
+    step = 10.0003
+    files = [PlacedFile(i * step, Path(f"/s/a{i:03d}.opus"), 10.0) for i in range(360)]
+    streams = streams_of(files)
+    assert len(streams) == 1
+    lengths = durations_us(concat_script(streams[0]))
+    # Every file ends exactly where the next starts, to the microsecond: rounding never adds up.
+    assert sum(lengths) == round(359 * step * 1_000_000)
+    assert set(lengths) <= {10_000_300, 10_000_299, 10_000_301}
+
+
+def test_a_path_with_a_quote_is_escaped() -> None:
+    script = concat_script([PlacedFile(0.0, Path("/s/it's.opus"))])
+    assert "file '/s/it'\\''s.opus'" in script
 
 
 @pytest.mark.parametrize(
-    ("second_start", "joined"),
+    ("second_start", "streams"),
     [
-        pytest.param(10.01, True, id="within an Opus frame: joined"),
-        pytest.param(10.5, False, id="a gap: apart"),
+        pytest.param(9.99, 1, id="within an Opus frame of the end: the same stream"),
+        pytest.param(10.5, 1, id="after a gap: the same stream"),
+        pytest.param(9.5, 2, id="overlapping: another stream"),
     ],
 )
-def test_only_files_that_touch_are_joined(second_start: float, joined: bool) -> None:
+def test_only_overlapping_files_need_streams_of_their_own(
+    second_start: float, streams: int
+) -> None:
     files = [PlacedFile(0.0, Path("a.opus"), 10.0), PlacedFile(second_start, Path("b.opus"), 5.0)]
-    assert len(joined_streams(files)) == (1 if joined else 2)
+    assert len(streams_of(files)) == streams
 
 
-def test_a_file_of_unknown_length_is_never_joined() -> None:
+def test_a_file_follows_the_stream_that_ended_last_before_it() -> None:
+    # Two speakers; the third file starts after both ended and continues the nearer one.
+    files = [
+        PlacedFile(0.0, Path("a0.opus"), 10.0),
+        PlacedFile(0.0, Path("b0.opus"), 4.0),
+        PlacedFile(10.0, Path("a1.opus"), 10.0),
+    ]
+    assert [[f.path.name for f in s] for s in streams_of(files)] == [
+        ["a0.opus", "a1.opus"],
+        ["b0.opus"],
+    ]
+
+
+def test_a_file_of_unknown_length_ends_its_stream() -> None:
     files = [PlacedFile(0.0, Path("a.opus")), PlacedFile(10.0, Path("b.opus"), 5.0)]
-    assert len(joined_streams(files)) == 2
+    assert len(streams_of(files)) == 2
