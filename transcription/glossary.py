@@ -14,14 +14,13 @@ the same benchmark before it is turned on:
 
 - the ten core glossary terms (2026-11-28): WER on cv 0.469 -> 0.572 (prompt) / 0.538
   (hotwords), on fosd 0.542 -> 0.645 / 0.855: the model starts inventing glossary words;
-- the session's names (2026-12-06), on a domain set of reception sentences naming the session's
-  people and places (espeak-ng voices; WER 0.83 without a hint): as hotwords the base model
-  wrote names it cannot otherwise know ("Nguyễn Thị Huệ", "Hà Tĩnh") but also recited the list
-  over speech that says something else ("Ông Phan Đình Trạc chủ trì buổi tiếp công dân hôm nay"
-  came out as the four names twice), and looped through the temperature fallback: 133 and 205 s
-  for lines of about 4 s (the whole set without a hint: 109 s), on a 2-core machine under load.
-  As a prompt, cv and fosd did not finish in 20 minutes, against about 3 without a hint. A hint
-  that multiplies the decoding time of every track cannot be the default on CPU.
+- the session's names (2026-12-06, one run per set on an idle 2-core machine), WER without a
+  hint / as hotwords / as a prompt: on a domain set of reception sentences naming the session's
+  people and places (espeak-ng voices) 0.83 / 0.99 / 0.96, on cv 0.41 / 0.66 / 0.71, on fosd
+  0.55 / 0.73 / 0.70, at 3-10 times the decoding time. The model wrote names it cannot otherwise
+  know ("Nguyễn Thị Huệ", "Hà Tĩnh") but also recited the list over speech that says something
+  else ("Ông Phan Đình Trạc chủ trì buổi tiếp công dân hôm nay" came out as the four names
+  twice), and looped through the temperature fallback.
 """
 
 from __future__ import annotations
