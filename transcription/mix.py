@@ -90,7 +90,8 @@ def concat_script(stream: Sequence[PlacedFile]) -> str:
     for f, after in zip(stream, [*stream[1:], None], strict=True):
         lines.append("file '" + str(f.path.resolve()).replace("'", "'\\''") + "'")
         if after is not None:
-            lines.append(f"duration {at(after) - at(f)}us")
+            seconds, micro = divmod(at(after) - at(f), 1_000_000)
+            lines.append(f"duration {seconds}.{micro:06d}")
     return "\n".join(lines) + "\n"
 
 
