@@ -73,7 +73,6 @@ from tests.audio import normalise  # noqa: E402
 from tests.databases import empty_database  # noqa: E402
 from tests.recording_fixtures import SpokenTrack, write_recording  # noqa: E402
 from transcription import TaskName, create_celery, send  # noqa: E402
-from transcription.engine import SAMPLE_RATE  # noqa: E402
 
 TIEPDAN = str(Path(sys.executable).parent / "tiepdan")
 SPEAKERS = (
@@ -90,12 +89,16 @@ POLL_S = 0.5
 
 
 def session_layout(minutes: float, audio: Path) -> Layout:
-    """``shared/audio``'s turns, looped until the session lasts ``minutes``."""
+    """``shared/audio``'s turns, over and over, until the session lasts ``minutes`` (laid out
+    again with more turns while it falls short: overlapping turns make the length a guess)."""
     clips = human_turns(audio)
-    per_loop = sum(s.size for _sp, _t, s in clips) / SAMPLE_RATE + len(clips) * sum(PAUSES) / 2
-    loops = max(1, math.ceil(minutes * 60 / per_loop))
-    rng = random.Random(11)
-    return lay_out(HUMAN_SPEAKERS, clips * loops, rng, PAUSES, overlap=0.2)
+    turns = len(clips)
+    while True:
+        looped = [clips[i % len(clips)] for i in range(turns)]
+        layout = lay_out(HUMAN_SPEAKERS, looped, random.Random(11), PAUSES, overlap=0.2)
+        if layout.duration_s >= minutes * 60:
+            return layout
+        turns = max(turns + 1, math.ceil(turns * minutes * 60 / layout.duration_s))
 
 
 def record(directory: Path, room: str, started: datetime, layout: Layout) -> Path:
