@@ -10,7 +10,9 @@ its own; ``tiepdan worker`` processes (``--worker``, one per option: its extra a
 a Redis database and a bucket of the benchmark's own. Then ``tiepdan.session_ended`` is sent
 (what the orchestrator's outbox sends once the session ended and its recording is complete: the
 outbox's own delay is left out), and the clock runs until the archive search
-(``orchestrator.search.search``) returns an utterance from the session's last turn.
+(``orchestrator.search.search``), asked for the words of the session's last utterance, returns
+it, and it lies in the session's last turn (so the whole session was transcribed; the words are
+the model's, not the reference's, so one misheard clip cannot stop the clock for good).
 
 Where the time goes is read from the workers' Celery task events (enabled by remote control):
 each task's queue wait (from the end of the task that sent it) and run time, every track's
@@ -65,6 +67,7 @@ from orchestrator.db.models import (  # noqa: E402
     ReceptionSession,
     RecordingRequest,
     SessionProcessing,
+    TranscriptUtterance,
     User,
 )
 from orchestrator.search import SearchFilters, search  # noqa: E402
@@ -257,16 +260,27 @@ def probe_words(text: str) -> str:
     return " OR ".join(words)
 
 
-async def found_last_turn(
-    db: Any, session_id: int, query: str, window: tuple[float, float]
-) -> bool:
-    """Whether the search finds an utterance of the session inside ``window`` (session s)."""
+async def found_last_said(db: Any, session_id: int, window: tuple[float, float]) -> bool:
+    """Whether the session's last transcribed utterance lies inside ``window`` (the last turn:
+    the session was transcribed to its end) and the search finds it by its own words (what the
+    model heard, so a misheard clip cannot stop the clock for good)."""
     async with db() as s:
+        last = (
+            await s.execute(
+                select(TranscriptUtterance.start_s, TranscriptUtterance.text)
+                .where(TranscriptUtterance.session_id == session_id)
+                .order_by(TranscriptUtterance.start_s.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is None or not window[0] <= last.start_s <= window[1]:
+            return False
         user = await s.scalar(select(User).where(User.username == "bench"))
+        query = probe_words(last.text)
         for page in range(1, 50):
             result = await search(s, user, query, SearchFilters(session_id=session_id),
                                   page=page, per_page=50)  # fmt: skip
-            if any(window[0] <= h.start_s <= window[1] for h in result.hits):
+            if any(abs(h.start_s - last.start_s) < 0.01 for h in result.hits):
                 return True
             if page * 50 >= result.total:
                 return False
@@ -286,9 +300,8 @@ async def run_pipeline(
     timeout_s: float, t0: float,
 ) -> Outcome:  # fmt: skip
     """Send ``session_ended`` and wait until the last turn is found (or the pipeline fails)."""
-    _speaker, start, text, seconds = layout.placed[-1]
+    _speaker, start, _text, seconds = layout.placed[-1]
     window = (start - 1.0, start + seconds + 1.0)
-    query = probe_words(text)
     cpu0 = cpu_seconds(procs)
     send(app, TaskName.SESSION_ENDED, session_id)
     index_done: float | None = None
@@ -298,12 +311,12 @@ async def run_pipeline(
             return Outcome(None, None, cpu_seconds(procs) - cpu0, state)
         if "index" in done:
             index_done = index_done or time.time() - t0
-            if await found_last_turn(db, session_id, query, window):
+            if await found_last_said(db, session_id, window):
                 return Outcome(time.time() - t0, index_done, cpu_seconds(procs) - cpu0, state)
             if time.time() - t0 > index_done + 10:
-                # Indexed, yet the last turn's words were not recognised: searchable all the
-                # same, but say so.
-                print(f"  the search for {query!r} found nothing in {window}", flush=True)
+                # Indexed, yet nothing transcribed lies in the last turn, or the search did not
+                # find it: say so.
+                print(f"  no utterance in the last turn {window} was found", flush=True)
                 return Outcome(None, index_done, cpu_seconds(procs) - cpu0, state)
         await asyncio.sleep(POLL_S)
     return Outcome(None, index_done, cpu_seconds(procs) - cpu0, "timed out")
