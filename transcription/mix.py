@@ -3,19 +3,27 @@
 The files are laid into streams in which no two files overlap: in practice one per speaker, whose
 files never overlap. ffmpeg reads each stream's files one after another through a concat script
 that gives each file the time until the next one starts, and ``aresample`` puts every sample where
-its timestamp says (silence in the gaps, a file's slack past the next start cut away), so every
-file keeps its place on the session clock however long the stream runs. Each stream is delayed to
-its first file's start, all are summed (overlapping speakers are what happened), and the sum is
-loudness-normalized (EBU R128) so quiet and loud connection points sound alike.
+its timestamp says (silence in the gaps; were a file to run past the next one's start, the next
+one's first samples would give way), so every file keeps its place on the session clock however
+long the stream runs. Each stream is delayed to its first file's start, all are summed
+(overlapping speakers are what happened), and the sum is loudness-normalized (EBU R128) so quiet
+and loud connection points sound alike.
 
 A stream per speaker is what keeps the mix's cost in line with the session's length: each
 delayed stream is padded with silence from the session's start, so a stream per file (or per run
 of touching files) made the work grow with the square of the length (an hour is 360 files per
-speaker), and an hour's files as inputs of one filter graph outgrew what a command line carries.
+speaker). The same graph with every file an input of its own cost 4× the CPU and 748 MiB for an
+hour. A gap inside a stream is filled at once, in memory (about 0.45 MB per second of gap), so a
+longer gap (a speaker who left and came back, a late joiner) starts a stream of its own.
+
+Every segment is Ogg/Opus, as the recorder writes it (the concat demuxer reads one codec per
+stream). A file ffmpeg cannot open fails the whole mix, loudly: the concat demuxer would go on
+without it and the rest of that speaker's audio would be missing from the record.
 """
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,8 +47,12 @@ CLOCK_SLACK_S: Final = 0.005
 """How far a stream's audio may stray from where its timestamps put it before the mix pads it
 with silence or cuts it (aresample's ``min_hard_comp``): a quarter of an Opus frame."""
 TOUCHING_S: Final = 0.02
-"""A file may start this much (an Opus frame) before the one before it in its stream ends: the
-recorder's timestamps carry that much slack. The earlier file is cut where the next begins."""
+"""A file may start this much (an Opus frame) before the one before it in its stream ends."""
+STREAM_GAP_S: Final = 30.0
+"""The longest silence filled inside a stream (about 14 MB of ffmpeg's memory); after a longer
+gap a file starts a stream of its own, delayed from the session's start."""
+UNREADABLE: Final = "Impossible to open"
+"""What ffmpeg's concat demuxer logs, as an error, for a file it skips because it cannot open it."""
 
 
 @dataclass(frozen=True)
@@ -59,15 +71,21 @@ class PlacedFile:
 
 
 def streams_of(files: Sequence[PlacedFile]) -> list[list[PlacedFile]]:
-    """``files`` laid into streams in which each file starts no earlier than the one before it
-    ends, ordered by start (pure). Each file goes to the stream that ended last before it: a
-    speaker's next file follows their own. A file of unknown duration ends its stream."""
+    """``files`` laid into streams in which no two files overlap by more than
+    :data:`TOUCHING_S` and none follows a gap longer than :data:`STREAM_GAP_S`, ordered by start
+    (pure). A file follows the stream that ended last at or before its start (in practice the
+    speaker's own); failing that, the one that ended first within :data:`TOUCHING_S` after it;
+    failing that, it starts a stream. A file of unknown duration ends its stream."""
     streams: list[list[PlacedFile]] = []
     open_ends: dict[int, float] = {}  # stream index -> where its last file ends
     for f in sorted(files, key=lambda f: (f.start_s, str(f.path))):
-        fits = [i for i, end in open_ends.items() if end <= f.start_s + TOUCHING_S]
-        if fits:
-            at = max(fits, key=lambda i: open_ends[i])
+        near = {i: end for i, end in open_ends.items() if f.start_s - end <= STREAM_GAP_S}
+        ended = [i for i, end in near.items() if end <= f.start_s]
+        ending = [i for i, end in near.items() if end <= f.start_s + TOUCHING_S]
+        if ended:
+            at = max(ended, key=lambda i: near[i])
+        elif ending:
+            at = min(ending, key=lambda i: near[i])
         else:
             at = len(streams)
             streams.append([])
@@ -160,10 +178,7 @@ def mix_files(files: Sequence[PlacedFile], output: Path) -> None:
             script = Path(scratch) / f"stream{i}.ffconcat"
             script.write_text(concat_script(stream), encoding="utf-8")
             streams.append((stream[0].start_s, script))
-        try:
-            mix_graph(streams, partial).run(
-                cmd=list(FFMPEG), overwrite_output=True, capture_stdout=True, capture_stderr=True
-            )
-        except ffmpeg.Error as e:
-            detail = (e.stderr or b"").decode(errors="replace").strip()[-500:]
-            raise AudioError(output, f"ffmpeg could not mix: {detail}") from e
+        done = subprocess.run(mix_command(streams, partial), capture_output=True, check=False)
+        log = done.stderr.decode(errors="replace")
+        if done.returncode != 0 or UNREADABLE in log:
+            raise AudioError(output, f"ffmpeg could not mix: {log.strip()[-500:]}")

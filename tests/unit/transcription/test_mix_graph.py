@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from transcription.errors import AudioError
-from transcription.mix import PlacedFile, concat_script, mix_command, streams_of
+from transcription.mix import STREAM_GAP_S, PlacedFile, concat_script, mix_command, streams_of
 
 
 def graph(streams: list[tuple[float, Path]]) -> tuple[list[str], str]:
@@ -142,6 +142,35 @@ def test_a_file_follows_the_stream_that_ended_last_before_it() -> None:
         ["a0.opus", "a1.opus"],
         ["b0.opus"],
     ]
+
+
+def test_a_stream_that_ended_in_time_is_preferred_to_one_that_would_be_cut() -> None:
+    # A's own file ends at 10.0; B's ends 15 ms later, within an Opus frame of A's next start.
+    files = [
+        PlacedFile(0.0, Path("a0.opus"), 10.0),
+        PlacedFile(5.0, Path("b0.opus"), 5.015),
+        PlacedFile(10.0, Path("a1.opus"), 10.0),
+    ]
+    assert [[f.path.name for f in s] for s in streams_of(files)] == [
+        ["a0.opus", "a1.opus"],
+        ["b0.opus"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("gap_s", "streams"),
+    [
+        pytest.param(STREAM_GAP_S, 1, id="a gap ffmpeg fills in little memory: the same stream"),
+        pytest.param(STREAM_GAP_S + 0.1, 2, id="a longer one (left and came back): a new stream"),
+    ],
+)
+def test_a_long_gap_starts_a_stream_of_its_own(gap_s: float, streams: int) -> None:
+    # ffmpeg fills a gap inside a stream at once, in memory (an hour's gap took 1.6 GB).
+    files = [
+        PlacedFile(0.0, Path("a0.opus"), 10.0),
+        PlacedFile(10.0 + gap_s, Path("a1.opus"), 10.0),
+    ]
+    assert len(streams_of(files)) == streams
 
 
 def test_a_file_of_unknown_length_ends_its_stream() -> None:
