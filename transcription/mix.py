@@ -125,7 +125,7 @@ def mix_graph(streams: Sequence[tuple[float, Path]], output: Path) -> Any:
     delayed = [
         ffmpeg.input(str(script), f="concat", safe=0)
         .audio
-        # Every sample where its timestamp says: silence in the gaps, the slack cut away.
+        # Every sample where its timestamp says: silence in the gaps, what comes early dropped.
         .filter("aresample", MIX_SAMPLE_RATE, **{"async": 1, "min_hard_comp": CLOCK_SLACK_S})
         .filter("adelay", delays=str(max(0, round(start_s * 1000))), all=1)
         for start_s, script in streams
