@@ -131,26 +131,17 @@ def test_only_overlapping_files_need_streams_of_their_own(
     assert len(streams_of(files)) == streams
 
 
-def test_a_file_follows_the_stream_that_ended_last_before_it() -> None:
-    # Two speakers; the third file starts after both ended and continues the nearer one.
-    files = [
-        PlacedFile(0.0, Path("a0.opus"), 10.0),
-        PlacedFile(0.0, Path("b0.opus"), 4.0),
-        PlacedFile(10.0, Path("a1.opus"), 10.0),
-    ]
-    assert [[f.path.name for f in s] for s in streams_of(files)] == [
-        ["a0.opus", "a1.opus"],
-        ["b0.opus"],
-    ]
-
-
-def test_a_stream_that_ended_in_time_is_preferred_to_one_that_would_be_cut() -> None:
-    # A's own file ends at 10.0; B's ends 15 ms later, within an Opus frame of A's next start.
-    files = [
-        PlacedFile(0.0, Path("a0.opus"), 10.0),
-        PlacedFile(5.0, Path("b0.opus"), 5.015),
-        PlacedFile(10.0, Path("a1.opus"), 10.0),
-    ]
+@pytest.mark.parametrize(
+    "other",
+    [
+        # Both ended before A's next file: it continues the one that ended last, its own.
+        pytest.param(PlacedFile(0.0, Path("b0.opus"), 4.0), id="the stream that ended last"),
+        # B's ends 15 ms after A's next start, within an Opus frame: A's own ended in time.
+        pytest.param(PlacedFile(5.0, Path("b0.opus"), 5.015), id="not one it would cut"),
+    ],
+)
+def test_a_file_follows_its_own_stream(other: PlacedFile) -> None:
+    files = [PlacedFile(0.0, Path("a0.opus"), 10.0), other, PlacedFile(10.0, Path("a1.opus"), 10.0)]
     assert [[f.path.name for f in s] for s in streams_of(files)] == [
         ["a0.opus", "a1.opus"],
         ["b0.opus"],
