@@ -106,7 +106,7 @@ def concat_script(stream: Sequence[PlacedFile]) -> str:
 
     lines = ["ffconcat version 1.0"]
     for f, after in zip(stream, [*stream[1:], None], strict=True):
-        lines.append("file '" + str(f.path.resolve()).replace("'", "'\\''") + "'")
+        lines.append("file '" + str(f.path.absolute()).replace("'", "'\\''") + "'")
         if after is not None:
             seconds, micro = divmod(at(after) - at(f), 1_000_000)
             lines.append(f"duration {seconds}.{micro:06d}")

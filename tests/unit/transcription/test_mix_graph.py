@@ -12,7 +12,11 @@ from transcription.mix import STREAM_GAP_S, PlacedFile, concat_script, mix_comma
 
 
 def graph(streams: list[tuple[float, Path]]) -> tuple[list[str], str]:
-    args = mix_command(streams, Path("/out/mixed.opus"))
+    return split(mix_command(streams, Path("/out/mixed.opus")))
+
+
+def split(args: list[str]) -> tuple[list[str], str]:
+    """A mix command's inputs and filter graph."""
     inputs = [args[i + 1] for i, a in enumerate(args) if a == "-i"]
     return inputs, args[args.index("-filter_complex") + 1]
 
@@ -35,7 +39,7 @@ def test_each_stream_is_read_through_its_script_and_delayed_to_its_start(
 ) -> None:
     scripts = [Path(f"/tmp/s{i}.ffconcat") for i in range(len(starts))]
     args = mix_command(list(zip(starts, scripts, strict=True)), Path("/out/mixed.opus"))
-    inputs, filters = graph(list(zip(starts, scripts, strict=True)))
+    inputs, filters = split(args)
     assert inputs == [str(p) for p in scripts]
     assert args.count("concat") == len(starts) and args.count("-safe") == len(starts)
     assert delays(filters) == expected
