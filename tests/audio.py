@@ -1,4 +1,4 @@
-"""Audio helpers for tests: tones, speech from espeak-ng, the dominant frequency, WER."""
+"""Audio helpers for tests: tones, speech from espeak-ng, frequencies, lengths sent, WER."""
 
 from __future__ import annotations
 
@@ -22,6 +22,25 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     x = samples.astype(np.float64)
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     return float(np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def band_energy(samples: np.ndarray, freq_hz: float, rate: int, width_hz: float = 40.0) -> float:
+    """The energy of ``samples`` within ``width_hz`` around ``freq_hz``."""
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    return float(spectrum[np.abs(freqs - freq_hz) <= width_hz / 2].sum())
+
+
+def holds_what_was_sent(recorded_s: float, sent_s: float) -> bool:
+    """Whether a recorded track is as long as the audio sent to it over WebRTC.
+
+    The recorder writes what the receiver's decoder gives. Its jitter buffer (NetEq) can play
+    out more than was sent: it stretches audio when packets come late, and conceals the
+    packets a mute stops with a continuation of the last sound. It can play out less: the
+    first packets of a burst can come too late. A track sent 3.0 s held 2.93-3.09 s on a quiet
+    machine, and 3.23 s in a CI run under load; so up to 0.2 s less, or 10 % and a frame more.
+    """
+    return sent_s - 0.2 <= recorded_s <= sent_s * 1.1 + 0.1
 
 
 def speak(text: str, out: Path, voice: str = "en") -> Path:
