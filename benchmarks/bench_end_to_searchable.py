@@ -327,6 +327,7 @@ async def run_pipeline(
 STEP_NAMES = {
     TaskName.SESSION_ENDED.value: "plan (session_ended)",
     TaskName.MERGE_TRANSCRIPT.value: "merge",
+    TaskName.PREMIX_AUDIO.value: "premix (while transcribing)",
     TaskName.MIX_AUDIO.value: "mix",
     TaskName.RENDER_MINUTES.value: "minutes",
     TaskName.ARCHIVE_SESSION.value: "archive",

@@ -12,6 +12,8 @@ file                                        written by                   archive
 ``tracks/<identity>/<track>-<n:05d>.opus``  the recorder: a speaker      media, under ``audio/``
 ``tracks/<identity>/<track>-<n:05d>.mp4``   the recorder: a camera       media, under ``video/``
 ``pipeline/<track>.json``                   the pipeline, per track      not archived (scratch)
+``pipeline/premix-<inputs>.opus``           the pipeline, mixing ahead   not archived (scratch)
+``pipeline/mix.lock``                       the mixes, one at a time     not archived (scratch)
 ``transcript.{json,vtt,srt,txt}``           the pipeline's merge step    transcript
 ``mixed.opus``                              the pipeline's mix step      media, under ``audio/``
 ``minutes.docx``                            the pipeline's minutes step  minutes
@@ -29,7 +31,9 @@ as the recording under ``audio/`` or ``video/`` (:mod:`orchestrator.pipeline.int
 
 Scratch files are not archived (a deliberate decision). ``pipeline/<track>.json`` is one step's
 working state: one track's transcript or the reason it failed, kept so that a redelivered job does
-not transcribe the track again, and read only by the merge and mix steps of the same run.
+not transcribe the track again, and read only by the merge and mix steps of the same run. A premix
+is the mix made while the last tracks were still transcribed, named by the files it holds; the mix
+step takes it as ``mixed.opus`` when those are still the files to mix.
 Everything in it that is part of the record is in ``transcript.json`` and ``mixed.opus``, which
 are archived. Archived, it was signed into the record under the same ten-year COMPLIANCE retention
 (which nobody can shorten) as if it were the record, in a format that nothing but the pipeline
@@ -59,6 +63,7 @@ AUDIO_SEGMENT_SUFFIX: Final = ".opus"
 VIDEO_SEGMENT_SUFFIX: Final = ".mp4"
 # The pipeline's (orchestrator.pipeline.steps).
 PIPELINE_DIR: Final = "pipeline"
+MIX_LOCK: Final = f"{PIPELINE_DIR}/mix.lock"
 TRANSCRIPT_STEM: Final = "transcript"
 TRANSCRIPT_SUFFIXES: Final = (".json", ".vtt", ".srt", ".txt")
 MIXED_AUDIO: Final = "mixed.opus"
@@ -113,6 +118,12 @@ def incident_name(name: str) -> str:
 def track_result_name(track_sid: str) -> str:
     """``pipeline/<track_sid>.json``: one track's transcription result (scratch)."""
     return f"{PIPELINE_DIR}/{track_sid}.json"
+
+
+def premix_name(inputs: str) -> str:
+    """``pipeline/premix-<inputs>.opus``: a mix made ahead of its step, of the files ``inputs``
+    names (a digest of their list; scratch)."""
+    return f"{PIPELINE_DIR}/premix-{inputs}{AUDIO_SEGMENT_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -185,6 +196,8 @@ class SessionSpool:
     """``mixed.opus``: every speaker mixed, for playback."""
     minutes = _SpoolFile(MINUTES)
     """``minutes.docx``: the session's minutes."""
+    mix_lock = _SpoolFile(MIX_LOCK)
+    """``pipeline/mix.lock``: held by the mix being made (one at a time)."""
 
     @classmethod
     def of_manifest(cls, manifest_path: Path | str) -> SessionSpool:
@@ -198,6 +211,10 @@ class SessionSpool:
     def track_results(self) -> dict[str, Path]:
         """Every track result written so far, by track id."""
         return {p.stem: p for p in sorted((self.directory / PIPELINE_DIR).glob("*.json"))}
+
+    def premix(self, inputs: str) -> Path:
+        """The mix of the files ``inputs`` names, made ahead of the mix step."""
+        return self.directory / premix_name(inputs)
 
     def transcript(self, suffix: str) -> Path:
         """``transcript.json``, ``.vtt``, ``.srt`` or ``.txt``."""

@@ -23,7 +23,7 @@ class Queue(StrEnum):
     """The broker's queues; a worker consumes those named on its command line (all by default)."""
 
     TRANSCRIBE = "transcribe"  # speech recognition, where the Whisper model is
-    MEDIA = "media"  # merge, mix, minutes
+    MEDIA = "media"  # merge, (pre)mix, minutes
     ARCHIVE = "archive"  # archive, index, re-verification, the archive outbox
 
 
@@ -37,6 +37,8 @@ class TaskName(StrEnum):
     TRANSCRIBE_TRACK = "tiepdan.transcribe_track"
     MERGE_TRANSCRIPT = "tiepdan.merge_transcript"
     MIX_AUDIO = "tiepdan.mix_audio"
+    # Sent when a track ends while the last others are still transcribed: mixes ahead.
+    PREMIX_AUDIO = "tiepdan.premix_audio"
     RENDER_MINUTES = "tiepdan.render_minutes"
     ARCHIVE_SESSION = "tiepdan.archive_session"
     INDEX_SESSION = "tiepdan.index_session"
@@ -56,6 +58,7 @@ QUEUE_OF: MappingProxyType[TaskName, Queue] = MappingProxyType(
         TaskName.TRANSCRIBE_TRACK: Queue.TRANSCRIBE,
         TaskName.MERGE_TRANSCRIPT: Queue.MEDIA,
         TaskName.MIX_AUDIO: Queue.MEDIA,
+        TaskName.PREMIX_AUDIO: Queue.MEDIA,
         TaskName.RENDER_MINUTES: Queue.MEDIA,
         TaskName.ARCHIVE_SESSION: Queue.ARCHIVE,
         TaskName.INDEX_SESSION: Queue.ARCHIVE,

@@ -35,7 +35,14 @@ from orchestrator.db.models import (
     RecordingRequest,
     SessionProcessing,
 )
-from orchestrator.pipeline.stages import Due, next_stage
+from orchestrator.pipeline.stages import (
+    TRACK_DONE,
+    TRACK_FAILED,
+    TRACK_PENDING,
+    TRACK_RUNNING,
+    Due,
+    next_stage,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -43,9 +50,6 @@ log = logging.getLogger(__name__)
 # Session-level states (SessionProcessing.state).
 PLANNED, RUNNING = "planned", "running"
 DONE, DONE_WITH_WARNINGS, FAILED = "done", "done_with_warnings", "failed"
-# Track states (ProcessingTrack.state).
-TRACK_PENDING, TRACK_RUNNING, TRACK_DONE, TRACK_FAILED = "pending", "running", "done", "failed"
-
 
 _process_db: BlockingDatabase | None = None
 

@@ -22,8 +22,13 @@ SESSION_STEPS: Final = (
     ("archive", TaskName.ARCHIVE_SESSION),
     ("index", TaskName.INDEX_SESSION),
 )
-# A track still to transcribe (``ProcessingTrack.state``).
-UNFINISHED_TRACK: Final = frozenset({"pending", "running"})
+# A track's transcription (``ProcessingTrack.state``): still to do, taken by a worker, done, or
+# failed (its audio unusable).
+TRACK_PENDING: Final = "pending"
+TRACK_RUNNING: Final = "running"
+TRACK_DONE: Final = "done"
+TRACK_FAILED: Final = "failed"
+UNFINISHED_TRACK: Final = frozenset({TRACK_PENDING, TRACK_RUNNING})
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,9 @@ class Due:
 
 
 def next_stage(steps_done: Sequence[str], tracks: Mapping[str, str]) -> tuple[Due, ...]:
-    """What runs next: every unfinished track's transcription (side by side), else the first
-    session step not done; nothing when the pipeline is through.
+    """What runs next: every unfinished track's transcription (side by side), and the premix
+    once every unfinished track is running (no track waits for the core it would take); else
+    the first session step not done; nothing when the pipeline is through.
 
     Args:
         steps_done: ``SessionProcessing.steps_done``.
@@ -44,7 +50,9 @@ def next_stage(steps_done: Sequence[str], tracks: Mapping[str, str]) -> tuple[Du
     """
     unfinished = sorted(sid for sid, state in tracks.items() if state in UNFINISHED_TRACK)
     if unfinished:
-        return tuple(Due(TaskName.TRANSCRIBE_TRACK, (sid,)) for sid in unfinished)
+        transcribe = tuple(Due(TaskName.TRANSCRIBE_TRACK, (sid,)) for sid in unfinished)
+        running = all(tracks[sid] == TRACK_RUNNING for sid in unfinished)
+        return (*transcribe, Due(TaskName.PREMIX_AUDIO)) if running else transcribe
     for step, task in SESSION_STEPS:
         if step not in steps_done:
             return (Due(task),)

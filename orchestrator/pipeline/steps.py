@@ -8,12 +8,16 @@ written under a temporary name first, so a file with its final name is always co
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Final
 
+from filelock import FileLock, Timeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
@@ -22,6 +26,7 @@ from orchestrator.pipeline import progress
 from orchestrator.pipeline.integrity import check_recording
 from orchestrator.pipeline.minutes_data import minutes_data
 from orchestrator.pipeline.session_vocabulary import session_vocabulary
+from orchestrator.pipeline.stages import TRACK_DONE, TRACK_FAILED
 from storage.files import write_atomic
 from storage.spool import SessionSpool
 from transcription.engine import ModelChoice, Transcriber, choose_model
@@ -133,7 +138,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
         # database behind, so it is brought level (recording is idempotent).
         log.info("session %s track %s: already transcribed", session_id, track_sid)
         saved = json.loads(result_path.read_text(encoding="utf-8"))
-        if saved["state"] == progress.TRACK_DONE:
+        if saved["state"] == TRACK_DONE:
             progress.run_db(lambda db: progress.track_done(db, session_id, track_sid))
         else:
             reason = str(saved.get("reason", ""))
@@ -175,7 +180,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
     except AudioError as e:
         reason = e.reason
         log.warning("session %s track %s failed: %s", session_id, track_sid, reason)
-        write_atomic(result_path, _track_result(progress.TRACK_FAILED, reason=reason))
+        write_atomic(result_path, _track_result(TRACK_FAILED, reason=reason))
         progress.run_db(lambda db: progress.track_failed(db, session_id, track_sid, reason))
         warning = f"Không nhận dạng được tiếng của {track.display_name} ({track_sid}): {reason}"
         progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
@@ -189,9 +194,7 @@ def transcribe_session_track(settings: Settings, session_id: int, track_sid: str
               for f in result.failed]  # fmt: skip
     write_atomic(
         result_path,
-        _track_result(
-            progress.TRACK_DONE, failed_files=failed, transcript=json.loads(to_json(transcript))
-        ),
+        _track_result(TRACK_DONE, failed_files=failed, transcript=json.loads(to_json(transcript))),
     )
     warnings = [
         f"Bỏ qua tệp hỏng của {track.display_name}: {f['path']} ({f['reason']})" for f in failed
@@ -222,7 +225,7 @@ def merge_session(session_id: int) -> None:
         parts = [
             from_json(json.dumps(r["transcript"]))
             for r in _track_results(files).values()
-            if r["state"] == progress.TRACK_DONE
+            if r["state"] == TRACK_DONE
         ]
         transcript = combine(parts, language=language)
         # transcript.json last: it marks the step done.
@@ -231,24 +234,85 @@ def merge_session(session_id: int) -> None:
     progress.run_db(lambda db: progress.step_done(db, session_id, "merge"))
 
 
+def _mix_inputs(files: SessionSpool) -> list[PlacedFile]:
+    """The segment files the mix places: every track's but a failed track's, less the files its
+    transcription could not read. A track not transcribed yet counts whole (a premix)."""
+    results = _track_results(files)
+    placed = []
+    for track in load_manifest(files).tracks:
+        result = results.get(track.track_sid, {"state": TRACK_DONE})
+        if result["state"] != TRACK_DONE:
+            continue
+        bad = {f["path"] for f in result.get("failed_files", [])}
+        placed += [PlacedFile(s.start_s, files.directory / s.path, s.duration_s)
+                   for s in track.segments if s.path not in bad]  # fmt: skip
+    return placed
+
+
+def inputs_key(placed: Sequence[PlacedFile]) -> str:
+    """What names a premix: a digest of the files a mix places, and where."""
+    listed = json.dumps([(p.start_s, str(p.path), p.duration_s) for p in placed])
+    return hashlib.sha256(listed.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _one_mix_at_a_time(files: SessionSpool, *, wait: bool) -> Iterator[bool]:
+    """Hold the session's mix lock; yields False when another holds it and ``wait`` is off.
+
+    The lock is a ``flock`` on the spool's ``pipeline/mix.lock``: the system drops it when its
+    holder dies, so a worker killed mid-mix leaves nothing to clear."""
+    lock = FileLock(files.mix_lock)
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def premix_session(session_id: int) -> None:
+    """Mix ahead, while the session's last tracks are transcribed (a worker's core would idle).
+
+    Best effort: the mix step takes the premix as ``mixed.opus`` when its files are still those
+    to mix, and mixes them itself otherwise, so a premix that fails (a file the transcription
+    will find unreadable) is only logged."""
+    try:
+        files = session_spool(session_id)
+        if not files.manifest.exists():  # archived and emptied already: a late premix
+            return
+        with _one_mix_at_a_time(files, wait=False) as ours:
+            if not ours or files.mixed.exists():
+                return
+            placed = _mix_inputs(files)
+            premix = files.premix(inputs_key(placed))
+            if placed and not premix.exists():
+                mix_files(placed, premix)
+                log.info("session %s: premixed %s files", session_id, len(placed))
+    except Exception as e:  # whatever it was, the mix step mixes instead
+        log.warning("session %s: no premix: %s: %s", session_id, type(e).__name__, e)
+
+
 def mix_session(session_id: int) -> None:
-    """``mixed.opus``: every usable segment file placed at its time, mixed, normalized."""
+    """``mixed.opus``: every usable segment file placed at its time, mixed, normalized (the
+    premix, when it holds the same files; a premix still being made is waited for)."""
     files = session_spool(session_id)
-    if not files.mixed.exists():
-        results = _track_results(files)
-        placed = []
-        for track in load_manifest(files).tracks:
-            result = results.get(track.track_sid, {})
-            if result.get("state") != progress.TRACK_DONE:
-                continue
-            bad = {f["path"] for f in result.get("failed_files", [])}
-            placed += [PlacedFile(s.start_s, files.directory / s.path, s.duration_s)
-                       for s in track.segments if s.path not in bad]  # fmt: skip
-        if placed:
-            mix_files(placed, files.mixed)
-        else:
-            warning = "Không có âm thanh nào để trộn thành mixed.opus."
-            progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
+    with contextlib.ExitStack() as held:
+        if not files.mixed.exists():
+            held.enter_context(_one_mix_at_a_time(files, wait=True))
+        if not files.mixed.exists():
+            placed = _mix_inputs(files)
+            premix = files.premix(inputs_key(placed))
+            if placed and premix.exists():
+                premix.replace(files.mixed)
+                log.info("session %s: the premix is the mix", session_id)
+            elif placed:
+                mix_files(placed, files.mixed)
+            else:
+                warning = "Không có âm thanh nào để trộn thành mixed.opus."
+                progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
     progress.run_db(lambda db: progress.step_done(db, session_id, "mix"))
 
 

@@ -2,8 +2,9 @@
 
 ``tiepdan.session_ended`` (sent once per session by the orchestrator's outbox) plans the work and
 sends the ``transcribe_track`` of every speaker track (queue ``transcribe``); the last track to
-finish sends ``merge``, and each step then sends the next: ``mix`` → ``minutes`` (queue
-``media``) → ``archive_session`` → ``index_session`` (queue ``archive``, owned by
+finish sends ``merge`` (one that ends while the last others run sends ``premix_audio``, which
+mixes ahead for the mix step to take), and each step then sends the next: ``mix`` →
+``minutes`` (queue ``media``) → ``archive_session`` → ``index_session`` (queue ``archive``, owned by
 :mod:`orchestrator.pipeline.archive_step` and :mod:`orchestrator.pipeline.index_step`). What
 runs next is read from the progress rows (:mod:`orchestrator.pipeline.stages`), so the
 orchestrator's sweeper (:mod:`orchestrator.pipeline.sweeper`) can send it again when a worker or
@@ -100,10 +101,12 @@ STEP_OF: Final = {TaskName.TRANSCRIBE_TRACK: "transcribe", **{t: s for s, t in S
 
 def advance(app: Celery, session_id: int, *, after_track: bool = False) -> None:
     """Send what the session's pipeline runs next, as its progress rows say. After a track, the
-    other tracks still running are left alone: the last of them to finish sends the merge."""
+    other tracks still running are left alone (the premix, if due, is sent): the last of them to
+    finish sends the merge."""
     due = progress.run_db(lambda db: progress.next_due(db, session_id))
     if after_track and due and due[0].task is TaskName.TRANSCRIBE_TRACK:
-        return
+        # The others are running, or sent already; the core this track held may premix.
+        due = tuple(d for d in due if d.task is TaskName.PREMIX_AUDIO)
     for d in due:
         send(app, d.task, session_id, *d.extra)
 
@@ -183,6 +186,17 @@ def register(app: Celery, settings: Settings) -> None:
     limit = settings.pipeline.transcribe_time_limit_s
     register_step(app, settings, TaskName.TRANSCRIBE_TRACK, transcribe_track,
                   soft_time_limit=int(limit * 0.95), time_limit=limit)  # fmt: skip
+
+    def premix_audio(session_id: int) -> None:
+        kill_worker_if_asked(settings, "pipeline.premix")
+        steps.premix_session(session_id)
+
+    # Not a step: it sends nothing next, and a failure leaves the mix to the mix step.
+    register_step(
+        app, settings, TaskName.PREMIX_AUDIO,
+        of_a_started_pipeline(TaskName.PREMIX_AUDIO, premix_audio),
+        soft_time_limit=soft, time_limit=hard, base=RetryingTask,
+    )  # fmt: skip
     for name, task in (
         (TaskName.MERGE_TRANSCRIPT, steps.merge_session),
         (TaskName.MIX_AUDIO, steps.mix_session),

@@ -57,6 +57,11 @@ STEPS = ["transcribe", "merge", "mix", "minutes", "archive", "index"]
 
 CHAIR = SpokenTrack("chair-1", "Lê Văn Chủ", "chair", "Ban TCD tỉnh Ninh Bình",
                     ((1.0, "The session is open."),))  # fmt: skip
+# Transcribed for several times as long as the citizen's track: the premix is sent meanwhile.
+LONG_CHAIR = SpokenTrack("chair-1", "Lê Văn Chủ", "chair", "Ban TCD tỉnh Ninh Bình",
+                         ((1.0, "The session is open. Today we hear the citizens of the northern "
+                                "district about the land compensation case, and every answer "
+                                "will be written down in the minutes."),))  # fmt: skip
 CITIZEN = SpokenTrack("citizen-2", "Trần Thị Bình", "citizen", "UBND xã Gia Viễn",
                       ((3.0, "Thank you for hearing me."),))  # fmt: skip
 
@@ -270,6 +275,20 @@ async def test_worker_killed_at_each_step(pipeline: Pipeline, step: str) -> None
     with worker(p.settings, p.tmp_path, f"heir{uuid.uuid4().hex[:6]}", **p.worker_env()):
         # Redis would deliver the killed job again only after its visibility timeout (30 min):
         # the sweeper sends it again after STALE_S without progress.
+        row = await assert_archived_once(p, session_id, timeout=180)
+    assert row.redrives >= 1
+
+
+@pytest.mark.parametrize("pipeline", ["postgresql"], indirect=True)
+async def test_worker_killed_at_the_premix(pipeline: Pipeline) -> None:
+    """The citizen's short track ends while the chair's long one runs, and the premix it sends
+    kills the worker (the chair's transcription with it): the mix step mixes instead."""
+    p = pipeline
+    doomed_env = p.worker_env(TIEPDAN_FAULTS__KILL_AT='["pipeline.premix"]')
+    with worker(p.settings, p.tmp_path, f"doomed{uuid.uuid4().hex[:6]}", **doomed_env) as doomed:
+        session_id = await end_recorded_session(p, [LONG_CHAIR, CITIZEN])
+        await wait_for_death(asyncio.create_task(asyncio.to_thread(doomed.wait)), "premix")
+    with worker(p.settings, p.tmp_path, f"heir{uuid.uuid4().hex[:6]}", **p.worker_env()):
         row = await assert_archived_once(p, session_id, timeout=180)
     assert row.redrives >= 1
 

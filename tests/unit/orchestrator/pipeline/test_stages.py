@@ -18,9 +18,13 @@ ALL = ["transcribe", "merge", "mix", "minutes", "archive"]
         # Planned: every track side by side.
         ([], {"TR_b": "pending", "TR_a": "pending"},
          (Due(T.TRANSCRIBE_TRACK, ("TR_a",)), Due(T.TRANSCRIBE_TRACK, ("TR_b",)))),
-        # A track whose worker died (still "running") is due again; finished ones are not.
+        # A track whose worker died (still "running") is due again; finished ones are not. No
+        # track waits for a core: the premix may take one.
         ([], {"TR_a": "done", "TR_b": "running", "TR_c": "failed"},
-         (Due(T.TRANSCRIBE_TRACK, ("TR_b",)),)),
+         (Due(T.TRANSCRIBE_TRACK, ("TR_b",)), Due(T.PREMIX_AUDIO))),
+        # A track still waits for a core: no premix yet.
+        ([], {"TR_a": "done", "TR_b": "running", "TR_c": "pending"},
+         (Due(T.TRANSCRIBE_TRACK, ("TR_b",)), Due(T.TRANSCRIBE_TRACK, ("TR_c",)))),
         # Every track finished (a failed one too): the merge.
         ([], {"TR_a": "done", "TR_c": "failed"}, (Due(T.MERGE_TRANSCRIPT),)),
         ([], {}, (Due(T.MERGE_TRANSCRIPT),)),

@@ -12,8 +12,11 @@ from orchestrator.pipeline.tasks import SessionTask, retry_transient
 from transcription import Queue, RetryingTask, RetryLater, TaskName, create_celery
 from transcription.errors import AudioError, InferenceError
 
-# Tasks not about one session: a failure of theirs marks no session failed.
-NOT_OF_A_SESSION = {TaskName.PING, TaskName.VERIFY_ARCHIVE, TaskName.ARCHIVE_OUTBOX}
+# Tasks whose failure marks no session failed: not about one session, or (the premix) work
+# ahead that the mix step does itself when it failed.
+NOT_OF_A_SESSION = {
+    TaskName.PING, TaskName.VERIFY_ARCHIVE, TaskName.ARCHIVE_OUTBOX, TaskName.PREMIX_AUDIO,
+}  # fmt: skip
 
 
 def test_every_task_is_named_in_the_enum_and_has_the_one_retry_policy() -> None:
@@ -38,6 +41,7 @@ def test_every_task_name_has_a_queue_and_the_names_never_change() -> None:
         "tiepdan.transcribe_track": Queue.TRANSCRIBE,
         "tiepdan.merge_transcript": Queue.MEDIA,
         "tiepdan.mix_audio": Queue.MEDIA,
+        "tiepdan.premix_audio": Queue.MEDIA,
         "tiepdan.render_minutes": Queue.MEDIA,
         "tiepdan.archive_session": Queue.ARCHIVE,
         "tiepdan.index_session": Queue.ARCHIVE,
