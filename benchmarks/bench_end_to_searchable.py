@@ -11,8 +11,10 @@ a Redis database and a bucket of the benchmark's own. Then ``tiepdan.session_end
 (what the orchestrator's outbox sends once the session ended and its recording is complete: the
 outbox's own delay is left out), and the clock runs until the archive search
 (``orchestrator.search.search``), asked for the words of the session's last utterance, returns
-it, and it lies in the session's last turn (so the whole session was transcribed; the words are
-the model's, not the reference's, so one misheard clip cannot stop the clock for good).
+it, and it lies in the session's last minute (so the whole session was transcribed; the words
+are the model's, not the reference's, so one misheard clip cannot stop the clock for good, and
+the last minute rather than the last turn, as the model may hear nothing in one short clip: at
+60.7 min it left the last turn out once).
 
 Where the time goes is read from the workers' Celery task events (enabled by remote control):
 each task's queue wait (from the end of the task that sent it) and run time, every track's
@@ -254,6 +256,10 @@ async def steps_done(db: Any, session_id: int) -> tuple[str, list[str]]:
         return (row.state, list(row.steps_done)) if row else ("", [])
 
 
+# The session's last utterance lies this close to its end once it is transcribed to its end.
+LAST_S = 60.0
+
+
 def probe_words(text: str) -> str:
     """The three longest words of ``text``, as an OR query."""
     words = sorted(set(normalise(text).split()), key=len, reverse=True)[:3]
@@ -261,7 +267,7 @@ def probe_words(text: str) -> str:
 
 
 async def found_last_said(db: Any, session_id: int, window: tuple[float, float]) -> bool:
-    """Whether the session's last transcribed utterance lies inside ``window`` (the last turn:
+    """Whether the session's last transcribed utterance lies inside ``window`` (the last minute:
     the session was transcribed to its end) and the search finds it by its own words (what the
     model heard, so a misheard clip cannot stop the clock for good)."""
     async with db() as s:
@@ -299,9 +305,9 @@ async def run_pipeline(
     app: Any, db: Any, session_id: int, layout: Layout, procs: list[psutil.Process],
     timeout_s: float, t0: float,
 ) -> Outcome:  # fmt: skip
-    """Send ``session_ended`` and wait until the last turn is found (or the pipeline fails)."""
+    """Send ``session_ended`` and wait until the last minute is found (or the pipeline fails)."""
     _speaker, start, _text, seconds = layout.placed[-1]
-    window = (start - 1.0, start + seconds + 1.0)
+    window = (start + seconds - LAST_S, start + seconds + 1.0)
     cpu0 = cpu_seconds(procs)
     send(app, TaskName.SESSION_ENDED, session_id)
     index_done: float | None = None
@@ -314,9 +320,9 @@ async def run_pipeline(
             if await found_last_said(db, session_id, window):
                 return Outcome(time.time() - t0, index_done, cpu_seconds(procs) - cpu0, state)
             if time.time() - t0 > index_done + 10:
-                # Indexed, yet nothing transcribed lies in the last turn, or the search did not
-                # find it: say so.
-                print(f"  no utterance in the last turn {window} was found", flush=True)
+                # Indexed, yet nothing transcribed lies in the last minute, or the search did
+                # not find it: say so.
+                print(f"  no utterance in the last minute {window} was found", flush=True)
                 return Outcome(None, index_done, cpu_seconds(procs) - cpu0, state)
         await asyncio.sleep(POLL_S)
     return Outcome(None, index_done, cpu_seconds(procs) - cpu0, "timed out")

@@ -13,7 +13,7 @@ file                                        written by                   archive
 ``tracks/<identity>/<track>-<n:05d>.mp4``   the recorder: a camera       media, under ``video/``
 ``pipeline/<track>.json``                   the pipeline, per track      not archived (scratch)
 ``pipeline/premix-<inputs>.opus``           the pipeline, mixing ahead   not archived (scratch)
-``pipeline/mix.lock``                       the mixes, one at a time     not archived (scratch)
+``pipeline/premix-<inputs>.lock``           held while that is made      not archived (scratch)
 ``transcript.{json,vtt,srt,txt}``           the pipeline's merge step    transcript
 ``mixed.opus``                              the pipeline's mix step      media, under ``audio/``
 ``minutes.docx``                            the pipeline's minutes step  minutes
@@ -63,7 +63,6 @@ AUDIO_SEGMENT_SUFFIX: Final = ".opus"
 VIDEO_SEGMENT_SUFFIX: Final = ".mp4"
 # The pipeline's (orchestrator.pipeline.steps).
 PIPELINE_DIR: Final = "pipeline"
-MIX_LOCK: Final = f"{PIPELINE_DIR}/mix.lock"
 TRANSCRIPT_STEM: Final = "transcript"
 TRANSCRIPT_SUFFIXES: Final = (".json", ".vtt", ".srt", ".txt")
 MIXED_AUDIO: Final = "mixed.opus"
@@ -120,10 +119,10 @@ def track_result_name(track_sid: str) -> str:
     return f"{PIPELINE_DIR}/{track_sid}.json"
 
 
-def premix_name(inputs: str) -> str:
+def premix_name(inputs: str, suffix: str = AUDIO_SEGMENT_SUFFIX) -> str:
     """``pipeline/premix-<inputs>.opus``: a mix made ahead of its step, of the files ``inputs``
-    names (a digest of their list; scratch)."""
-    return f"{PIPELINE_DIR}/premix-{inputs}{AUDIO_SEGMENT_SUFFIX}"
+    names (a digest of their list; scratch); ``.lock`` is held while it is made."""
+    return f"{PIPELINE_DIR}/premix-{inputs}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -196,8 +195,6 @@ class SessionSpool:
     """``mixed.opus``: every speaker mixed, for playback."""
     minutes = _SpoolFile(MINUTES)
     """``minutes.docx``: the session's minutes."""
-    mix_lock = _SpoolFile(MIX_LOCK)
-    """``pipeline/mix.lock``: held by the mix being made (one at a time)."""
 
     @classmethod
     def of_manifest(cls, manifest_path: Path | str) -> SessionSpool:
@@ -215,6 +212,14 @@ class SessionSpool:
     def premix(self, inputs: str) -> Path:
         """The mix of the files ``inputs`` names, made ahead of the mix step."""
         return self.directory / premix_name(inputs)
+
+    def premix_lock(self, inputs: str) -> Path:
+        """Locked (``flock``) while that premix is made."""
+        return self.directory / premix_name(inputs, ".lock")
+
+    def premixes(self) -> list[Path]:
+        """Every premix made."""
+        return sorted(self.directory.glob(premix_name("*")))
 
     def transcript(self, suffix: str) -> Path:
         """``transcript.json``, ``.vtt``, ``.srt`` or ``.txt``."""

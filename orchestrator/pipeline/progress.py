@@ -254,15 +254,20 @@ async def next_due(db: AsyncSession, session_id: int) -> tuple[Due, ...]:
     row = await db.get(SessionProcessing, session_id)
     if row is None:
         return ()
+    due = next_stage(row.steps_done, await track_states(db, session_id))
+    if not due:
+        await settle(db, session_id)
+    return due
+
+
+async def track_states(db: AsyncSession, session_id: int) -> dict[str, str]:
+    """Each track's state (``ProcessingTrack.state``), by track id."""
     tracks = await db.execute(
         select(ProcessingTrack.track_sid, ProcessingTrack.state).where(
             ProcessingTrack.session_id == session_id
         )
     )
-    due = next_stage(row.steps_done, dict(tracks.all()))
-    if not due:
-        await settle(db, session_id)
-    return due
+    return {sid: state for sid, state in tracks}
 
 
 async def settle(db: AsyncSession, session_id: int) -> None:

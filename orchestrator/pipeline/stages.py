@@ -40,9 +40,8 @@ class Due:
 
 
 def next_stage(steps_done: Sequence[str], tracks: Mapping[str, str]) -> tuple[Due, ...]:
-    """What runs next: every unfinished track's transcription (side by side), and the premix
-    once every unfinished track is running (no track waits for the core it would take); else
-    the first session step not done; nothing when the pipeline is through.
+    """What runs next: every unfinished track's transcription (side by side), else the first
+    session step not done; nothing when the pipeline is through.
 
     Args:
         steps_done: ``SessionProcessing.steps_done``.
@@ -50,10 +49,18 @@ def next_stage(steps_done: Sequence[str], tracks: Mapping[str, str]) -> tuple[Du
     """
     unfinished = sorted(sid for sid, state in tracks.items() if state in UNFINISHED_TRACK)
     if unfinished:
-        transcribe = tuple(Due(TaskName.TRANSCRIBE_TRACK, (sid,)) for sid in unfinished)
-        running = all(tracks[sid] == TRACK_RUNNING for sid in unfinished)
-        return (*transcribe, Due(TaskName.PREMIX_AUDIO)) if running else transcribe
+        return tuple(Due(TaskName.TRANSCRIBE_TRACK, (sid,)) for sid in unfinished)
     for step, task in SESSION_STEPS:
         if step not in steps_done:
             return (Due(task),)
     return ()
+
+
+def premix_due(tracks: Mapping[str, str]) -> bool:
+    """Whether to mix ahead now that a track has ended: tracks are still being transcribed, and
+    none waits for the core this one freed (every unfinished track is running).
+
+    Only a track's end sends it, never the sweeper: a premix is an offer of an idle core, and
+    beside tracks sent again it would take a core they need."""
+    unfinished = [state for state in tracks.values() if state in UNFINISHED_TRACK]
+    return bool(unfinished) and all(state == TRACK_RUNNING for state in unfinished)

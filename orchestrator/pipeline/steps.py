@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
 from media.manifest import RecordingManifest, TrackRecord
+from orchestrator.core.faults import kill_worker_if_asked
 from orchestrator.pipeline import progress
 from orchestrator.pipeline.integrity import check_recording
 from orchestrator.pipeline.minutes_data import minutes_data
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S: Final = 2.0
 """Seconds between two progress writes while a track is transcribed."""
+PREMIX_WAIT_S: Final = 900.0
+"""The longest the mix step waits for a premix of its files being made (one of about 8 hours of
+session on a 2-core machine, where an hour takes about 110 s)."""
 TRACK_RESULT_VERSION: Final = 1
 
 
@@ -234,13 +238,14 @@ def merge_session(session_id: int) -> None:
     progress.run_db(lambda db: progress.step_done(db, session_id, "merge"))
 
 
-def _mix_inputs(files: SessionSpool) -> list[PlacedFile]:
-    """The segment files the mix places: every track's but a failed track's, less the files its
-    transcription could not read. A track not transcribed yet counts whole (a premix)."""
+def mix_inputs(files: SessionSpool, *, ahead: bool = False) -> list[PlacedFile]:
+    """The segment files the mix places: every transcribed track's, less the files its
+    transcription could not read. ``ahead`` (a premix): a track not transcribed yet counts whole."""
     results = _track_results(files)
+    unknown = {"state": TRACK_DONE} if ahead else {"state": "no result"}
     placed = []
     for track in load_manifest(files).tracks:
-        result = results.get(track.track_sid, {"state": TRACK_DONE})
+        result = results.get(track.track_sid, unknown)
         if result["state"] != TRACK_DONE:
             continue
         bad = {f["path"] for f in result.get("failed_files", [])}
@@ -256,15 +261,17 @@ def inputs_key(placed: Sequence[PlacedFile]) -> str:
 
 
 @contextlib.contextmanager
-def _one_mix_at_a_time(files: SessionSpool, *, wait: bool) -> Iterator[bool]:
-    """Hold the session's mix lock; yields False when another holds it and ``wait`` is off.
+def _premixing(files: SessionSpool, key: str, *, wait_s: float) -> Iterator[bool]:
+    """Hold the lock of the premix ``key``, which its maker holds while it mixes; yields False
+    when another holds it for longer than ``wait_s``, or the spool's file system cannot lock.
 
-    The lock is a ``flock`` on the spool's ``pipeline/mix.lock``: the system drops it when its
-    holder dies, so a worker killed mid-mix leaves nothing to clear."""
-    lock = FileLock(files.mix_lock)
+    The lock is a ``flock``, never a file that marks it: the system drops it when its holder
+    dies, so a worker killed mid-mix leaves nothing to clear."""
+    lock = FileLock(files.premix_lock(key), fallback_to_soft=False)
     try:
-        lock.acquire(timeout=-1 if wait else 0)
-    except Timeout:
+        lock.acquire(timeout=wait_s)
+    except (Timeout, OSError, NotImplementedError) as e:
+        log.info("premix %s: lock not taken (%s)", key, type(e).__name__)
         yield False
         return
     try:
@@ -273,7 +280,7 @@ def _one_mix_at_a_time(files: SessionSpool, *, wait: bool) -> Iterator[bool]:
         lock.release()
 
 
-def premix_session(session_id: int) -> None:
+def premix_session(settings: Settings, session_id: int) -> None:
     """Mix ahead, while the session's last tracks are transcribed (a worker's core would idle).
 
     Best effort: the mix step takes the premix as ``mixed.opus`` when its files are still those
@@ -283,29 +290,32 @@ def premix_session(session_id: int) -> None:
         files = session_spool(session_id)
         if not files.manifest.exists():  # archived and emptied already: a late premix
             return
-        with _one_mix_at_a_time(files, wait=False) as ours:
-            if not ours or files.mixed.exists():
+        placed = mix_inputs(files, ahead=True)
+        key = inputs_key(placed)
+        premix = files.premix(key)
+        with _premixing(files, key, wait_s=0) as ours:
+            if not ours or not placed or premix.exists() or files.mixed.exists():
                 return
-            placed = _mix_inputs(files)
-            premix = files.premix(inputs_key(placed))
-            if placed and not premix.exists():
-                mix_files(placed, premix)
-                log.info("session %s: premixed %s files", session_id, len(placed))
+            kill_worker_if_asked(settings, "pipeline.premix")
+            mix_files(placed, premix)
+            log.info("session %s: premixed %s files", session_id, len(placed))
     except Exception as e:  # whatever it was, the mix step mixes instead
         log.warning("session %s: no premix: %s: %s", session_id, type(e).__name__, e)
 
 
 def mix_session(session_id: int) -> None:
-    """``mixed.opus``: every usable segment file placed at its time, mixed, normalized (the
-    premix, when it holds the same files; a premix still being made is waited for)."""
+    """``mixed.opus``: every usable segment file placed at its time, mixed, normalized: the
+    premix of the same files if there is one (waited for while it is made), else mixed here."""
     files = session_spool(session_id)
-    with contextlib.ExitStack() as held:
-        if not files.mixed.exists():
-            held.enter_context(_one_mix_at_a_time(files, wait=True))
-        if not files.mixed.exists():
-            placed = _mix_inputs(files)
-            premix = files.premix(inputs_key(placed))
-            if placed and premix.exists():
+    if not files.mixed.exists():
+        placed = mix_inputs(files)
+        key = inputs_key(placed)
+        premix = files.premix(key)
+        # Past the wait, mixing here too is only work done twice: both write atomically.
+        with _premixing(files, key, wait_s=PREMIX_WAIT_S):
+            if files.mixed.exists():
+                pass
+            elif placed and premix.exists():
                 premix.replace(files.mixed)
                 log.info("session %s: the premix is the mix", session_id)
             elif placed:
@@ -313,6 +323,8 @@ def mix_session(session_id: int) -> None:
             else:
                 warning = "Không có âm thanh nào để trộn thành mixed.opus."
                 progress.run_db(lambda db: progress.add_warnings(db, session_id, warning))
+        for other in files.premixes():  # of other files (one found unreadable since)
+            other.unlink(missing_ok=True)
     progress.run_db(lambda db: progress.step_done(db, session_id, "mix"))
 
 

@@ -27,7 +27,7 @@ from urllib3.exceptions import HTTPError
 from config import Settings
 from orchestrator.core.faults import kill_worker_if_asked
 from orchestrator.pipeline import progress, steps
-from orchestrator.pipeline.stages import SESSION_STEPS
+from orchestrator.pipeline.stages import SESSION_STEPS, premix_due
 from transcription.celery_app import RetryingTask, RetryLater, TaskName, send
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,12 @@ def advance(app: Celery, session_id: int, *, after_track: bool = False) -> None:
     finish sends the merge."""
     due = progress.run_db(lambda db: progress.next_due(db, session_id))
     if after_track and due and due[0].task is TaskName.TRANSCRIBE_TRACK:
-        # The others are running, or sent already; the core this track held may premix.
-        due = tuple(d for d in due if d.task is TaskName.PREMIX_AUDIO)
+        if premix_due(progress.run_db(lambda db: progress.track_states(db, session_id))):
+            try:
+                send(app, TaskName.PREMIX_AUDIO, session_id)
+            except Exception as e:  # an offer: without it the mix step mixes, as ever
+                log.warning("session %s: premix not sent: %s", session_id, e)
+        return
     for d in due:
         send(app, d.task, session_id, *d.extra)
 
@@ -188,8 +192,7 @@ def register(app: Celery, settings: Settings) -> None:
                   soft_time_limit=int(limit * 0.95), time_limit=limit)  # fmt: skip
 
     def premix_audio(session_id: int) -> None:
-        kill_worker_if_asked(settings, "pipeline.premix")
-        steps.premix_session(session_id)
+        steps.premix_session(settings, session_id)
 
     # Not a step: it sends nothing next, and a failure leaves the mix to the mix step.
     register_step(

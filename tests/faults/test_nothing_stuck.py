@@ -281,8 +281,9 @@ async def test_worker_killed_at_each_step(pipeline: Pipeline, step: str) -> None
 
 @pytest.mark.parametrize("pipeline", ["postgresql"], indirect=True)
 async def test_worker_killed_at_the_premix(pipeline: Pipeline) -> None:
-    """The citizen's short track ends while the chair's long one runs, and the premix it sends
-    kills the worker (the chair's transcription with it): the mix step mixes instead."""
+    """The citizen's short track ends while the chair's long one runs (a worker runs a job per
+    core: two here), and the premix it sends kills the worker mid-premix, its lock held, the
+    chair's transcription with it: the lock dies with the worker, and nothing waits on it."""
     p = pipeline
     doomed_env = p.worker_env(TIEPDAN_FAULTS__KILL_AT='["pipeline.premix"]')
     with worker(p.settings, p.tmp_path, f"doomed{uuid.uuid4().hex[:6]}", **doomed_env) as doomed:

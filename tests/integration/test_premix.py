@@ -16,26 +16,19 @@ from filelock import FileLock
 from orchestrator.pipeline import progress, steps
 from storage.spool import SessionSpool
 from tests.integration.conftest import World
-from tests.integration.test_pipeline import CHAIR, CITIZEN, CITIZEN_LINES, ended_session
-from tests.recording_fixtures import SpokenTrack
+from tests.integration.test_pipeline import CHAIR, CITIZEN, ended_session
 from transcription.engine import decode
 
 pytestmark = pytest.mark.postgresql_only
 
-# A citizen's track with a file no decoder can read after her words: the premix, made before her
-# track is transcribed, cannot hold it; the transcription finds it and the mix leaves it out.
-CITIZEN_WITH_A_BAD_FILE = SpokenTrack(
-    "citizen-8", "Trần Thị Bình", "citizen", "UBND xã Gia Viễn", CITIZEN_LINES,
-    raw_files=((32.0, b"OggS but not really an opus stream " * 40),),
-)  # fmt: skip
-
 
 def premixes(spool: SessionSpool) -> list[str]:
-    return sorted(p.name for p in (spool.directory / "pipeline").glob("premix-*"))
+    return [p.name for p in spool.premixes()]
 
 
-def loudness(path: SessionSpool, start_s: float, end_s: float) -> float:
-    mixed = decode(path.mixed)  # 16 kHz mono
+def loudness(spool: SessionSpool, start_s: float, end_s: float) -> float:
+    """The mix's RMS between two session times."""
+    mixed = decode(spool.mixed)  # 16 kHz mono
     return float(np.sqrt(np.mean(mixed[int(start_s * 16_000) : int(end_s * 16_000)] ** 2)))
 
 
@@ -49,18 +42,19 @@ async def test_the_mix_step_takes_the_premix_and_waits_for_one_being_made(
         with progress.process_db(world.settings):
             assert steps.plan_session(session_id) == sorted([CHAIR.track_sid, CITIZEN.track_sid])
             steps.transcribe_session_track(world.settings, session_id, CHAIR.track_sid)
-            # Another mix holds the lock: a premix does not wait, and makes nothing.
-            with FileLock(spool.mix_lock):
+            key = steps.inputs_key(steps.mix_inputs(spool, ahead=True))
+            # Another premix of the same files is being made: this one does not wait for it.
+            with FileLock(spool.premix_lock(key)):
                 t0 = time.monotonic()
-                steps.premix_session(session_id)
+                steps.premix_session(world.settings, session_id)
                 assert time.monotonic() - t0 < 5.0 and premixes(spool) == []
-            steps.premix_session(session_id)  # the citizen's track is still to transcribe
-            [premix] = premixes(spool)
-            made = (spool.directory / "pipeline" / premix).stat().st_ino
+            steps.premix_session(world.settings, session_id)  # the citizen still to transcribe
+            assert premixes(spool) == [spool.premix(key).name]
+            made = spool.premix(key).stat().st_ino
             steps.transcribe_session_track(world.settings, session_id, CITIZEN.track_sid)
             steps.merge_session(session_id)
-            # A premix still being made (its lock held): the mix step waits for it.
-            lock = FileLock(spool.mix_lock)
+            # While the premix of its files is still being made, the mix step waits for it.
+            lock = FileLock(spool.premix_lock(key))
             lock.acquire()
             mixing = threading.Thread(target=steps.mix_session, args=(session_id,))
             mixing.start()
@@ -76,24 +70,34 @@ async def test_the_mix_step_takes_the_premix_and_waits_for_one_being_made(
     assert loudness(spool, 3.0, 8.0) > 0.02 and loudness(spool, 24.5, 27.0) > 0.02
 
 
-async def test_a_premix_that_fails_leaves_the_mix_to_the_mix_step(
+async def test_a_premix_of_files_found_unreadable_since_is_not_taken(
     world: World, tmp_path: Path
 ) -> None:
+    """The citizen's file is damaged on disk before the premix, mended, then damaged again after
+    it: the premix fails and is only logged, then holds her words, which the record must not."""
     spool = SessionSpool(tmp_path / "recording")
-    session_id = await ended_session(world, spool.directory, [CHAIR, CITIZEN_WITH_A_BAD_FILE])
+    session_id = await ended_session(world, spool.directory, [CHAIR, CITIZEN])
+    [citizen_file] = (spool.directory / "tracks" / CITIZEN.identity).glob("*.opus")
+    intact = citizen_file.read_bytes()
+    damaged = b"OggS but not really an opus stream " * 40
 
     def run() -> None:
         with progress.process_db(world.settings):
             steps.plan_session(session_id)
             steps.transcribe_session_track(world.settings, session_id, CHAIR.track_sid)
-            steps.premix_session(session_id)  # ffmpeg cannot open the bad file: only logged
+            citizen_file.write_bytes(damaged)
+            steps.premix_session(world.settings, session_id)  # ffmpeg cannot open it: logged
             assert premixes(spool) == []
-            steps.transcribe_session_track(
-                world.settings, session_id, CITIZEN_WITH_A_BAD_FILE.track_sid
-            )
+            citizen_file.write_bytes(intact)
+            steps.premix_session(world.settings, session_id)
+            [premix] = spool.premixes()
+            made = premix.stat().st_ino
+            citizen_file.write_bytes(damaged)
+            steps.transcribe_session_track(world.settings, session_id, CITIZEN.track_sid)
             steps.merge_session(session_id)
             steps.mix_session(session_id)
+            assert spool.mixed.stat().st_ino != made and premixes(spool) == []
 
     await asyncio.to_thread(run)
-    # The mix step mixed what the transcription could read: both voices.
-    assert loudness(spool, 3.0, 8.0) > 0.02 and loudness(spool, 24.5, 27.0) > 0.02
+    # The chair is in the mix; the citizen's damaged file, left out of the transcript, is not.
+    assert loudness(spool, 3.0, 8.0) > 0.02 and loudness(spool, 24.5, 27.0) < 0.005

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import Settings
-from orchestrator.pipeline.stages import Due, next_stage
+from orchestrator.pipeline.stages import Due, next_stage, premix_due
 from orchestrator.pipeline.tasks import time_limits
 from transcription.celery_app import TaskName as T
 
@@ -18,13 +18,9 @@ ALL = ["transcribe", "merge", "mix", "minutes", "archive"]
         # Planned: every track side by side.
         ([], {"TR_b": "pending", "TR_a": "pending"},
          (Due(T.TRANSCRIBE_TRACK, ("TR_a",)), Due(T.TRANSCRIBE_TRACK, ("TR_b",)))),
-        # A track whose worker died (still "running") is due again; finished ones are not. No
-        # track waits for a core: the premix may take one.
+        # A track whose worker died (still "running") is due again; finished ones are not.
         ([], {"TR_a": "done", "TR_b": "running", "TR_c": "failed"},
-         (Due(T.TRANSCRIBE_TRACK, ("TR_b",)), Due(T.PREMIX_AUDIO))),
-        # A track still waits for a core: no premix yet.
-        ([], {"TR_a": "done", "TR_b": "running", "TR_c": "pending"},
-         (Due(T.TRANSCRIBE_TRACK, ("TR_b",)), Due(T.TRANSCRIBE_TRACK, ("TR_c",)))),
+         (Due(T.TRANSCRIBE_TRACK, ("TR_b",)),)),
         # Every track finished (a failed one too): the merge.
         ([], {"TR_a": "done", "TR_c": "failed"}, (Due(T.MERGE_TRANSCRIPT),)),
         ([], {}, (Due(T.MERGE_TRANSCRIPT),)),
@@ -38,6 +34,22 @@ ALL = ["transcribe", "merge", "mix", "minutes", "archive"]
 )  # fmt: skip
 def test_next_stage(steps_done: list[str], tracks: dict[str, str], due: tuple[Due, ...]) -> None:
     assert next_stage(steps_done, tracks) == due
+
+
+@pytest.mark.parametrize(
+    ("tracks", "due"),
+    [
+        # The last others are running: the core the ended track held would idle.
+        ({"TR_a": "done", "TR_b": "running"}, True),
+        ({"TR_a": "failed", "TR_b": "running", "TR_c": "running"}, True),
+        # A track waits for that core, or none is left to transcribe (the merge comes next).
+        ({"TR_a": "done", "TR_b": "running", "TR_c": "pending"}, False),
+        ({"TR_a": "done", "TR_b": "failed"}, False),
+        ({}, False),
+    ],
+)
+def test_premix_due(tracks: dict[str, str], due: bool) -> None:
+    assert premix_due(tracks) is due
 
 
 @pytest.mark.parametrize("visibility", [30, 1800, 4 * 3600])
