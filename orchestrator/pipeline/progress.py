@@ -267,7 +267,7 @@ async def track_states(db: AsyncSession, session_id: int) -> dict[str, str]:
             ProcessingTrack.session_id == session_id
         )
     )
-    return {sid: state for sid, state in tracks}
+    return dict(tracks.all())
 
 
 async def settle(db: AsyncSession, session_id: int) -> None:
