@@ -288,7 +288,8 @@ def premix_session(settings: Settings, session_id: int) -> None:
     will find unreadable) is only logged."""
     try:
         files = session_spool(session_id)
-        if not files.manifest.exists():  # archived and emptied already: a late premix
+        # A late premix: mixed already, or archived and emptied.
+        if files.mixed.exists() or not files.manifest.exists():
             return
         placed = mix_inputs(files, ahead=True)
         key = inputs_key(placed)
@@ -314,7 +315,7 @@ def mix_session(session_id: int) -> None:
         # Past the wait, mixing here too is only work done twice: both write atomically.
         with _premixing(files, key, wait_s=PREMIX_WAIT_S):
             if files.mixed.exists():
-                pass
+                pass  # another run of this step made it while this one waited
             elif placed and premix.exists():
                 premix.replace(files.mixed)
                 log.info("session %s: the premix is the mix", session_id)
