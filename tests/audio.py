@@ -49,6 +49,19 @@ def speak(text: str, out: Path, voice: str = "en") -> Path:
     return out
 
 
+def speech_pcm(text: str, wav: Path, rate: int = 48000) -> np.ndarray:
+    """Speech for ``text`` (espeak-ng, written to ``wav``) as mono int16 samples at ``rate``,
+    without its leading and trailing digital silence."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(speak(text, wav)), "-f", "s16le", "-ac", "1",
+         "-ar", str(rate), "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    pcm = np.frombuffer(raw, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 4)
+    return pcm[loud[0] : loud[-1] + 1]
+
+
 def normalise(text: str) -> str:
     """Lowercase, NFC, no punctuation, single spaces: how reference and hypothesis are compared."""
     text = unicodedata.normalize("NFC", text).lower()

@@ -34,7 +34,7 @@ from tests.audio import (
     dominant_frequency,
     holds_what_was_sent,
     sine,
-    speak,
+    speech_pcm,
     word_error_rate,
 )
 from tests.bridge_rooms import show_colour
@@ -118,21 +118,6 @@ async def stage(local_stack: Settings, unique_name: str, tmp_path: Path) -> Asyn
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=unique_name))
 
 
-def trimmed(pcm: np.ndarray) -> np.ndarray:
-    """Without leading and trailing digital silence: what the recorder counts as audio."""
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 4)
-    return pcm[loud[0] : loud[-1] + 1]
-
-
-def speech_48k(tmp_path: Path) -> np.ndarray:
-    wav = speak(SENTENCE, tmp_path / "sentence.wav")
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(wav), "-f", "s16le", "-ac", "1", "-ar", str(RATE), "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
-    return trimmed(np.frombuffer(raw, dtype=np.int16))
-
-
 def decode(path: Path, rate: int = RATE, fmt: str = "s16le") -> np.ndarray:
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-f", fmt, "-ac", "1", "-ar", str(rate), "-"],
@@ -158,7 +143,7 @@ def check_files(out_dir: Path, track: TrackRecord, max_s: float = 10.0) -> np.nd
 
 async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -> None:
     """A 440 Hz from t=0 for 5 s, B 880 Hz from t=2 for 4 s, C joins at t=6 and speaks."""
-    speech = speech_48k(tmp_path)
+    speech = speech_pcm(SENTENCE, tmp_path / "sentence.wav")
     recorder = stage.recorder()
     await recorder.start()
     assert (await stage.metadata())["recording"] is True
