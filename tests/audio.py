@@ -17,6 +17,12 @@ def sine(freq_hz: float, seconds: float, rate: int = 48000, amplitude: float = 0
     return (amplitude * 32767 * np.sin(2 * np.pi * freq_hz * t)).astype(np.int16)
 
 
+# How far a tone heard may be from the tone sent, relative. Tests tell tones 15 % or more apart;
+# jitter buffers stretch audio under load, and a bridged 440 Hz read 448 Hz with two busy loops
+# on the two cores (1.8 %).
+TONE_REL = 0.03
+
+
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     """The frequency with the most energy, by FFT over a Hann window."""
     x = samples.astype(np.float64)

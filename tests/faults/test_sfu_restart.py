@@ -28,7 +28,7 @@ from orchestrator.db.models import AuditEntry, ReceptionSession
 from storage.archive import signing_key, verify_archive
 from storage.s3 import make_s3_client
 from storage.spool import SessionSpool
-from tests.audio import dominant_frequency, sine
+from tests.audio import TONE_REL, dominant_frequency, sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
 from tests.integration.test_media_agent import (
@@ -182,7 +182,7 @@ async def test_livekit_restart_mid_session_is_a_gap_not_an_end(
         assert gap.end_s - gap.start_s >= down_s
         assert sum(s.duration_s for s in after) == pytest.approx(3.0, abs=0.3)
         pcm = np.concatenate([decode(spool / s.path) for s in after])
-        assert dominant_frequency(pcm, RATE) == pytest.approx(880, abs=10)
+        assert dominant_frequency(pcm, RATE) == pytest.approx(880, rel=TONE_REL)
         print(f"{who}: {gap.end_s - gap.start_s:.1f} s lost to the restart (down {down_s} s)")
 
 

@@ -20,7 +20,7 @@ from config import Settings
 from config.settings import LiveKitSettings
 from media.assignments import BridgeAssignment
 from media.bridge import BridgeLink
-from tests.audio import dominant_frequency, sine, speech_pcm
+from tests.audio import TONE_REL, dominant_frequency, sine, speech_pcm
 from tests.bridge_rooms import (
     RATE,
     Ear,
@@ -111,7 +111,7 @@ async def test_a_provincial_tone_is_heard_in_the_central_room_under_the_province
     await bridges.tone(room, "citizen", 440)
     await asyncio.sleep(2.0)
     heard = await ear.hear(2.0)
-    assert tone_of(heard) == pytest.approx(440, abs=5)
+    assert tone_of(heard) == pytest.approx(440, rel=TONE_REL)
     shown = {p.identity: p.name for p in ear.room.remote_participants.values()}
     assert shown[link.up.identity] == "Ninh Bình"
 
@@ -127,7 +127,7 @@ async def test_the_central_hall_reaches_the_province_only_while_talk_back_is_on(
 
     await link.set_talk_back(True)
     await asyncio.sleep(2.0)
-    assert tone_of(await ear.hear(2.0)) == pytest.approx(880, abs=5)
+    assert tone_of(await ear.hear(2.0)) == pytest.approx(880, rel=TONE_REL)
     assert {p.identity: p.name for p in ear.room.remote_participants.values()}[
         link.down.identity
     ] == HUB_NAME
@@ -155,11 +155,11 @@ async def test_two_provinces_talk_back_on_one_the_other_does_not_hear_the_hall(
     heard_a, heard_b, hub_a, hub_b = await asyncio.gather(
         settled(ear_a, 2.0), ear_b.hear(2.0), settled(hub_hears_a, 2.0), settled(hub_hears_b, 2.0)
     )
-    assert tone_of(heard_a) == pytest.approx(880, abs=5)
+    assert tone_of(heard_a) == pytest.approx(880, rel=TONE_REL)
     assert rms(heard_b) < SILENT_RMS
     # The hall listens to both at once, each under its own name, never to itself.
-    assert tone_of(hub_a) == pytest.approx(440, abs=5)
-    assert tone_of(hub_b) == pytest.approx(660, abs=5)
+    assert tone_of(hub_a) == pytest.approx(440, rel=TONE_REL)
+    assert tone_of(hub_b) == pytest.approx(660, rel=TONE_REL)
 
 
 async def test_no_loop_energy_does_not_grow_with_bridges_both_ways(
@@ -181,10 +181,13 @@ async def test_no_loop_energy_does_not_grow_with_bridges_both_ways(
     windows = [await settled(in_hub, 1.0)] + [await in_hub.hear(1.0) for _ in range(9)]
     levels = [rms(w) for w in windows]
     assert min(levels) > 1000, levels
-    assert max(levels[5:]) <= 1.1 * max(levels[:5]), levels
-    assert tone_of(windows[-1]) == pytest.approx(440, abs=5)
+    # Sound going round would grow on every pass, to clipping. With no loop, under two busy loops
+    # on the two cores, windows still ranged 4 000-9 500 (the jitter buffers' concealment) and
+    # the later half's median was 1.5 times the earlier's; the silence checks below are exact.
+    assert np.median(levels[5:]) <= 2 * np.median(levels[:5]), levels
+    assert tone_of(windows[-1]) == pytest.approx(440, rel=TONE_REL)
     # The commune hears the province's citizen through its own bridge ...
-    assert tone_of(await in_commune.hear(1.5)) == pytest.approx(440, abs=5)
+    assert tone_of(await in_commune.hear(1.5)) == pytest.approx(440, rel=TONE_REL)
     # ... but nothing bridged goes further: only bridges are in the commune and the hall.
     assert rms(commune_in_hub.since(0.0)) < SILENT_RMS
     assert rms(back_in_province.since(0.0)) < SILENT_RMS
@@ -198,7 +201,7 @@ async def test_the_bridge_recovers_when_the_provincial_publisher_reconnects(
     bot = await voice(lk, room, "connection-point")
     player = asyncio.create_task(play_forever(bot, sine(440, 1.0, RATE)))
     await asyncio.sleep(2.0)
-    assert tone_of(await ear.hear(1.5)) == pytest.approx(440, abs=5)
+    assert tone_of(await ear.hear(1.5)) == pytest.approx(440, rel=TONE_REL)
 
     player.cancel()
     await bot.aclose()  # the connection point drops ...
@@ -209,7 +212,7 @@ async def test_the_bridge_recovers_when_the_provincial_publisher_reconnects(
     try:
         await wait_until(lambda: len(link.down.heard.speakers) == 1)
         await asyncio.sleep(1.5)
-        assert tone_of(await ear.hear(1.5)) == pytest.approx(523, abs=5)
+        assert tone_of(await ear.hear(1.5)) == pytest.approx(523, rel=TONE_REL)
         assert link.alive
     finally:
         player.cancel()

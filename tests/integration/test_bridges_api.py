@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from orchestrator.db.models import AuditEntry
 from orchestrator.web.router import API_PREFIX as PREFIX
-from tests.audio import dominant_frequency, sine
+from tests.audio import TONE_REL, dominant_frequency, sine
 from tests.bridge_rooms import RATE, Ear, create_room, play_forever, rms, voice
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
@@ -150,13 +150,13 @@ async def test_the_agent_runs_a_leased_bridge_both_ways_until_the_session_ends(
 
         assert await eventually(running, timeout=30)
         await asyncio.sleep(1.5)
-        assert dominant_frequency(await in_hub.hear(1.5), RATE) == pytest.approx(440, abs=5)
+        assert dominant_frequency(await in_hub.hear(1.5), RATE) == pytest.approx(440, rel=TONE_REL)
         assert rms(await in_province.hear(1.0)) < 50  # talk-back off: the hall is not heard
 
         await call(http, world, "observer", "PATCH", f"/bridges/{bridge['id']}",
                    json={"talk_back": True})  # fmt: skip
         heard = await in_province.hear(5.0)  # a heartbeat, a track published, then the tone
-        assert dominant_frequency(heard[-RATE:], RATE) == pytest.approx(880, abs=5)
+        assert dominant_frequency(heard[-RATE:], RATE) == pytest.approx(880, rel=TONE_REL)
 
         status, _, _ = await call(http, world, "chair", "POST", f"/sessions/{session_id}/end")
         assert status == 200

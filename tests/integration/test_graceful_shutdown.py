@@ -26,7 +26,7 @@ from orchestrator.core.vocabulary import SessionKind, SessionStatus
 from orchestrator.db.models import ProcessingTrack, ReceptionSession
 from storage.files import hash_file
 from storage.spool import SessionSpool
-from tests.audio import dominant_frequency, sine
+from tests.audio import TONE_REL, dominant_frequency, sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import eventually, lkapi
 from tests.integration.test_media_agent import (
@@ -86,7 +86,7 @@ async def test_sigterm_on_a_recording_agent_keeps_the_audio_and_hands_the_room_o
     assert hash_file(spool / last.path).sha256 == last.sha256
     pcm = np.concatenate([decode(spool / s.path) for s in track.segments])
     assert len(pcm) / RATE == pytest.approx(kept_s, abs=0.05)
-    assert dominant_frequency(pcm, RATE) == pytest.approx(440, abs=10)
+    assert dominant_frequency(pcm, RATE) == pytest.approx(440, rel=TONE_REL)
 
     assert await eventually(lambda: recorder_joined_since(world, room, term_ms), timeout=10)
     took_over_s = loop.time() - began - sent_s

@@ -12,7 +12,7 @@ from livekit import api, rtc
 from config import Settings
 from media import mint_token
 from media.room_join import join
-from tests.audio import dominant_frequency, sine
+from tests.audio import TONE_REL, dominant_frequency, sine
 
 RATE = 48000
 FRAME = RATE // 100  # 10 ms
@@ -120,7 +120,7 @@ async def test_participant_hears_a_440_hz_tone(local_stack: Settings, unique_nam
             await listener.disconnect()
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=unique_name))
     assert len(received) >= RATE
-    assert dominant_frequency(received, RATE) == pytest.approx(440, abs=10)
+    assert dominant_frequency(received, RATE) == pytest.approx(440, rel=TONE_REL)
 
 
 async def test_listener_without_publish_grant_cannot_publish(

@@ -22,7 +22,7 @@ from media import Gap, RecordingManifest, TrackRecord, mint_token
 from media.voice_bot import VoiceBot
 from storage.files import hash_file
 from storage.spool import SessionSpool
-from tests.audio import dominant_frequency, holds_what_was_sent, sine
+from tests.audio import TONE_REL, dominant_frequency, holds_what_was_sent, sine
 from tests.integration.conftest import World
 from tests.integration.test_launch import call, eventually, launch, lkapi, new_session_now
 from tests.integration.test_recorder import decode, speaker_grants
@@ -193,7 +193,7 @@ async def test_two_agents_one_recorder_and_takeover(
     assert gap.end_s - gap.start_s >= took_over_s
     assert holds_what_was_sent(track.duration_s, 5.0)
     assert dominant_frequency(decode(spool / track.segments[-1].path), RATE) == pytest.approx(
-        880, abs=10
+        880, rel=TONE_REL
     )
 
 
@@ -265,7 +265,7 @@ async def test_kill_9_and_restart_resumes_the_recording(
     after = [s for s in track.segments if s.start_s >= gap.end_s]
     assert holds_what_was_sent(sum(s.duration_s for s in after), 3.0)
     pcm = np.concatenate([decode(spool / s.path) for s in after])
-    assert dominant_frequency(pcm, RATE) == pytest.approx(880, abs=10)
+    assert dominant_frequency(pcm, RATE) == pytest.approx(880, rel=TONE_REL)
     late_track = citizen_track(read_manifest(SessionSpool(spool).manifest), "citizen-f")
     [late_gap] = outages(late_track)
     # Its first segment, unfinished at the kill, holds what reached the file.

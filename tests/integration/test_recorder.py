@@ -30,6 +30,7 @@ from storage.spool import (
     track_dir,
 )
 from tests.audio import (
+    TONE_REL,
     band_energy,
     dominant_frequency,
     holds_what_was_sent,
@@ -202,8 +203,8 @@ async def test_records_each_speaker_on_one_clock(stage: Stage, tmp_path: Path) -
         assert 0 < subscribing.end_s - subscribing.start_s < 3.0, name
         assert subscribing.end_s <= track.first_audio_s, name
     audio = {name: check_files(stage.out_dir, track) for name, track in tracks.items()}
-    assert dominant_frequency(audio["a"], RATE) == pytest.approx(440, abs=10)
-    assert dominant_frequency(audio["b"], RATE) == pytest.approx(880, abs=10)
+    assert dominant_frequency(audio["a"], RATE) == pytest.approx(440, rel=TONE_REL)
+    assert dominant_frequency(audio["b"], RATE) == pytest.approx(880, rel=TONE_REL)
 
     spool = SessionSpool(stage.out_dir)
     saved = RecordingManifest.from_json(spool.manifest.read_text())
@@ -320,7 +321,7 @@ async def test_mute_reconnect_and_silence(stage: Stage) -> None:
     assert d_track.gaps[1].end_s >= back
     assert len({s.path.rsplit("-", 1)[0] for s in d_track.segments}) == 2  # two track sids
     assert dominant_frequency(check_files(stage.out_dir, d_track), RATE) == pytest.approx(
-        660, abs=10
+        660, rel=TONE_REL
     )
 
 
