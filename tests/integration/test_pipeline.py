@@ -193,6 +193,9 @@ async def test_session_vocabulary_is_read_from_the_session_record(
     )
 
 
+# On PostgreSQL only: the end-to-end test runs the whole pipeline on SQLite, through Celery, in
+# every run of make test; this one on SQLite cost 18 s of a suite at its 30-minute budget.
+@pytest.mark.postgresql_only
 async def test_pipeline_writes_every_output_and_reports_broken_tracks(
     world: World, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
